@@ -1,0 +1,106 @@
+"""What every Ceph handler needs: the lab's state, the backend, and PVE's precondition checks.
+
+Handlers follow fakepve's contract: `async def handler(self, values, user)`, called after the
+schema's checks, returning the answer's `data` or raising PveError. Blocking Ceph work runs in a
+worker thread so the API keeps answering while a MON is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from lab import errors
+from lab.ceph_backend.rados_client import RadosError
+from lab.errors import PveError, TaskError
+from lab.state.cluster import LockTimeout, TimedLock
+
+if TYPE_CHECKING:
+    from lab.ceph_backend.backend import CephBackend
+    from lab.ceph_backend.rados_client import RadosClient
+    from lab.state.cluster import ClusterState
+
+T = TypeVar("T")
+
+CEPH_BIN = "/usr/bin/ceph"
+CEPH_MON_BIN = "/usr/bin/ceph-mon"
+CEPH_MGR_BIN = "/usr/bin/ceph-mgr"
+CEPH_OSD_BIN = "/usr/bin/ceph-osd"
+CEPH_VOLUME_BIN = "/usr/sbin/ceph-volume"
+
+
+class CephHelpers:
+    """Mixin of LabPve. The attributes below are set by LabPve.__init__."""
+
+    cluster: ClusterState
+    backend: CephBackend
+    rados: RadosClient
+    nodes: dict[str, dict[str, Any]]
+    ceph: dict[str, Any]
+
+    if TYPE_CHECKING:  # provided by fakepve's Model; declared here for the type checker only
+        async def task(self, node: str, ttype: str, tid: Any, user: str, body: Callable[[], Awaitable[Any]],
+                       vm: Any = None, lock: bool = True, log: Any = ()) -> str: ...
+
+        def need_quorum(self) -> None: ...
+
+    # -- preconditions (PVE::Ceph::Tools) ------------------------------------------------------
+
+    def need_installed(self, node: str, binary: str = CEPH_BIN) -> None:
+        if not self.cluster.is_installed(node):
+            raise errors.binary_not_installed(binary)
+
+    def need_inited(self, node: str) -> None:
+        self.need_installed(node, CEPH_MON_BIN)
+        if not self.backend.initialized():
+            raise errors.not_initialized(["/etc/pve/ceph.conf", "/etc/pve/ceph"])
+
+    def need_configured(self, node: str) -> None:
+        self.need_inited(node)
+        if not self.backend.admin_keyring.exists():
+            raise errors.not_configured()
+
+    def online_nodes(self) -> list[str]:
+        return [n for n, s in sorted(self.nodes.items()) if s.get("online", True)]
+
+    def local_node(self) -> str:
+        """The node that answers cluster-wide calls (the one the client's endpoint resolves to)."""
+        online = self.online_nodes()
+        return online[0] if online else sorted(self.nodes)[0]
+
+    # -- Ceph calls ------------------------------------------------------------------------------
+
+    async def mon_command(self, prefix: str, **args: Any) -> Any:
+        """A MON command for a synchronous handler: failures are HTTP 500 with PVE::RADOS's wording."""
+        if self.ceph.get("down"):
+            raise errors.die("rados_connect failed - Connection timed out")
+        try:
+            return await asyncio.to_thread(self.rados.mon_command, prefix, **args)
+        except RadosError as exc:
+            raise errors.die(exc.message) from exc
+
+    async def task_mon_command(self, prefix: str, **args: Any) -> Any:
+        """The same inside a worker task: failures end the task."""
+        try:
+            return await asyncio.to_thread(self.rados.mon_command, prefix, **args)
+        except RadosError as exc:
+            raise TaskError(exc.message) from exc
+
+    @staticmethod
+    async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking backend work in a thread; any failure ends the task with its message."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (TaskError, PveError):
+            raise
+        except Exception as exc:
+            raise TaskError(" ".join(str(exc).split())) from exc
+
+    @staticmethod
+    async def holding(lock: TimedLock, body: Callable[[], Awaitable[T]], on_timeout: TaskError) -> T:
+        try:
+            async with lock.hold():
+                return await body()
+        except LockTimeout:
+            raise on_timeout from None

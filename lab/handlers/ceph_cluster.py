@@ -1,0 +1,299 @@
+"""Ceph init, status, MONs, MGRs, services and safety checks (PVE/API2/Ceph.pm, Ceph/MON.pm, Ceph/MGR.pm)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+from lab import errors
+from lab.ceph_backend.rados_client import RadosError
+from lab.errors import TaskError
+from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers
+
+Route = tuple[str, str, Any]
+
+
+def _version_short(full: str) -> str:
+    # "ceph version 16.2.15 (...) pacific (stable)" -> "16.2.15"
+    parts = full.split()
+    return parts[2] if len(parts) > 2 else full
+
+
+class CephClusterApi(CephHelpers):
+    def _routes_ceph_cluster(self) -> list[Route]:
+        n = "/nodes/{node}/ceph"
+        return [
+            ("POST", n + "/init", self._ceph_init),
+            ("GET", n + "/status", self._ceph_node_status),
+            ("GET", n + "/cfg/raw", self._ceph_cfg_raw),
+            ("GET", n + "/mon", self._mon_list),
+            ("POST", n + "/mon/{monid}", self._mon_create),
+            ("DELETE", n + "/mon/{monid}", self._mon_destroy),
+            ("GET", n + "/mgr", self._mgr_list),
+            ("POST", n + "/mgr/{id}", self._mgr_create),
+            ("DELETE", n + "/mgr/{id}", self._mgr_destroy),
+            ("GET", n + "/cmd-safety", self._cmd_safety),
+            ("GET", n + "/rules", self._rules),
+            ("POST", n + "/start", self._service_start),
+            ("POST", n + "/stop", self._service_stop),
+            ("POST", n + "/restart", self._service_restart),
+        ]
+
+    # -- init ---------------------------------------------------------------------------------
+
+    async def _ceph_init(self, v: dict[str, Any], user: str) -> None:
+        node = v["node"]
+        self.need_installed(node, CEPH_BIN)
+        self.need_quorum()
+        lock = self.cluster.ceph_conf_lock
+
+        async def body() -> None:
+            await asyncio.to_thread(self.backend.init, str(v.get("network") or ""), v.get("cluster-network"),
+                                    int(v.get("size", 3)), int(v.get("min_size", 2)))
+        try:
+            await self.holding(lock, body, errors.cfs_lock_timeout("file-ceph_conf"))
+        except TaskError as exc:  # init is synchronous: a lock timeout is an HTTP error here
+            raise errors.die(str(exc)) from exc
+        return None
+
+    async def _ceph_cfg_raw(self, v: dict[str, Any], user: str) -> str:
+        self.need_inited(v["node"])
+        return self.backend.raw_conf()
+
+    # -- status -------------------------------------------------------------------------------
+
+    async def ceph_status_document(self, node: str) -> dict[str, Any]:
+        """`ceph status` with health from `health detail`, monmap and mgrmap, as PVE::Ceph::Tools builds it."""
+        self.need_inited(node)
+        if not self.backend.config().get("global", {}).get("mon_host"):
+            raise errors.die("rados_connect failed - No such file or directory")
+        status = await self.mon_command("status")
+        status["health"] = await self.mon_command("health", detail="detail")
+        status["monmap"] = await self.mon_command("mon dump")
+        mgrmap = await self.mon_command("mgr dump")
+        # The module catalogue (hundreds of KB of option schemas) is left out: nothing reads it.
+        mgrmap.pop("available_modules", None)
+        status["mgrmap"] = mgrmap
+        return status
+
+    async def _ceph_status(self, request: Any) -> Any:  # overrides fakepve's canned GET /cluster/ceph/status
+        from fakepve.server import ok
+
+        return ok(await self.ceph_status_document(self.local_node()))
+
+    async def _ceph_node_status(self, v: dict[str, Any], user: str) -> dict[str, Any]:
+        return await self.ceph_status_document(v["node"])
+
+    # -- MON ----------------------------------------------------------------------------------
+
+    def _daemon_nodes(self, kind: str) -> dict[str, str]:
+        return {d["id"]: d["node"] for d in self.backend.daemons() if d["kind"] == kind}
+
+    async def _mon_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
+        self.need_inited(v["node"])
+        placed = {d["id"]: d for d in self.backend.daemons() if d["kind"] == "mon"}
+        try:
+            monmap = await asyncio.to_thread(self.rados.mon_command, "mon dump")
+            quorum = set((await asyncio.to_thread(self.rados.mon_command, "quorum_status"))["quorum_names"])
+            versions = await asyncio.to_thread(self.rados.mon_command, "mon metadata")
+        except RadosError:  # PVE reads RADOS inside an eval here: no cluster yet is not an error
+            return [{"name": mon_id, "host": d["node"], "state": "unknown", "service": 1, "direxists": 1}
+                    for mon_id, d in sorted(placed.items())]
+        meta = {m["name"]: m for m in versions or []}
+        out = []
+        for mon in monmap["mons"]:
+            name = mon["name"]
+            daemon = placed.get(name, {})
+            in_quorum = name in quorum
+            version = meta.get(name, {}).get("ceph_version", "")
+            out.append({
+                "name": name, "addr": mon.get("public_addr", "").split("/")[0], "rank": mon["rank"],
+                "host": daemon.get("node", meta.get(name, {}).get("hostname", "")),
+                "quorum": 1 if in_quorum else 0,
+                "state": "running" if in_quorum else "stopped" if daemon else "unknown",
+                "service": 1 if daemon else 0, "direxists": 1 if daemon else 0,
+                "ceph_version": version, "ceph_version_short": _version_short(version),
+            })
+        return out
+
+    def _known_mon_addresses(self) -> set[str]:
+        hosts = self.backend.config().get("global", {}).get("mon_host", "")
+        out = set()
+        for part in hosts.replace(",", " ").split():
+            for addr in part.strip("[]").split(","):
+                out.add(addr.split(":", 1)[-1].rsplit(":", 1)[0] if addr.startswith("v") else addr.rsplit(":", 1)[0])
+        return out
+
+    def _mon_ip(self, node: str, requested: str | None) -> str:
+        node_ip = self.cluster.spec.node(node).ip
+        public = self.backend.config().get("global", {}).get("public_network")
+        if requested:
+            ips = [ip.strip() for ip in requested.replace(";", ",").split(",") if ip.strip()]
+            for ip in ips:
+                inside = public and ipaddress.ip_address(ip) in ipaddress.ip_network(public, strict=False)
+                if ip != node_ip or (public and not inside):
+                    raise errors.mon_ip_not_local(ip, node)
+            return ips[0]
+        if public and ipaddress.ip_address(node_ip) not in ipaddress.ip_network(public, strict=False):
+            raise errors.mon_no_ip(public, node)
+        return node_ip
+
+    async def _mon_create(self, v: dict[str, Any], user: str) -> str:
+        node, mon_id = v["node"], v.get("monid") or v["node"]
+        self.need_installed(node, CEPH_MON_BIN)
+        self.need_inited(node)
+        mons = self._daemon_nodes("mon")
+        first = not mons and not self.backend.config().get("global", {}).get("mon_host")
+        if not first:
+            try:
+                await asyncio.to_thread(self.rados.mon_command, "quorum_status")
+            except RadosError as exc:
+                raise errors.mon_no_cluster() from exc
+        ip = self._mon_ip(node, v.get("mon-address"))
+        if ip in self._known_mon_addresses():
+            raise errors.mon_address_in_use(ip)
+        if mon_id in mons:
+            raise errors.mon_exists(mon_id)
+
+        async def build() -> None:
+            # PVE decides "first monitor" before taking the lock; two parallel first creates split the
+            # cluster there. The lab refuses instead of building a second monmap.
+            if first and self._daemon_nodes("mon"):
+                raise TaskError("lab: another first monitor was created concurrently; PVE would now have two "
+                                "separate clusters - create MONs one after another")
+            if mon_id in self._daemon_nodes("mon"):
+                raise TaskError(f"monitor '{mon_id}' already exists")
+            await self.in_thread(self.backend.create_mon, mon_id, node, ip)
+
+        async def body() -> None:
+            await self.holding(self.cluster.ceph_conf_lock, build, errors.cfs_lock_timeout("file-ceph_conf"))
+            if first:
+                # After the lock: a separate MGR task the MON task does not wait for (pve-ceph-api.md §4.1).
+                await self._start_mgr_task(node, node, user)
+
+        return await self.task(node, "cephcreatemon", f"mon.{mon_id}", user, body, lock=False)
+
+    async def _mon_destroy(self, v: dict[str, Any], user: str) -> str:
+        node, mon_id = v["node"], v["monid"]
+        self.need_inited(node)
+        monmap = await self.mon_command("mon dump")
+        names = [m["name"] for m in monmap["mons"]]
+        placed = self._daemon_nodes("mon")
+        if mon_id not in names and mon_id not in placed:
+            raise errors.no_such_mon(mon_id)
+        if placed.get(mon_id) != node:
+            raise errors.mon_not_local(mon_id)
+        if len(names) <= 1:
+            raise errors.last_mon()
+
+        async def body() -> None:
+            async def remove() -> None:
+                await self.in_thread(self.backend.destroy_mon, mon_id)
+            await self.holding(self.cluster.ceph_conf_lock, remove, errors.cfs_lock_timeout("file-ceph_conf"))
+
+        return await self.task(node, "cephdestroymon", f"mon.{mon_id}", user, body, lock=False)
+
+    # -- MGR ----------------------------------------------------------------------------------
+
+    async def _mgr_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
+        self.need_inited(v["node"])
+        mgrmap = await self.mon_command("mgr dump")
+        placed = {d["id"]: d for d in self.backend.daemons() if d["kind"] == "mgr"}
+        states = {}
+        if mgrmap.get("active_name"):
+            states[mgrmap["active_name"]] = ("active", mgrmap.get("active_addr", ""))
+        for standby in mgrmap.get("standbys", []):
+            states[standby["name"]] = ("standby", "")
+        out = []
+        for mgr_id in sorted(set(placed) | set(states)):
+            state, addr = states.get(mgr_id, ("stopped" if placed.get(mgr_id) else "unknown", ""))
+            daemon = placed.get(mgr_id, {})
+            out.append({"name": mgr_id, "host": daemon.get("node", ""), "state": state,
+                        "addr": addr.split("/")[0], "service": 1 if daemon else 0,
+                        "direxists": 1 if daemon else 0})
+        return out
+
+    async def _start_mgr_task(self, node: str, mgr_id: str, user: str) -> str:
+        async def body() -> None:
+            if mgr_id in self._daemon_nodes("mgr"):
+                raise errors.mgr_dir_exists(mgr_id)
+            await self.in_thread(self.backend.create_mgr, mgr_id, node)
+
+        return await self.task(node, "cephcreatemgr", f"mgr.{mgr_id}", user, body, lock=False)
+
+    async def _mgr_create(self, v: dict[str, Any], user: str) -> str:
+        node, mgr_id = v["node"], v.get("id") or v["node"]
+        self.need_installed(node, CEPH_MGR_BIN)
+        self.need_inited(node)
+        return await self._start_mgr_task(node, mgr_id, user)
+
+    async def _mgr_destroy(self, v: dict[str, Any], user: str) -> str:
+        node, mgr_id = v["node"], v["id"]
+        self.need_inited(node)
+
+        async def body() -> None:
+            # PVE only finds the directory on the node that hosts the MGR.
+            if self._daemon_nodes("mgr").get(mgr_id) != node:
+                raise errors.mgr_dir_missing(mgr_id)
+            await self.in_thread(self.backend.destroy_mgr, mgr_id)
+
+        return await self.task(node, "cephdestroymgr", f"mgr.{mgr_id}", user, body, lock=False)
+
+    # -- safety and rules ---------------------------------------------------------------------
+
+    async def _cmd_safety(self, v: dict[str, Any], user: str) -> dict[str, Any]:
+        self.need_inited(v["node"])
+        service, action, ident = v["service"], v["action"], str(v["id"])
+        commands: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+                    ("osd", "stop"): ("osd ok-to-stop", {"ids": [ident]}),
+                    ("osd", "destroy"): ("osd safe-to-destroy", {"ids": [ident]}),
+                    ("mon", "stop"): ("mon ok-to-stop", {"ids": [ident]}),
+                    ("mon", "destroy"): ("mon ok-to-rm", {"id": ident}),
+                    ("mds", "stop"): ("mds ok-to-stop", {"ids": [ident]})}
+        if (service, action) not in commands:
+            raise errors.die(f"Service does not support this action: {service}: {action}")
+        prefix, args = commands[(service, action)]
+        try:
+            await asyncio.to_thread(self.rados.mon_command, prefix, **args)
+        except RadosError as exc:
+            if exc.code in (0, 110) and "timed out" in exc.message:
+                raise errors.die(exc.message) from exc
+            return {"safe": False, "status": exc.message.split("mon_cmd failed - ", 1)[-1]}
+        return {"safe": True}
+
+    async def _rules(self, v: dict[str, Any], user: str) -> list[dict[str, str]]:
+        self.need_configured(v["node"])
+        return [{"name": name} for name in await self.mon_command("osd crush rule ls")]
+
+    # -- services (systemctl start/stop ceph-<type>@<id>) -------------------------------------
+
+    async def _service_action(self, v: dict[str, Any], user: str, action: str) -> str:
+        node = v["node"]
+        self.need_inited(node)
+        service = v.get("service") or "ceph.target"
+        kind, _, ident = service.partition(".")
+
+        async def body() -> None:
+            daemons = [d for d in self.backend.daemons() if d["node"] == node
+                       and (kind in ("ceph", "ceph.target") or (d["kind"] == kind and (not ident or d["id"] == ident)))]
+            if not daemons:
+                raise TaskError(f"unable to find local service {service}")
+            for d in daemons:
+                if d["kind"] != "osd":
+                    raise TaskError(f"lab: only OSD services can be stopped and started, not {d['kind']}.{d['id']}")
+                if action in ("stop", "restart"):
+                    await self.in_thread(self.backend.stop_osd, int(d["id"]))
+                if action in ("start", "restart"):
+                    await self.in_thread(self.backend.start_osd, int(d["id"]))
+
+        return await self.task(node, "srv" + action, service, user, body, lock=False)
+
+    async def _service_start(self, v: dict[str, Any], user: str) -> str:
+        return await self._service_action(v, user, "start")
+
+    async def _service_stop(self, v: dict[str, Any], user: str) -> str:
+        return await self._service_action(v, user, "stop")
+
+    async def _service_restart(self, v: dict[str, Any], user: str) -> str:
+        return await self._service_action(v, user, "restart")

@@ -1,0 +1,254 @@
+"""OSDs and disks (PVE/API2/Ceph/OSD.pm, pve-storage API2/Disks.pm): create, destroy, in/out, the tree."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+from lab import errors
+from lab.errors import TaskError
+from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers
+from lab.spec import Disk
+
+Route = tuple[str, str, Any]
+# The system disk every node shows first, as an installed PVE node does.
+SYSTEM_DISK = Disk(devpath="/dev/sda", size=64 * 1024**3, type="ssd")
+
+
+def _short_version(full: str) -> str:
+    parts = full.split()
+    return parts[2] if len(parts) > 2 else full
+
+
+class CephOsdApi(CephHelpers):
+    def _routes_ceph_osd(self) -> list[Route]:
+        osd = "/nodes/{node}/ceph/osd"
+        return [
+            ("GET", osd, self._osd_tree),
+            ("POST", osd, self._osd_create),
+            ("DELETE", osd + "/{osdid}", self._osd_destroy),
+            ("POST", osd + "/{osdid}/in", self._osd_in),
+            ("POST", osd + "/{osdid}/out", self._osd_out),
+            ("POST", osd + "/{osdid}/scrub", self._osd_scrub),
+            ("GET", osd + "/{osdid}/metadata", self._osd_metadata),
+            ("GET", "/nodes/{node}/disks/list", self._disks_list),
+            ("PUT", "/nodes/{node}/disks/wipedisk", self._wipedisk),
+        ]
+
+    # -- root@pam only ----------------------------------------------------------------------------
+
+    @staticmethod
+    def need_root_login(user: str) -> None:
+        """createosd, destroyosd and wipedisk declare no permissions: only the root@pam *login* passes.
+
+        For an API token PVE's "user" is the whole token id, so even root's tokens get 403.
+        """
+        if user != "root@pam":
+            raise errors.forbidden("user != root@pam")
+
+    # -- disks ----------------------------------------------------------------------------------
+
+    def _disk(self, node: str, devpath: str) -> Disk:
+        for disk in self.cluster.spec.node(node).disks:
+            if devpath in (disk.devpath, f"/dev/disk/by-id/lab-{node}-{disk.name}"):
+                return disk
+        raise errors.device_unknown(devpath)
+
+    async def _disks_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
+        node = v["node"]
+        osd_on = {}
+        if self.backend.initialized():
+            osd_on = {disk.devpath: osd_id for osd_id, disk in
+                      (await asyncio.to_thread(self.backend.osd_ids_on, node)).items()}
+        out = [{"devpath": SYSTEM_DISK.devpath, "size": SYSTEM_DISK.size, "used": "BIOS boot", "gpt": 1,
+                "mounted": 1, "osdid": -1, "osdid-list": None, "type": "ssd", "health": "PASSED",
+                "vendor": "QEMU", "model": "QEMU_HARDDISK", "serial": f"lab-{node}-sda", "wwn": "unknown",
+                "rpm": 0, "wearout": 100, "by_id_link": f"/dev/disk/by-id/lab-{node}-sda"}]
+        for disk in self.cluster.spec.node(node).disks:
+            osd_id = osd_on.get(disk.devpath, -1)
+            in_use = osd_id >= 0 or await asyncio.to_thread(self.backend.disk_in_use, node, disk)
+            item: dict[str, Any] = {
+                "devpath": disk.devpath, "size": disk.size, "gpt": 0, "mounted": 0, "osdid": osd_id,
+                "osdid-list": [osd_id] if osd_id >= 0 else None, "type": disk.type, "health": "PASSED",
+                "vendor": "QEMU", "model": "QEMU_HARDDISK", "serial": f"lab-{node}-{disk.name}", "wwn": "unknown",
+                "rpm": 7200 if disk.type == "hdd" else 0, "wearout": 100,
+                "by_id_link": f"/dev/disk/by-id/lab-{node}-{disk.name}"}
+            if in_use:
+                item["used"] = "LVM"
+            if osd_id >= 0:
+                item["bluestore"] = 1
+            out.append(item)
+        if v.get("type") == "unused":
+            out = [d for d in out if not d.get("used")]
+        return out
+
+    async def _wipedisk(self, v: dict[str, Any], user: str) -> str:
+        self.need_root_login(user)
+        node, devpath = v["node"], v["disk"]
+        disk = self._disk(node, devpath)
+        if self.backend.initialized():
+            running = await asyncio.to_thread(self.backend.osd_ids_on, node)
+            if any(d.devpath == disk.devpath for d in running.values()):
+                raise errors.disk_has_holder(disk.devpath)
+
+        async def body() -> str:
+            await self.in_thread(self.backend.wipe_disk, node, disk)
+            return f"wiping disk/partition: {disk.devpath}"
+
+        return await self.task(node, "wipedisk", disk.name, user, body, lock=False)
+
+    # -- create ---------------------------------------------------------------------------------
+
+    def _check_osd_network(self, node: str) -> None:
+        conf = self.backend.config().get("global", {})
+        network = conf.get("cluster_network") or conf.get("public_network")
+        if network and ipaddress.ip_address(self.cluster.spec.node(node).ip) not in ipaddress.ip_network(
+                network, strict=False):
+            raise errors.no_cluster_address(network, node)
+
+    async def _osd_create(self, v: dict[str, Any], user: str) -> str:
+        self.need_root_login(user)
+        node = v["node"]
+        self.need_inited(node)
+        self.need_installed(node, CEPH_OSD_BIN)
+        self.need_installed(node, CEPH_VOLUME_BIN)
+        self._check_osd_network(node)
+        devs = [("dev", v["dev"]), ("db_dev", v.get("db_dev")), ("wal_dev", v.get("wal_dev"))]
+        seen: set[str] = set()
+        for _kind, dev in devs:
+            if dev and dev in seen:
+                raise errors.param(dev=f"cannot chose '{dev}' for more than one type.")
+            if dev:
+                seen.add(dev)
+        disk = self._disk(node, v["dev"])
+        if await asyncio.to_thread(self.backend.disk_in_use, node, disk):
+            raise errors.device_in_use(disk.devpath)
+        if v.get("db_dev") or v.get("wal_dev"):
+            # BlueStore could put block.db on a second file, but PVE does it through LVM on the db device;
+            # the lab does not model that yet and says so rather than pretending.
+            raise errors.die("lab: separate db_dev/wal_dev devices are not modelled by the lab")
+        await self.mon_command("quorum_status")
+        device_class = v.get("crush-device-class")
+        encrypted = bool(v.get("encrypted"))
+
+        async def create() -> str:
+            if await asyncio.to_thread(self.backend.disk_in_use, node, disk):
+                raise TaskError(f"device '{disk.devpath}' is already in use")
+            osd_id = await self.in_thread(self.backend.create_osd, node, disk, device_class, encrypted)
+            return f"created OSD osd.{osd_id} on {disk.devpath}"
+
+        async def body() -> str:
+            return await self.holding(self.cluster.disk_lock(node), create, errors.disk_lock_timeout())
+
+        return await self.task(node, "cephcreateosd", disk.name, user, body, lock=False)
+
+    # -- read -----------------------------------------------------------------------------------
+
+    async def _osd_facts(self) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[int, dict[str, Any]],
+                                        dict[int, dict[str, Any]]]:
+        tree = await self.mon_command("osd tree")
+        dump = {o["osd"]: o for o in (await self.mon_command("osd dump"))["osds"]}
+        df = {o["id"]: o for o in (await self.mon_command("osd df"))["nodes"]}
+        meta = {int(m["id"]): m for m in await self.mon_command("osd metadata") or []}
+        return tree, dump, df, meta
+
+    async def _osd_tree(self, v: dict[str, Any], user: str) -> dict[str, Any]:
+        self.need_inited(v["node"])
+        tree, dump, df, meta = await self._osd_facts()
+        nodes = {n["id"]: n for n in tree["nodes"]}
+        hosts = {child: n["name"] for n in tree["nodes"] if n["type"] == "host" for child in n.get("children", [])}
+
+        def build(item: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {"id": item["id"], "name": item["name"], "type": item["type"]}
+            if item["type"] == "osd":
+                osd_id = item["id"]
+                state, usage, m = dump.get(osd_id, {}), df.get(osd_id, {}), meta.get(osd_id, {})
+                version = m.get("ceph_version", "")
+                out.update({
+                    "host": hosts.get(osd_id, ""), "status": "up" if state.get("up") else "down",
+                    "in": 1 if state.get("in") else 0, "crush_weight": item.get("crush_weight", 0),
+                    "reweight": item.get("reweight", 0), "device_class": item.get("device_class", ""),
+                    "pgs": usage.get("pgs", 0), "total_space": usage.get("kb", 0) * 1024,
+                    "bytes_used": usage.get("kb_used", 0) * 1024, "percent_used": usage.get("utilization", 0),
+                    "commit_latency_ms": 0, "apply_latency_ms": 0, "osdtype": m.get("osd_objectstore", "bluestore"),
+                    "blfsdev": m.get("bluestore_bdev_dev_node", ""), "ceph_version": version,
+                    "ceph_version_short": _short_version(version), "leaf": 1})
+            else:
+                out["children"] = [build(nodes[c]) for c in item.get("children", []) if c in nodes]
+                out["leaf"] = 0
+            return out
+
+        roots = [build(n) for n in tree["nodes"] if n["type"] == "root"]
+        # OSDs that exist but sit outside CRUSH ("stray") are listed too.
+        roots += [build({**s, "type": "osd"}) for s in tree.get("stray", [])]
+        result: dict[str, Any] = {"root": {"leaf": 0, "children": roots}}
+        flags = (await self.mon_command("osd dump")).get("flags", "")
+        if flags:
+            result["flags"] = flags
+        return result
+
+    async def _osd_metadata(self, v: dict[str, Any], user: str) -> dict[str, Any]:
+        node, osd_id = v["node"], int(v["osdid"])
+        self.need_inited(node)
+        placed = {d["id"]: d["node"] for d in self.backend.daemons() if d["kind"] == "osd"}
+        if placed.get(str(osd_id)) != node:
+            raise errors.osd_metadata_wrong_host(osd_id, node)
+        meta = await self.mon_command("osd metadata", id=osd_id)
+        return {"osd": {"hostname": node, "id": osd_id, "osd_data": meta.get("osd_data"),
+                        "osd_objectstore": meta.get("osd_objectstore"), "version": meta.get("ceph_version"),
+                        "front_addr": meta.get("front_addr"), "back_addr": meta.get("back_addr"),
+                        "hb_front_addr": meta.get("hb_front_addr"), "hb_back_addr": meta.get("hb_back_addr"),
+                        "mem_usage": 0},
+                "devices": [{"device": "block", "dev_node": meta.get("bluestore_bdev_dev_node", ""),
+                             "physical_device": meta.get("bluestore_bdev_devices", ""),
+                             "size": int(meta.get("bluestore_bdev_size", 0)), "support_discard": 0,
+                             "type": meta.get("bluestore_bdev_type", "ssd")}]}
+
+    # -- in / out / scrub -------------------------------------------------------------------------
+
+    async def _existing_osd(self, node: str, raw_id: Any) -> int:
+        self.need_inited(node)
+        osd_id = int(raw_id)
+        ids = {o["osd"] for o in (await self.mon_command("osd dump"))["osds"]}
+        if osd_id not in ids:
+            raise errors.no_such_osd(osd_id)
+        return osd_id
+
+    async def _osd_in(self, v: dict[str, Any], user: str) -> None:
+        osd_id = await self._existing_osd(v["node"], v["osdid"])
+        await self.mon_command("osd in", ids=[str(osd_id)])
+
+    async def _osd_out(self, v: dict[str, Any], user: str) -> None:
+        osd_id = await self._existing_osd(v["node"], v["osdid"])
+        await self.mon_command("osd out", ids=[str(osd_id)])
+
+    async def _osd_scrub(self, v: dict[str, Any], user: str) -> None:
+        osd_id = await self._existing_osd(v["node"], v["osdid"])
+        await self.mon_command("osd deep-scrub" if v.get("deep") else "osd scrub", who=str(osd_id))
+
+    # -- destroy --------------------------------------------------------------------------------
+
+    async def _osd_destroy(self, v: dict[str, Any], user: str) -> str:
+        self.need_root_login(user)
+        node, osd_id = v["node"], int(v["osdid"])
+        self.need_inited(node)
+        tree = await self.mon_command("osd tree")
+        host = next((n for n in tree["nodes"] if n["type"] == "host" and n["name"] == node), None)
+        exists = {o["osd"]: o for o in (await self.mon_command("osd dump"))["osds"]}
+        if host is None or osd_id not in host.get("children", []):
+            if osd_id not in exists:
+                raise errors.no_such_osd(osd_id)
+            raise errors.osd_not_on_node(osd_id, node)
+        state = exists[osd_id]
+        if state.get("in"):
+            raise errors.osd_in_use()
+        if state.get("up"):
+            raise errors.osd_running()
+        cleanup = bool(v.get("cleanup"))
+
+        async def body() -> str:
+            await self.in_thread(self.backend.destroy_osd, osd_id, cleanup)
+            return f"destroyed OSD osd.{osd_id}" + (" and wiped its disk" if cleanup else "")
+
+        return await self.task(node, "cephdestroyosd", f"osd.{osd_id}", user, body, lock=False)

@@ -1,0 +1,140 @@
+"""Lab-only endpoints under /lab/ (outside PVE's /api2): counters, the task log, node failures, faults.
+
+They sit behind the same authentication as the API (ticket or API token), and are what the CLI,
+other processes' tests and the benchmarks use; in-process code can call the methods directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from lab.handlers.base import CephHelpers
+
+# fakepve's fault switches that other processes may flip: name -> (method, allowed keyword arguments).
+FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "flaky_network": ("flaky_network", ("drop_rate", "hang_rate", "hang_secs", "seed")),
+    "slow_network": ("slow_network", ("latency", "jitter", "node")),
+    "lose_quorum": ("lose_quorum", ()),
+    "regain_quorum": ("regain_quorum", ()),
+    "ceph_slow": ("ceph_slow", ("secs", "health")),
+    "ceph_down": ("ceph_down", ()),
+    "ceph_recover": ("ceph_recover", ()),
+    "fail": ("fail", ("method", "suffix", "status", "message", "html", "error", "times")),
+}
+
+
+class LabControlApi(CephHelpers):
+    failures: dict[Any, Any]
+    tasklog: list[dict[str, Any]]
+    network: dict[str, Any]
+    apitokens: dict[str, str]
+
+    def _build_app(self) -> web.Application:
+        app: web.Application = super()._build_app()  # type: ignore[misc]
+        r = app.router
+        r.add_get("/lab/requests", self._ctl_requests)
+        r.add_post("/lab/requests/reset", self._ctl_requests_reset)
+        r.add_get("/lab/tasks", self._ctl_tasks)
+        r.add_get("/lab/status", self._ctl_status)
+        r.add_post("/lab/nodes/{node}/fail", self._ctl_fail_node)
+        r.add_post("/lab/nodes/{node}/recover", self._ctl_recover_node)
+        r.add_post("/lab/faults/{fault}", self._ctl_fault)
+        r.add_post("/lab/faults-clear", self._ctl_faults_clear)
+        # First in the chain: control requests skip fakepve's middleware, so injected network faults
+        # never hit the calls that clear them, and they are not counted as API requests.
+        app.middlewares.insert(0, self._ctl_middleware)
+        return app
+
+    @web.middleware
+    async def _ctl_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/lab/"):
+            return await handler(request)
+        auth = request.headers.get("Authorization", "")
+        tokenid, _, secret = auth.removeprefix("PVEAPIToken=").partition("=")
+        if not auth.startswith("PVEAPIToken=") or self.apitokens.get(tokenid) != secret:
+            return web.json_response({"data": None, "message": "authentication failure"}, status=401)
+        route_handler = request.match_info.handler
+        return await route_handler(request)
+
+    # -- counters and tasks ---------------------------------------------------------------------
+
+    def request_counts(self) -> list[dict[str, Any]]:
+        return [{"method": m, "path": p, "count": n} for (m, p), n in sorted(self.cluster.request_counts.items())]
+
+    async def _ctl_requests(self, request: web.Request) -> web.Response:
+        counts = self.request_counts()
+        return web.json_response({"data": {"counts": counts, "total": sum(c["count"] for c in counts)}})
+
+    async def _ctl_requests_reset(self, request: web.Request) -> web.Response:
+        self.cluster.request_counts.clear()
+        return web.json_response({"data": None})
+
+    def task_records(self) -> list[dict[str, Any]]:
+        out = []
+        for record in self.tasklog:
+            times = self.cluster.task_times.get(record["upid"])
+            out.append({k: record.get(k) for k in ("upid", "node", "type", "id", "user", "status", "exitstatus")}
+                       | {"start": times.start if times else None, "end": times.end if times else None})
+        return out
+
+    async def _ctl_tasks(self, request: web.Request) -> web.Response:
+        return web.json_response({"data": self.task_records()})
+
+    async def _ctl_status(self, request: web.Request) -> web.Response:
+        daemons = await asyncio.to_thread(self.backend.daemons)
+        return web.json_response({"data": {
+            "nodes": {n: {"online": s.get("online", True), "ceph_installed": self.cluster.installed.get(n)}
+                      for n, s in sorted(self.nodes.items())},
+            "daemons": daemons, "pve_version": self.cluster.spec.pve_version}})
+
+    # -- node failure ---------------------------------------------------------------------------
+
+    async def fail_node(self, node: str) -> None:
+        """Power loss: the node's Ceph daemons die, the API answers 595 for it, HA fences and recovers."""
+        await asyncio.to_thread(self.backend.fail_node, node)
+        self.set_node_offline(node)  # type: ignore[attr-defined]
+
+    async def recover_node(self, node: str) -> None:
+        await asyncio.to_thread(self.backend.recover_node, node)
+        self.set_node_offline(node, offline=False)  # type: ignore[attr-defined]
+
+    async def _ctl_fail_node(self, request: web.Request) -> web.Response:
+        node = request.match_info["node"]
+        if node not in self.nodes:
+            return web.json_response({"data": None, "message": f"no such node '{node}'"}, status=404)
+        await self.fail_node(node)
+        return web.json_response({"data": None})
+
+    async def _ctl_recover_node(self, request: web.Request) -> web.Response:
+        node = request.match_info["node"]
+        if node not in self.nodes:
+            return web.json_response({"data": None, "message": f"no such node '{node}'"}, status=404)
+        await self.recover_node(node)
+        return web.json_response({"data": None})
+
+    # -- fakepve's faults, for other processes ---------------------------------------------------
+
+    async def _ctl_fault(self, request: web.Request) -> web.Response:
+        name = request.match_info["fault"]
+        if name not in FAULTS:
+            return web.json_response({"data": None, "message": f"unknown fault '{name}'; known: "
+                                      + ", ".join(sorted(FAULTS))}, status=400)
+        method, allowed = FAULTS[name]
+        args = await request.json() if request.can_read_body else {}
+        unknown = set(args) - set(allowed)
+        if unknown:
+            takes = ", ".join(allowed) or "nothing"
+            return web.json_response({"data": None, "message": f"fault '{name}' takes {takes};"
+                                      f" not {', '.join(sorted(unknown))}"}, status=400)
+        getattr(self, method)(**args)
+        return web.json_response({"data": None})
+
+    async def _ctl_faults_clear(self, request: web.Request) -> web.Response:
+        self.failures.clear()
+        self.network.update(latency=0.0, jitter=0.0, node_latency={}, drop_rate=0.0, hang_rate=0.0)
+        self.regain_quorum()  # type: ignore[attr-defined]
+        self.ceph_recover()  # type: ignore[attr-defined]
+        return web.json_response({"data": None})

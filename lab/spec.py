@@ -1,0 +1,144 @@
+"""What a lab is made of: nodes, their addresses and disks, the PVE version. Pure data, no I/O.
+
+Every lab gets its own /24 inside 127.0.0.0/8 (all of it is local on Linux), so two labs on
+one machine never share an address or a port: `.1` serves the PVE API on port 8006 and node
+N's Ceph daemons bind to `.(10+N)`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import string
+from dataclasses import dataclass, field
+
+DEFAULT_NODES = 3
+# The seed's cluster: one SSD per node, 512G, 512G and 1T.
+DEFAULT_DISK_SIZES = ("512G", "512G", "1T")
+API_PORT = 8006
+SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+DISK_TYPES = ("ssd", "hdd", "nvme")
+
+
+class SpecError(ValueError):
+    """A lab option that cannot be used; the message names the option."""
+
+
+@dataclass(frozen=True)
+class Disk:
+    devpath: str  # as PVE shows it, e.g. /dev/sdb
+    size: int  # bytes
+    type: str = "ssd"
+
+    @property
+    def name(self) -> str:
+        return self.devpath.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    ip: str
+    disks: tuple[Disk, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    subnet: str  # e.g. 127.77.3.0/24
+    nodes: tuple[Node, ...]
+    pve_version: int = 9
+
+    @property
+    def api_host(self) -> str:
+        return str(ipaddress.ip_network(self.subnet).network_address + 1)
+
+    @property
+    def endpoint(self) -> str:
+        return f"https://{self.api_host}:{API_PORT}"
+
+    @property
+    def public_network(self) -> str:
+        return self.subnet
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    @property
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.nodes]
+
+
+def parse_size(text: str) -> int:
+    """'512G' -> bytes. Units K, M, G, T (powers of 1024), as PVE writes sizes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT])", text.strip().upper())
+    if not match:
+        raise SpecError(f"--disks: size {text!r} is not a number followed by K, M, G or T (e.g. 512G)")
+    size = int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
+    if size < 4 * SIZE_UNITS["G"]:
+        raise SpecError(f"--disks: size {text!r} is below 4G, too small for a BlueStore OSD")
+    return size
+
+
+def _disks(entry: str, node: str) -> tuple[Disk, ...]:
+    """'512G+1T:hdd' -> /dev/sdb (512G, ssd), /dev/sdc (1T, hdd). /dev/sda is the system disk."""
+    disks = []
+    items = [item for item in entry.split("+") if item.strip()]
+    if len(items) > 24:
+        raise SpecError(f"--disks: node {node} has {len(items)} disks; at most 24 are supported")
+    for index, item in enumerate(items):
+        size_text, _, kind = item.partition(":")
+        kind = kind.strip().lower() or "ssd"
+        if kind not in DISK_TYPES:
+            raise SpecError(f"--disks: disk type {kind!r} on node {node} is not one of {', '.join(DISK_TYPES)}")
+        devpath = "/dev/sd" + string.ascii_lowercase[index + 1]
+        disks.append(Disk(devpath=devpath, size=parse_size(size_text), type=kind))
+    return tuple(disks)
+
+
+def parse_disks(spec: str | None, node_names: list[str]) -> dict[str, tuple[Disk, ...]]:
+    """The --disks option.
+
+    Forms: empty (the default 512G, 512G, 1T, repeated for more nodes); one entry for every node
+    (`1T`); one entry per node in order (`512G,512G,1T`); or by name (`pve1=512G+512G,pve2=1T`,
+    unnamed nodes get no disks). An entry is sizes joined by `+`, each optionally `:hdd`/`:nvme`.
+    """
+    if not spec:
+        return {name: _disks(DEFAULT_DISK_SIZES[i % 3], name) for i, name in enumerate(node_names)}
+    entries = [e.strip() for e in spec.split(",")]
+    if all("=" in e for e in entries):
+        out: dict[str, tuple[Disk, ...]] = {name: () for name in node_names}
+        for entry in entries:
+            name, _, disks = entry.partition("=")
+            if name not in out:
+                raise SpecError(f"--disks: node {name!r} is not in the lab (nodes: {', '.join(node_names)})")
+            out[name] = _disks(disks, name)
+        return out
+    if any("=" in e for e in entries):
+        raise SpecError("--disks: name every node (pve1=512G,...) or none (512G,512G,1T), not a mix")
+    if len(entries) == 1:
+        return {name: _disks(entries[0], name) for name in node_names}
+    if len(entries) != len(node_names):
+        raise SpecError(f"--disks: {len(entries)} entries for {len(node_names)} nodes; "
+                        "give one per node or one for all")
+    return {name: _disks(entry, name) for name, entry in zip(node_names, entries, strict=True)}
+
+
+def build_spec(subnet: str, nodes: int = DEFAULT_NODES, disks: str | None = None, pve_version: int = 9) -> LabSpec:
+    if not 1 <= nodes <= 16:
+        raise SpecError(f"--nodes: {nodes} is outside 1..16")
+    if pve_version not in (8, 9):
+        raise SpecError(f"--pve-version: {pve_version} is not 8 or 9")
+    net = ipaddress.IPv4Network(subnet)
+    if not net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8")) or net.prefixlen != 24:
+        raise SpecError(f"subnet {subnet} must be a /24 inside 127.0.0.0/8 (the lab binds to loopback only)")
+    names = [f"pve{i}" for i in range(1, nodes + 1)]
+    per_node = parse_disks(disks, names)
+    base = net.network_address
+    return LabSpec(
+        subnet=str(net),
+        nodes=tuple(Node(name=n, ip=str(base + 10 + i), disks=per_node[n]) for i, n in enumerate(names, 1)),
+        pve_version=pve_version,
+    )

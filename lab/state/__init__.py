@@ -1,0 +1,1 @@
+"""The PVE-side state of a lab that real Ceph does not hold: packages, locks, HA config, counters."""
