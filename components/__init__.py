@@ -1,0 +1,1 @@
+"""ComponentResources of the HCI program: HciCluster builds Node, CephCluster, Vm and Ha from an HciConfig."""

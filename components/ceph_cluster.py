@@ -1,0 +1,195 @@
+"""CephCluster: init -> MONs (one at a time) -> MGRs -> OSDs -> health gate -> pools -> RBD storages -> health gate.
+
+The order is spelled out with depends_on: Pulumi would otherwise run independent resources in
+parallel, and PVE serialises ceph.conf writers (parallel MON creates time out, lae#265).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from dynamic_providers.ceph_init import CephInit
+from dynamic_providers.ceph_mgr import CephManager
+from dynamic_providers.ceph_mon import CephMonitor
+from dynamic_providers.ceph_osd import CephOsd
+from dynamic_providers.ceph_pool import CephPool
+from dynamic_providers.health_gate import CephHealthGate
+from dynamic_providers.rbd_storage import RbdStorage
+from hci_config.model import HciConfig, NodeConfig, OsdConfig, PoolConfig, RbdStorageConfig
+
+
+@dataclass(frozen=True)
+class CephClusterArgs:
+    config: HciConfig
+    after: Sequence[pulumi.Resource] = ()  # Ceph packages on every node
+
+
+def osd_suffix(node: str, device: str) -> str:
+    """'pve1', '/dev/disk/by-id/x' -> 'pve1-disk-by-id-x': unique per node and stable across runs."""
+    return f"{node}-{device.removeprefix('/dev/').replace('/', '-')}"
+
+
+class CephCluster(pulumi.ComponentResource):
+    init: CephInit
+    monitors: list[CephMonitor]
+    managers: list[CephManager]
+    osds: dict[str, list[CephOsd]]  # node -> its OSDs, in creation order
+    osd_gate: CephHealthGate
+    pools: dict[str, CephPool]
+    storages: dict[str, RbdStorage]
+    ready: CephHealthGate  # everything above is up and healthy
+
+    def __init__(self, name: str, args: CephClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("proxmox-hci:ceph:Cluster", name, None, opts)
+        self._name = name
+        self._cfg = cfg = args.config
+        self._api_nodes = cfg.effective_api_nodes
+
+        self.init = CephInit(
+            f"{name}-init",
+            api_nodes=self._api_nodes,
+            network=cfg.public_network,
+            cluster_network=cfg.cluster_network,
+            size=cfg.default_pool_size,
+            min_size=cfg.default_pool_min_size,
+            opts=self._opts(list(args.after)),
+        )
+        self.monitors = self._monitors()
+        self.managers = self._managers(after=self.monitors[-1])
+        self.osds = {node.name: self._node_osds(node, after=self.managers[-1]) for node in cfg.nodes if node.osds}
+        all_osds = [osd for osds in self.osds.values() for osd in osds]
+        self.osd_gate = self._gate(
+            "osds",
+            after=all_osds or [self.managers[-1]],
+            triggers={"osds": [f"{n.name}:{o.device}" for n in cfg.nodes for o in n.osds]},
+        )
+        self.pools = {pool.name: self._pool(pool) for pool in cfg.pools}
+        self.storages = {
+            pool.storage.name: self._storage(pool.storage, pool.name, self.pools[pool.name])
+            for pool in cfg.pools
+            if pool.storage
+        }
+        self.ready = self._gate(
+            "ready",
+            after=[*self.pools.values(), *self.storages.values()] or [self.osd_gate],
+            triggers={"pools": [p.model_dump(by_alias=True) for p in cfg.pools]},
+        )
+
+        self.fsid: pulumi.Output[Any] = self.init.fsid
+        self.health: pulumi.Output[Any] = self.ready.status
+        self.mon_quorum: pulumi.Output[list[str]] = pulumi.Output.all(
+            *[pulumi.Output.all(m.mon_id, m.in_quorum) for m in self.monitors]
+        ).apply(lambda pairs: [mon_id for mon_id, in_quorum in pairs if in_quorum])
+        self.osd_count: pulumi.Output[int] = pulumi.Output.all(*[o.osd_id for o in all_osds]).apply(
+            lambda ids: sum(1 for osd_id in ids if osd_id is not None)
+        )
+        self.pool_names = list(self.pools)
+        self.storage_names = list(self.storages)
+        self.register_outputs(
+            {
+                "fsid": self.fsid,
+                "health": self.health,
+                "monQuorum": self.mon_quorum,
+                "osdCount": self.osd_count,
+                "pools": self.pool_names,
+                "storages": self.storage_names,
+            }
+        )
+
+    def _opts(self, after: Sequence[pulumi.Resource], protect: bool = False) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, depends_on=list(after), protect=protect)
+
+    def _monitors(self) -> list[CephMonitor]:
+        """Strictly one after another: each MON joins the quorum before the next is created."""
+        addresses = {n.name: n.address for n in self._cfg.nodes}
+        previous: pulumi.Resource = self.init
+        monitors = []
+        for node in self._cfg.monitors:
+            previous = CephMonitor(
+                f"{self._name}-mon-{node}",
+                node=node,
+                address=addresses[node],
+                allow_shrink=self._cfg.allow_data_loss,
+                opts=self._opts([previous]),
+            )
+            monitors.append(previous)
+        return monitors
+
+    def _managers(self, after: pulumi.Resource) -> list[CephManager]:
+        # Chained too: cheap for two or three, and no two ceph.conf writers ever overlap.
+        previous = after
+        managers = []
+        for node in self._cfg.managers:
+            previous = CephManager(
+                f"{self._name}-mgr-{node}",
+                node=node,
+                allow_last_removal=self._cfg.allow_data_loss,
+                opts=self._opts([previous]),
+            )
+            managers.append(previous)
+        return managers
+
+    def _node_osds(self, node: NodeConfig, after: pulumi.Resource) -> list[CephOsd]:
+        """One node's OSDs one after another (they share the node's disks and LVM); nodes run in parallel."""
+        previous = after
+        osds = []
+        for osd in node.osds:
+            previous = self._osd(node.name, osd, previous)
+            osds.append(previous)
+        return osds
+
+    def _osd(self, node: str, osd: OsdConfig, after: pulumi.Resource) -> CephOsd:
+        return CephOsd(
+            f"{self._name}-osd-{osd_suffix(node, osd.device)}",
+            node=node,
+            device=osd.device,
+            db_device=osd.db_device,
+            wal_device=osd.wal_device,
+            encrypted=osd.encrypted,
+            crush_device_class=osd.device_class,
+            wipe=osd.wipe,
+            allow_data_loss=self._cfg.allow_data_loss,
+            opts=self._opts([after], protect=self._cfg.protect),
+        )
+
+    def _gate(self, suffix: str, after: Sequence[pulumi.Resource], triggers: Any) -> CephHealthGate:
+        return CephHealthGate(
+            f"{self._name}-gate-{suffix}",
+            api_nodes=self._api_nodes,
+            require=self._cfg.health_require,
+            timeout=self._cfg.health_timeout,
+            triggers=triggers,
+            opts=self._opts(after),
+        )
+
+    def _pool(self, pool: PoolConfig) -> CephPool:
+        return CephPool(
+            f"{self._name}-pool-{pool.name}",
+            api_nodes=self._api_nodes,
+            pool_name=pool.name,
+            size=pool.size,
+            min_size=pool.min_size,
+            pg_num=pool.pg_num,
+            autoscale_mode=pool.autoscale_mode,
+            application=pool.application,
+            crush_rule=pool.crush_rule,
+            target_size_ratio=pool.target_size_ratio,
+            allow_data_loss=self._cfg.allow_data_loss,
+            opts=self._opts([self.osd_gate], protect=self._cfg.protect),
+        )
+
+    def _storage(self, storage: RbdStorageConfig, pool_name: str, pool: CephPool) -> RbdStorage:
+        return RbdStorage(
+            f"{self._name}-storage-{storage.name}",
+            storage=storage.name,
+            pool=pool_name,
+            content=list(storage.content),
+            krbd=storage.krbd,
+            nodes=storage.nodes,
+            allow_delete_with_volumes=self._cfg.allow_data_loss,
+            opts=self._opts([pool], protect=self._cfg.protect),
+        )

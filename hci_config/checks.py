@@ -1,0 +1,304 @@
+"""Rules that relate several keys of a well-typed config to each other.
+
+Each rule is a generator of Problems, so one run reports every broken rule. `problems()` runs
+them all; `warnings()` lists what works but is unwise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+from .errors import Loc, Problem, key_path
+from .model import HciConfig
+
+Rule = Callable[[HciConfig], Iterator[Problem]]
+
+
+def _p(loc: Loc, message: str) -> Problem:
+    return Problem(key_path(loc), message)
+
+
+def _repeats(values: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(index, value) for every value seen before at a lower index."""
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            yield index, value
+        seen.add(value)
+
+
+def _unknown_nodes(cfg: HciConfig, names: Iterable[str], loc: Loc, indexed: bool = True) -> Iterator[Problem]:
+    """Nodes not under `nodes`; list items get their index in the path, map keys their name."""
+    known = cfg.node_names
+    for index, name in enumerate(names):
+        if name not in known:
+            where = (*loc, index if indexed else name)
+            yield _p(where, f"node {name!r} does not exist; the nodes are {', '.join(known)} (add it under nodes)")
+
+
+def unique_names(cfg: HciConfig) -> Iterator[Problem]:
+    for loc, key, values, what in (
+        (("nodes",), "name", cfg.node_names, "node name"),
+        (("pools",), "name", [p.name for p in cfg.pools], "pool name"),
+        (("vms",), "name", [v.name for v in cfg.vms], "VM name"),
+        (("vms",), "vmId", [str(v.vm_id) for v in cfg.vms], "vmId"),
+        (("ha", "groups"), "name", [g.name for g in cfg.ha.groups], "HA group name"),
+        (("ha", "rules"), "name", [r.name for r in cfg.ha.rules], "HA rule name"),
+    ):
+        for index, dup in _repeats(values):
+            yield _p((*loc, index, key), f"{what} {dup} is used by an earlier entry too; each must be unique")
+    for loc, values in ((("monitors",), cfg.monitors), (("managers",), cfg.managers)):
+        for index, dup in _repeats(values):
+            yield _p((*loc, index), f"node {dup} is listed twice; a node runs at most one")
+    storages = [(i, p.storage.name) for i, p in enumerate(cfg.pools) if p.storage]
+    for index, dup in _repeats(name for _, name in storages):
+        yield _p(
+            ("pools", storages[index][0], "storage", "name"),
+            f"RBD storage {dup} is defined on another pool too; give each its own name",
+        )
+    for index, pool in enumerate(cfg.pools):
+        if pool.storage and pool.storage.name in [*cfg.local_storages, *cfg.shared_storages]:
+            yield _p(
+                ("pools", index, "storage", "name"),
+                f"storage {pool.storage.name!r} is also listed in localStorages/sharedStorages; pick another name",
+            )
+
+
+def node_references(cfg: HciConfig) -> Iterator[Problem]:
+    yield from _unknown_nodes(cfg, cfg.monitors, ("monitors",))
+    yield from _unknown_nodes(cfg, cfg.managers, ("managers",))
+    yield from _unknown_nodes(cfg, cfg.api_nodes, ("apiNodes",))
+    for i, vm in enumerate(cfg.vms):
+        if vm.node not in cfg.node_names:
+            yield _p(("vms", i, "node"), f"node {vm.node!r} does not exist; the nodes are {', '.join(cfg.node_names)}")
+    for i, pool in enumerate(cfg.pools):
+        if pool.storage and pool.storage.nodes:
+            yield from _unknown_nodes(cfg, pool.storage.nodes, ("pools", i, "storage", "nodes"))
+    for i, group in enumerate(cfg.ha.groups):
+        yield from _unknown_nodes(cfg, group.nodes, ("ha", "groups", i, "nodes"), indexed=False)
+    for i, rule in enumerate(cfg.ha.rules):
+        yield from _unknown_nodes(cfg, rule.nodes or {}, ("ha", "rules", i, "nodes"), indexed=False)
+
+
+def devices(cfg: HciConfig) -> Iterator[Problem]:
+    for n, node in enumerate(cfg.nodes):
+        data = [osd.device for osd in node.osds]
+        for o, dup in _repeats(data):
+            yield _p(
+                ("nodes", n, "osds", o, "device"),
+                f"device {dup} is listed twice on node {node.name}; a device holds one OSD",
+            )
+        for o, osd in enumerate(node.osds):
+            for key, dev in (("dbDevice", osd.db_device), ("walDevice", osd.wal_device)):
+                if dev is not None and dev in data:
+                    yield _p(
+                        ("nodes", n, "osds", o, key),
+                        f"{dev} is the data device of an OSD on node {node.name}; use a separate device",
+                    )
+
+
+def monitors_and_managers(cfg: HciConfig) -> Iterator[Problem]:
+    if len(set(cfg.monitors)) < 3:
+        yield _p(
+            ("monitors",),
+            f"{len(set(cfg.monitors))} monitor(s) cannot keep quorum through the loss of a node; list at least 3 nodes",
+        )
+    if not cfg.managers:
+        yield _p(("managers",), "no manager: Ceph needs at least one MGR (two for a standby); list node names")
+
+
+# Ceph releases each PVE major offers (pve-ceph-api.md §12).
+CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
+# The APT handles pulumi-proxmoxve 8.6 knows (apt.standard.Repository `handle`).
+APT_CEPH_RELEASES = ("squid",)
+
+
+def ceph_release(cfg: HciConfig) -> Iterator[Problem]:
+    offered = CEPH_RELEASES[cfg.pve_version]
+    if cfg.ceph_version not in offered:
+        yield _p(
+            ("cephVersion",),
+            f"PVE {cfg.pve_version} offers Ceph {', '.join(offered)}, not {cfg.ceph_version}",
+        )
+    elif cfg.apt_repositories and cfg.ceph_version not in APT_CEPH_RELEASES:
+        yield _p(
+            ("cephVersion",),
+            f"pulumi-proxmoxve knows APT repositories for Ceph {', '.join(APT_CEPH_RELEASES)} only; "
+            f"set aptRepositories to false and add the {cfg.ceph_version} repository yourself",
+        )
+
+
+def networks(cfg: HciConfig) -> Iterator[Problem]:
+    public = ipaddress.ip_network(cfg.public_network)
+    for n, node in enumerate(cfg.nodes):
+        if node.address and ipaddress.ip_address(node.address) not in public:
+            yield _p(("nodes", n, "address"), f"{node.address} is outside publicNetwork {cfg.public_network}")
+    if cfg.cluster_network:
+        cluster = ipaddress.ip_network(cfg.cluster_network)
+        if cluster.version != public.version:
+            yield _p(("clusterNetwork",), "must be the same IP version as publicNetwork")
+
+
+def _replicas(prefix: Loc, keys: tuple[str, str], size: int, min_size: int, hosts: int) -> Iterator[Problem]:
+    size_key, min_key = keys
+    if min_size > size:
+        yield _p((*prefix, min_key), f"{min_size} is larger than {size_key} {size}; set it to at most {size}")
+    if size > hosts:
+        yield _p(
+            (*prefix, size_key),
+            f"{size} replicas need {size} hosts with OSDs (failure domain host), but only {hosts} node(s) have OSDs; "
+            f"lower it or add OSDs under nodes[].osds",
+        )
+
+
+def pools(cfg: HciConfig) -> Iterator[Problem]:
+    hosts = len(cfg.osd_hosts)
+    defaults = ("defaultPoolSize", "defaultPoolMinSize")
+    yield from _replicas((), defaults, cfg.default_pool_size, cfg.default_pool_min_size, hosts)
+    for i, pool in enumerate(cfg.pools):
+        yield from _replicas(("pools", i), ("size", "minSize"), pool.size, pool.min_size, hosts)
+        if pool.storage and pool.application != "rbd":
+            yield _p(("pools", i, "storage"), f"an RBD storage needs application rbd, not {pool.application}")
+        if pool.pg_num is not None and pool.autoscale_mode == "on":
+            yield _p(("pools", i, "pgNum"), "is overridden by the autoscaler; drop it or set autoscaleMode to off/warn")
+
+
+def vm_disks(cfg: HciConfig) -> Iterator[Problem]:
+    for v, vm in enumerate(cfg.vms):
+        for d, dup in _repeats(disk.interface for disk in vm.disks):
+            yield _p(("vms", v, "disks", d, "interface"), f"{dup} is used by another disk of VM {vm.name}")
+        for d, disk in enumerate(vm.disks):
+            loc = ("vms", v, "disks", d)
+            if not cfg.is_known_storage(disk.storage):
+                yield _p(
+                    (*loc, "storage"),
+                    f"storage {disk.storage!r} is not defined; define it as pools[].storage "
+                    f"or list an existing one in localStorages/sharedStorages",
+                )
+            if disk.move_to is not None:
+                if not cfg.is_known_storage(disk.move_to):
+                    yield _p(
+                        (*loc, "moveTo"),
+                        f"storage {disk.move_to!r} is not defined; define it as pools[].storage "
+                        f"or list an existing one in localStorages/sharedStorages",
+                    )
+                elif disk.move_to == disk.storage:
+                    yield _p((*loc, "moveTo"), f"is the disk's storage already ({disk.storage}); drop moveTo")
+            rbd_pool = cfg.rbd_storages.get(disk.final_storage)
+            allowed = rbd_pool.storage.nodes if rbd_pool and rbd_pool.storage else None
+            if allowed and vm.node not in allowed:
+                yield _p(
+                    ("vms", v, "node"),
+                    f"{vm.node} is not among the nodes of storage {disk.final_storage} ({', '.join(allowed)})",
+                )
+
+
+def vm_ha(cfg: HciConfig) -> Iterator[Problem]:
+    groups = [g.name for g in cfg.ha.groups]
+    for v, vm in enumerate(cfg.vms):
+        if vm.ha is None:
+            continue
+        loc = ("vms", v, "ha")
+        # Undefined storages are reported by vm_disks; here only the known, node-local ones.
+        local = sorted({d.final_storage for d in vm.disks if d.final_storage in cfg.local_storages})
+        if local:
+            yield _p(
+                loc,
+                f"VM {vm.name} has disks on non-shared storage ({', '.join(local)}), so HA cannot restart it on "
+                f"another node; move them to a Ceph storage (disks[].moveTo) or drop ha",
+            )
+        if vm.ha.group is not None and cfg.pve_version == 8 and vm.ha.group not in groups:
+            yield _p((*loc, "group"), f"HA group {vm.ha.group!r} is not defined under ha.groups")
+        if vm.started and vm.ha.state in ("stopped", "disabled"):
+            yield _p(
+                ("vms", v, "started"),
+                f"is true but ha.state is {vm.ha.state}: HA would stop the VM again; set started to false",
+            )
+
+
+def ha_version(cfg: HciConfig) -> Iterator[Problem]:
+    """PVE 9 replaced HA groups with rules; each API is refused on the other version."""
+    if cfg.pve_version == 9:
+        if cfg.ha.groups:
+            yield _p(
+                ("ha", "groups"),
+                "HA groups do not exist on PVE 9 (migrated to rules); use ha.rules with type node-affinity",
+            )
+        for v, vm in enumerate(cfg.vms):
+            if vm.ha and vm.ha.group is not None:
+                yield _p(("vms", v, "ha", "group"), "HA groups do not exist on PVE 9; list the VM in ha.rules[].vms")
+    else:
+        if cfg.ha.rules:
+            yield _p(("ha", "rules"), "HA rules need PVE 9; on PVE 8 use ha.groups and vms[].ha.group")
+        for v, vm in enumerate(cfg.vms):
+            if vm.ha and vm.ha.failback is not None:
+                yield _p(("vms", v, "ha", "failback"), "needs PVE 9; on PVE 8 use ha.groups[].noFailback")
+            if vm.ha and vm.ha.placement == "pin":
+                yield _p(
+                    ("vms", v, "ha", "placement"),
+                    "pin needs PVE 9: on PVE 8 the provider cannot migrate an HA-managed VM; use follow",
+                )
+
+
+def ha_rules(cfg: HciConfig) -> Iterator[Problem]:
+    in_node_rule: Counter[str] = Counter()
+    for r, rule in enumerate(cfg.ha.rules):
+        loc = ("ha", "rules", r)
+        for index, name in _repeats(rule.vms):
+            yield _p((*loc, "vms", index), f"VM {name} is listed twice")
+        for name in dict.fromkeys(rule.vms):
+            vm = cfg.vm(name)
+            if vm is None:
+                yield _p((*loc, "vms"), f"VM {name!r} is not defined under vms")
+            elif vm.ha is None:
+                yield _p((*loc, "vms"), f"VM {name!r} has no ha settings; a rule can only hold HA-managed VMs")
+        if rule.type == "node-affinity":
+            in_node_rule.update(set(rule.vms))
+            if not rule.nodes:
+                yield _p((*loc, "nodes"), "a node-affinity rule needs nodes (name: priority)")
+            if rule.affinity is not None:
+                yield _p((*loc, "affinity"), "applies to resource-affinity rules only")
+        else:
+            if rule.affinity is None:
+                yield _p((*loc, "affinity"), "a resource-affinity rule needs affinity: positive or negative")
+            if rule.nodes is not None or rule.strict is not None:
+                yield _p(loc, "nodes and strict apply to node-affinity rules only")
+            if len(set(rule.vms)) < 2:
+                yield _p((*loc, "vms"), "a resource-affinity rule relates at least two VMs")
+    for name, count in sorted(in_node_rule.items()):
+        if count > 1:
+            yield _p(("ha", "rules"), f"VM {name!r} is in {count} node-affinity rules; PVE allows one per resource")
+
+
+RULES: tuple[Rule, ...] = (
+    unique_names,
+    node_references,
+    devices,
+    monitors_and_managers,
+    ceph_release,
+    networks,
+    pools,
+    vm_disks,
+    vm_ha,
+    ha_version,
+    ha_rules,
+)
+
+
+def problems(cfg: HciConfig) -> list[Problem]:
+    return [problem for rule in RULES for problem in rule(cfg)]
+
+
+def warnings(cfg: HciConfig) -> list[str]:
+    out = []
+    mons = len(set(cfg.monitors))
+    if mons >= 3 and mons % 2 == 0:
+        out.append(f"monitors: {mons} MONs tolerate no more failures than {mons - 1}; an odd count is recommended")
+    if len(set(cfg.managers)) == 1:
+        out.append("managers: a single MGR has no standby; list two nodes")
+    for n, node in enumerate(cfg.nodes):
+        if not node.osds:
+            out.append(f"nodes[{n}].osds: node {node.name} has no OSDs")
+    return out
