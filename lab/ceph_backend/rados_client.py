@@ -79,10 +79,14 @@ class RadosClient:
                 self._handle.shutdown()
                 self._handle = None
 
-    def mon_command(self, prefix: str, **args: Any) -> Any:
-        """Run a MON command (`prefix` as the CLI spells it) and return its parsed JSON output."""
+    def mon_command(self, prefix: str, plain: bool = False, **args: Any) -> Any:
+        """Run a MON command (`prefix` as the CLI spells it) and return its parsed JSON output.
+
+        plain=True asks for Ceph's plain output instead: some commands (safe-to-destroy, ok-to-stop)
+        only report "unsafe" through their return code and message in that form, as PVE calls them.
+        """
         handle = self._connect()
-        cmd = dict(args, prefix=prefix, format="json")
+        cmd = dict(args, prefix=prefix) if plain else dict(args, prefix=prefix, format="json")
         try:
             ret, out, status = handle.mon_command(json.dumps(cmd), b"", timeout=self.timeout)
         except _rados().Error as exc:

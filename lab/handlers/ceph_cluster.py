@@ -255,11 +255,11 @@ class CephClusterApi(CephHelpers):
             raise errors.die(f"Service does not support this action: {service}: {action}")
         prefix, args = commands[(service, action)]
         try:
-            await asyncio.to_thread(self.rados.mon_command, prefix, **args)
+            await asyncio.to_thread(self.rados.mon_command, prefix, plain=True, **args)
         except RadosError as exc:
             if exc.code in (0, 110) and "timed out" in exc.message:
                 raise errors.die(exc.message) from exc
-            return {"safe": False, "status": exc.message.split("mon_cmd failed - ", 1)[-1]}
+            return {"safe": False, "status": exc.message.split("mon_cmd failed - ", 1)[-1].strip()}
         return {"safe": True}
 
     async def _rules(self, v: dict[str, Any], user: str) -> list[dict[str, str]]:

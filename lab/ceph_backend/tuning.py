@@ -1,0 +1,117 @@
+"""Settings that make real Ceph daemons fit a small lab machine and react at lab speed.
+
+They are passed on each daemon's command line (not written to ceph.conf), so ceph.conf and the
+MON config database look like a PVE cluster's, and `ceph config show <daemon>` still reveals them
+(source "cmdline"). Ceph's rules stay as they are: size 3 over hosts, the default CRUSH rule,
+quorum, cephx, scrubbing. What changes is memory, thread counts and timeouts.
+"""
+
+from __future__ import annotations
+
+MiB = 1024**2
+
+# Every daemon.
+COMMON: dict[str, str] = {
+    # Each daemon has 3 messenger worker threads by default; 2 keep up easily with a lab's traffic.
+    "ms_async_op_threads": "2",
+    # After a peer dies, reconnect attempts back off up to 15 s. When a `fail_node` is recovered, the
+    # surviving MONs would then reach the restarted MON (same address, nonce 0) only after that
+    # backoff: it stayed out of quorum for up to 16 s. Loopback reconnects cost nothing; cap at 2 s.
+    "ms_max_backoff": "2",
+    # Heartbeat timing is read by both OSDs (who ping) and MONs (who judge reports): a killed node's
+    # OSDs must be marked down within seconds, not the default 20 s grace. Peers on loopback answer
+    # in microseconds, so a 1 s interval and 5 s grace make no false alarms.
+    "osd_heartbeat_interval": "1",
+    "osd_heartbeat_grace": "5",
+}
+
+MON: dict[str, str] = {
+    # Forming a quorum after a MON joins waits one election timeout (5 s): messages between MONs on
+    # loopback take microseconds.
+    "mon_election_timeout": "2",
+    # Probing for peers re-tries every 2 s.
+    "mon_probe_timeout": "1",
+    # Batch proposals for 0.25 s instead of 1 s: maps (OSD boot, pool create) commit sooner.
+    "paxos_propose_interval": "0.25",
+    # A lab shares the host's disk: a host disk above 70 % full would make every lab HEALTH_WARN
+    # (MON_DISK_LOW), which real MON disks do not. The critical shutdown level (5 %) stays.
+    "mon_data_avail_warn": "6",
+    # A dead MON blocks every Paxos commit (an OSD marked down, too) until the leader gives up on it:
+    # lease-ack and accept timeouts are 2 x mon_lease (default 5 s, so 10 s). 3 s -> a node failure is
+    # seen within ~7 s; leases are renewed every 1.8 s, far more often than loopback needs.
+    "mon_lease": "3",
+    # Do not stretch the heartbeat grace for OSDs with a "laggy" history (a lab kills OSDs on purpose).
+    "mon_osd_adjust_heartbeat_grace": "false",
+    # A standby MGR takes over 10 s after the active one stops sending beacons (default 30 s), so a
+    # `fail_node` of the active MGR's node recovers quickly.
+    "mon_mgr_beacon_grace": "10",
+    # MON memory: the rocksdb block cache (default 512 MiB) and the autotuned target (2 GiB).
+    "mon_memory_target": str(256 * MiB),
+    "rocksdb_cache_size": str(64 * MiB),
+    # Modules enabled when the MGR map is created (default "restful iostat nfs"): restful has no
+    # certificate in a lab, nfs needs CephFS/orchestrator; iostat is light and PVE shows it.
+    "mgr_initial_modules": "iostat",
+}
+
+MGR: dict[str, str] = {
+    # Daemons send their stats (PG states included) to the MGR every 5 s and the MGR passes a digest
+    # to the MONs every 2 s: a new pool would show active+clean (and health would change) only
+    # seconds after it is. 1 s each; three OSDs' stats are tiny.
+    "mgr_stats_period": "1",
+    "mgr_tick_period": "1",
+    # Every module in /usr/share/ceph/mgr is loaded into its own Python sub-interpreter, enabled or
+    # not, in the active and in the standby MGR alike. Never load the optional ones a lab does not
+    # use; Ceph's always-on modules (balancer, crash, devicehealth, orchestrator, pg_autoscaler,
+    # progress, rbd_support, status, telemetry, volumes) and iostat stay.
+    "mgr_disabled_modules": ",".join((
+        "alerts", "cephadm", "dashboard", "diskprediction_local", "influx", "insights", "k8sevents",
+        "localpool", "mds_autoscaler", "mirroring", "nfs", "osd_perf_query", "osd_support", "prometheus",
+        "restful", "rook", "selftest", "snap_schedule", "stats", "telegraf", "test_orchestrator", "zabbix")),
+}
+
+OSD: dict[str, str] = {
+    # Memory: the cache autotuner aims at osd_memory_target (default 4 GiB, lowest accepted value
+    # 896 MiB, and it never shrinks caches below 128 MiB). Three OSDs under a write benchmark grew
+    # to ~550 MiB each with it. A fixed 64 MiB cache, and at most 64 MiB of client data in flight
+    # per OSD (default 500 MiB), keep them well under that.
+    "osd_memory_target": str(896 * MiB),
+    "bluestore_cache_autotune": "false",
+    "bluestore_cache_size": str(64 * MiB),
+    "osd_client_message_size_cap": str(64 * MiB),
+    # rocksdb memtables: 4 x 256 MiB by default.
+    "bluestore_rocksdb_options": (
+        "compression=kNoCompression,max_write_buffer_number=2,min_write_buffer_number_to_merge=1,"
+        "recycle_log_file_num=2,write_buffer_size=16777216,writable_file_max_buffer_size=0,"
+        "compaction_readahead_size=2097152,max_background_compactions=1,max_total_wal_size=67108864"),
+    # 8 op shards x 2 threads (ssd) or 5 x 1 (hdd) per OSD are for many-core servers.
+    "osd_op_num_shards_ssd": "2",
+    "osd_op_num_threads_per_shard_ssd": "1",
+    "osd_op_num_shards_hdd": "2",
+    "osd_op_num_threads_per_shard_hdd": "1",
+    # Closing a BlueStore device waits for its aio thread, which polls every 250 ms; mkfs and boot
+    # open and close the disk about ten times. 50 ms wake-ups of an idle thread cost nothing.
+    "bdev_aio_poll_ms": "50",
+    # mkfs re-reads the fresh store (fsck), mostly the free-list of a 512 GiB device: ~1.5 s per OSD
+    # for checking a file that was all zeros a second earlier.
+    "bluestore_fsck_on_mkfs": "false",
+    # Report to the MONs quickly after boot and after peering changes.
+    "osd_mon_report_interval": "1",
+}
+
+# Debian builds Ceph without tcmalloc, so the daemons use glibc malloc. Its mmap threshold grows
+# to the largest block freed (up to 32 MiB): after a few 4 MiB client writes every such buffer
+# comes from the heap and stays there, and an OSD sat at ~500 MiB with 10 MiB in its mempools.
+# A fixed threshold hands large buffers back to the kernel on free; two arenas per process
+# (default 8 per core) limit fragmentation across Ceph's many threads.
+MALLOC_ENV: dict[str, str] = {
+    "MALLOC_ARENA_MAX": "2",
+    "MALLOC_MMAP_THRESHOLD_": str(128 * 1024),
+}
+
+BY_KIND = {"mon": MON, "mgr": MGR, "osd": OSD}
+
+
+def args_for(kind: str) -> list[str]:
+    """The tuning of one daemon type as `--key=value` arguments."""
+    settings = {**COMMON, **BY_KIND[kind]}
+    return [f"--{key}={value}" for key, value in settings.items()]

@@ -1,0 +1,62 @@
+"""The lab's server process: the PVE API plus the Ceph daemons it starts, until SIGTERM.
+
+`python -m lab up` starts this in the background; it never runs in the caller's process, so a
+crashed test run cannot take the lab down half-way and `lab down` can always stop it by PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from lab.ceph_backend.backend import CephBackend
+from lab.processes import ProcessTracker
+from lab.server import LabPve
+from lab.spec import API_PORT, build_spec
+from lab.state.cluster import DEFAULT_RELEASE, ClusterState
+from lab.statefile import TOKEN_ID, read_secrets, read_settings
+from lab.tls import LabCertificates
+
+log = logging.getLogger("lab")
+
+
+def build_lab(state_dir: Path) -> LabPve:
+    settings = read_settings(state_dir)
+    secrets = read_secrets(state_dir)
+    spec = build_spec(settings.subnet, settings.nodes, settings.disks, settings.pve_version)
+    cluster = ClusterState(spec=spec)
+    if settings.ceph_installed:
+        for node in spec.node_names:
+            cluster.install(node, DEFAULT_RELEASE[spec.pve_version])
+    backend = CephBackend(state_dir / "ceph", spec, ProcessTracker(state_dir))
+    pve = LabPve(cluster, backend, secrets.root_password, host=spec.api_host, port=API_PORT)
+    pve.apitokens[TOKEN_ID] = secrets.token_secret
+    pve.ha_fence_delay = settings.ha_fence_delay
+    return pve
+
+
+async def serve(state_dir: Path) -> None:
+    pve = build_lab(state_dir)
+    certs = LabCertificates(ca_cert=state_dir / "tls" / "ca.pem", server_cert=state_dir / "tls" / "server.pem",
+                            server_key=state_dir / "tls" / "server.key")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await pve.start(str(certs.server_cert), str(certs.server_key))
+    log.info("lab API listening on %s", pve.url)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: API, then Ceph daemons")
+        await pve.stop()
+        pve.rados.close()
+        await asyncio.to_thread(pve.backend.shutdown)
+
+
+def main(state_dir: Path) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(serve(state_dir))
+    return 0

@@ -1,0 +1,96 @@
+"""The lab's PVE API: fakepve's FakePve with stateful Ceph, disk, install, VM and HA handlers on top.
+
+fakepve keeps what it does well (schema validation with PVE's wording, tickets and CSRF, API tokens,
+UPID tasks, VM lifecycle, storage.cfg, fault injection); the mixins below replace its generic
+answers where real state matters. Ceph state is never invented: it is read from the real daemons.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from fakepve import FakePve
+from fakepve.server import API
+
+from lab.ceph_backend.backend import CephBackend
+from lab.ceph_backend.rados_client import RadosClient
+from lab.handlers.apt import AptApi
+from lab.handlers.ceph_cluster import CephClusterApi
+from lab.handlers.ceph_install import CephInstallApi
+from lab.handlers.ceph_osd import CephOsdApi
+from lab.handlers.ceph_pool import CephPoolApi
+from lab.handlers.control import LabControlApi
+from lab.handlers.ha import HaApi
+from lab.handlers.qemu_extra import QemuExtraApi
+from lab.state.cluster import ClusterState, TaskTimes
+
+# PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
+# is real and takes what it takes.
+TIME_SCALE = 0.02
+PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
+
+
+class LabPve(LabControlApi, HaApi, QemuExtraApi, AptApi, CephInstallApi, CephClusterApi, CephOsdApi, CephPoolApi,
+             FakePve):
+    def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:
+        super().__init__(user="root@pam", password=root_password, host=host, port=port)
+        self.cluster = cluster
+        self.backend = backend
+        self.rados = RadosClient(backend.conf_path)
+        self.time_scale = TIME_SCALE
+        self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
+        self.cluster_name = "lab"
+        self.nodes = {node.name: {"online": True} for node in cluster.spec.nodes}
+        self.init_ha()
+        self.init_apt()
+        self._templates: dict[str, str] = {}
+
+    # -- permissions ----------------------------------------------------------------------------
+
+    def check_permissions(self, user: Any, perms: Any, values: Any, declared: Any = None) -> None:
+        # Methods without a permission rule are for the root@pam *login* only; fakepve lets root's
+        # API tokens through, real PVE does not (the token id is the "user" there).
+        if perms is None and user is not None and user != "root@pam":
+            from lab import errors
+            raise errors.forbidden("user != root@pam")
+        super().check_permissions(user, perms, values, declared)
+
+    # -- tasks: keep sub-second start and end times for benchmarks -------------------------------
+
+    async def task(self, node: str, ttype: str, tid: Any, user: str, body: Callable[[], Awaitable[Any]],
+                   vm: Any = None, lock: bool = True, log: Any = ()) -> str:
+        times = TaskTimes()
+
+        async def timed() -> Any:
+            times.start = time.time()
+            try:
+                return await body()
+            finally:
+                times.end = time.time()
+
+        upid: str = await super().task(node, ttype, tid, user, timed, vm=vm, lock=lock, log=log)
+        self.cluster.task_times[upid] = times  # the same object the body fills in as it runs
+        return upid
+
+    # -- request counting -----------------------------------------------------------------------
+
+    def _record(self, request: web.Request, body: bytes) -> None:
+        if request.path.startswith("/lab/"):
+            return
+        super()._record(request, body)
+        self.cluster.request_counts[(request.method, self._template_of(request))] += 1
+
+    def _template_of(self, request: web.Request) -> str:
+        """The schema path template of a request path, cached: matching the schema costs more than the rest."""
+        path = request.path
+        template = self._templates.get(path)
+        if template is None:
+            match = self.resolve(request, API)
+            template = match.template if match else path
+            if len(self._templates) < 10_000:
+                self._templates[path] = template
+        return template
+

@@ -1,0 +1,257 @@
+"""The lab's PVE API for Ceph, against real daemons: PVE's behaviour on the wire and Ceph's real effects.
+
+One lab for the module; the tests run in order and build the cluster up as a user would:
+install -> init -> MONs -> MGR -> OSDs -> pool, checking refusals along the way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from proxmoxer import ResourceException
+
+from lab.pytest_plugin import Lab, LabFactory
+
+pytestmark = pytest.mark.lab
+
+
+def wait_task(api: Any, upid: str, timeout: float = 120) -> tuple[str, list[str]]:
+    node = upid.split(":")[1]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.nodes(node).tasks(upid).status.get()
+        if status["status"] == "stopped":
+            return status["exitstatus"], [line["t"] for line in api.nodes(node).tasks(upid).log.get()]
+        time.sleep(0.2)
+    raise AssertionError(f"task {upid} still running after {timeout} s")
+
+
+def error_of(call: Any) -> tuple[int, str]:
+    with pytest.raises(ResourceException) as info:
+        call()
+    return info.value.status_code, str(info.value.content).strip()
+
+
+@pytest.fixture(scope="module")
+def fresh(lab_factory: LabFactory) -> Iterator[Lab]:
+    # Two disks on pve1, to see OSD creation serialised on one node.
+    lab = lab_factory("--disks", "pve1=512G+512G,pve2=512G,pve3=1T")
+    yield lab
+    lab_factory.stop(lab)
+
+
+@pytest.fixture(scope="module")
+def token(fresh: Lab) -> Any:
+    return fresh.api()
+
+
+@pytest.fixture(scope="module")
+def root(fresh: Lab) -> Any:
+    return fresh.root_api()
+
+
+def test_ceph_calls_fail_before_installation(token: Any) -> None:
+    status, message = error_of(lambda: token.nodes("pve1").ceph.status.get())
+    assert (status, message) == (500, "binary not installed: /usr/bin/ceph-mon")
+
+
+def test_install_terminal_is_for_the_root_password_login_only(token: Any) -> None:
+    status, message = error_of(lambda: token.nodes("pve1").termproxy.post(cmd="ceph_install"))
+    assert (status, message) == (403, "Permission check failed (user != root@pam)")
+
+
+def test_install_rejects_a_release_this_pve_version_does_not_offer(root: Any) -> None:
+    upid = root.nodes("pve1").termproxy.post(cmd="ceph_install", **{"cmd-opts": "--version quincy"})["upid"]
+    exitstatus, _ = wait_task(root, upid)
+    assert "quincy" in exitstatus and "squid, tentacle" in exitstatus
+
+
+def test_install_on_every_node(root: Any, fresh: Lab) -> None:
+    for node in fresh.nodes:
+        reply = root.nodes(node).termproxy.post(
+            cmd="ceph_install", **{"cmd-opts": "--version squid --repository no-subscription"})
+        assert ":vncshell:" in reply["upid"]
+        exitstatus, log = wait_task(root, reply["upid"])
+        assert exitstatus == "OK"
+        assert any("installed Ceph squid successfully" in line for line in log)
+
+
+def test_not_initialised_yet(token: Any) -> None:
+    status, message = error_of(lambda: token.nodes("pve1").ceph.mon.get())
+    assert status == 500 and message.startswith("pveceph configuration not initialized")
+
+
+def test_init_writes_the_networks(token: Any, fresh: Lab) -> None:
+    assert token.nodes("pve1").ceph.init.post(network=fresh.public_network, size=3, min_size=2) is None
+    raw = token.nodes("pve2").ceph.cfg.raw.get()
+    assert f"public_network = {fresh.public_network}" in raw.replace("\t", "")
+    assert "mon_allow_pool_delete = true" in raw.replace("\t", "")
+
+
+def test_mons_one_after_another_reach_quorum(token: Any, fresh: Lab) -> None:
+    for node in fresh.nodes:
+        upid = token.nodes(node).ceph.mon(node).post()
+        assert f":cephcreatemon:mon.{node}:" in upid
+        assert wait_task(token, upid)[0] == "OK"
+    quorum = json.loads(fresh.ceph("quorum_status", "--format", "json"))["quorum_names"]
+    assert sorted(quorum) == fresh.nodes
+    listed = {m["name"]: (m["quorum"], m["host"], m["state"]) for m in token.nodes("pve1").ceph.mon.get()}
+    assert listed == {n: (1, n, "running") for n in fresh.nodes}
+
+
+def test_duplicate_mon_is_an_http_500(token: Any, fresh: Lab) -> None:
+    status, message = error_of(lambda: token.nodes("pve1").ceph.mon("pve1").post())
+    ip = fresh.public_network.rsplit(".", 1)[0] + ".11"
+    assert (status, message) == (500, f"monitor address '{ip}' already in use")
+
+
+def test_mon_destroy_must_run_on_its_own_node(token: Any) -> None:
+    status, message = error_of(lambda: token.nodes("pve1").ceph.mon("pve2").delete())
+    assert (status, message) == (500, "monitor filesystem '/var/lib/ceph/mon/ceph-pve2' does not exist on this node")
+
+
+def test_first_mon_created_its_mgr_and_a_second_one_joins(token: Any, fresh: Lab) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = {m["name"]: m["state"] for m in token.nodes("pve1").ceph.mgr.get()}
+        if states.get("pve1") == "active":
+            break
+        time.sleep(0.5)
+    assert states.get("pve1") == "active"
+    upid = token.nodes("pve2").ceph.mgr("pve2").post()
+    assert ":cephcreatemgr:mgr.pve2:" in upid and wait_task(token, upid)[0] == "OK"
+    mgrmap = json.loads(fresh.ceph("mgr", "dump", "--format", "json"))
+    assert mgrmap["active_name"] == "pve1" and [s["name"] for s in mgrmap["standbys"]] == ["pve2"]
+    # A duplicate MGR is a *task* failure in PVE, not an HTTP error.
+    exitstatus, _ = wait_task(token, token.nodes("pve2").ceph.mgr("pve2").post())
+    assert exitstatus == "ceph manager directory '/var/lib/ceph/mgr/ceph-pve2' already exists"
+
+
+def test_osd_create_refuses_api_tokens_even_roots(token: Any) -> None:
+    status, message = error_of(lambda: token.nodes("pve1").ceph.osd.post(dev="/dev/sdb"))
+    assert (status, message) == (403, "Permission check failed (user != root@pam)")
+
+
+def test_osds_with_the_root_password_login(root: Any, fresh: Lab) -> None:
+    upids = [root.nodes(node).ceph.osd.post(dev="/dev/sdb") for node in fresh.nodes]
+    # Same node, second disk, while the first create still holds the disk lock: it waits its turn.
+    upids.append(root.nodes("pve1").ceph.osd.post(dev="/dev/sdc"))
+    assert all(":cephcreateosd:sd" in u for u in upids)
+    assert [wait_task(root, u, timeout=180)[0] for u in upids] == ["OK"] * 4
+    tree = json.loads(fresh.ceph("osd", "tree", "--format", "json"))
+    hosts = {n["name"]: n["children"] for n in tree["nodes"] if n["type"] == "host"}
+    assert sorted(hosts) == fresh.nodes and len(hosts["pve1"]) == 2
+    osds = [n for n in tree["nodes"] if n["type"] == "osd"]
+    assert all(o["status"] == "up" and o["device_class"] == "ssd" for o in osds) and len(osds) == 4
+
+
+def test_disks_list_shows_the_osds(token: Any) -> None:
+    disks = {d["devpath"]: d for d in token.nodes("pve1").disks.list.get()}
+    assert disks["/dev/sdb"]["used"] == "LVM" and disks["/dev/sdb"]["osdid"] >= 0
+    assert disks["/dev/sdc"]["osdid"] >= 0 and disks["/dev/sdc"]["osdid"] != disks["/dev/sdb"]["osdid"]
+    assert [d["devpath"] for d in token.nodes("pve1").disks.list.get(type="unused")] == []
+
+
+def test_device_in_use_is_refused(root: Any) -> None:
+    status, message = error_of(lambda: root.nodes("pve2").ceph.osd.post(dev="/dev/sdb"))
+    assert (status, message) == (500, "device '/dev/sdb' is already in use")
+
+
+def test_pool_create_is_real_and_a_repeat_reconfigures(token: Any, fresh: Lab) -> None:
+    upid = token.nodes("pve1").ceph.pool.post(name="vm-pool", size=3, min_size=2, pg_num=32)
+    assert ":cephcreatepool:vm-pool:" in upid and wait_task(token, upid)[0] == "OK"
+    assert json.loads(fresh.ceph("osd", "pool", "get", "vm-pool", "size", "--format", "json"))["size"] == 3
+    assert wait_task(token, token.nodes("pve1").ceph.pool("vm-pool").put(min_size=1, size=3))[0] == "OK"
+    assert json.loads(fresh.ceph("osd", "pool", "get", "vm-pool", "min_size", "--format", "json"))["min_size"] == 1
+    # PVE fills in its defaults before a create, so a repeated create silently puts min_size back to 2.
+    wait_task(token, token.nodes("pve1").ceph.pool.post(name="vm-pool", pg_num=32))
+    pools = {p["pool_name"]: p for p in token.nodes("pve1").ceph.pool.get()}
+    assert (pools["vm-pool"]["size"], pools["vm-pool"]["min_size"]) == (3, 2)
+    assert pools["vm-pool"]["application_metadata"] == {"rbd": {}}
+
+
+def test_pool_update_of_a_missing_pool_is_a_task_error(token: Any) -> None:
+    exitstatus, _ = wait_task(token, token.nodes("pve1").ceph.pool("nope").put(size=2, min_size=1))
+    assert exitstatus == "error with 'osd pool get': mon_cmd failed - unrecognized pool 'nope'"
+
+
+def test_cluster_reaches_health_ok(token: Any) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = token.cluster.ceph.status.get()
+        states = {s["state_name"] for s in status["pgmap"].get("pgs_by_state", [])}
+        if status["health"]["status"] == "HEALTH_OK" and states == {"active+clean"}:
+            break
+        time.sleep(1)
+    assert status["health"]["status"] == "HEALTH_OK", status["health"]
+    assert status["osdmap"]["num_up_osds"] == 4 and len(status["quorum_names"]) == 3
+
+
+def test_pool_delete_refused_while_pve_images_exist(token: Any, fresh: Lab) -> None:
+    token.storage.post(storage="ceph-vm", type="rbd", pool="vm-pool", content="images")
+    fresh.rbd("create", "--size", "64M", "vm-pool/vm-100-disk-0")
+    exitstatus, _ = wait_task(token, token.nodes("pve1").ceph.pool("vm-pool").delete())
+    assert exitstatus == "ceph pool 'vm-pool' still in use by storage 'ceph-vm'"
+    assert "vm-pool" in fresh.ceph("osd", "pool", "ls")
+
+
+def test_osd_destroy_only_when_out_and_down_on_its_own_node(root: Any, fresh: Lab) -> None:
+    disks = {d["devpath"]: d["osdid"] for d in root.nodes("pve1").disks.list.get()}
+    osd = disks["/dev/sdc"]
+    assert error_of(lambda: root.nodes("pve1").ceph.osd(osd).delete()) == (500, "osd is in use (in == 1)")
+    status, message = error_of(lambda: root.nodes("pve2").ceph.osd(osd).delete())
+    assert status == 500 and message.startswith(f"OSD osd.{osd} does not belong to node pve2! at /usr/share/perl5")
+    root.nodes("pve1").ceph.osd(osd).out.post()
+    assert error_of(lambda: root.nodes("pve1").ceph.osd(osd).delete()) == (500, "osd is still running (up == 1)")
+    assert wait_task(root, root.nodes("pve1").ceph.stop.post(service=f"osd.{osd}"))[0] == "OK"
+    upid = root.nodes("pve1").ceph.osd(osd).delete(cleanup=1)
+    assert f":cephdestroyosd:osd.{osd}:" in upid and wait_task(root, upid)[0] == "OK"
+    tree = json.loads(fresh.ceph("osd", "tree", "--format", "json"))
+    assert osd not in [n["id"] for n in tree["nodes"]]
+    assert {d["devpath"]: d.get("used") for d in root.nodes("pve1").disks.list.get()}["/dev/sdc"] is None
+
+
+def test_cmd_safety_reports_cephs_reason(token: Any) -> None:
+    answer = token.nodes("pve1").ceph("cmd-safety").get(service="mon", id="pve1", action="destroy")
+    assert answer["safe"] is True
+    osd = {d["devpath"]: d["osdid"] for d in token.nodes("pve2").disks.list.get()}["/dev/sdb"]
+    # Three hosts, size 3: the PGs on it have nowhere else to go, and Ceph says why.
+    answer = token.nodes("pve2").ceph("cmd-safety").get(service="osd", id=str(osd), action="destroy")
+    assert answer["safe"] is False and "pgs" in answer["status"].lower(), answer
+
+
+def test_requests_are_counted_per_path_template(fresh: Lab, token: Any) -> None:
+    before = fresh.request_counts().get(("GET", "/nodes/{node}/ceph/mon"), 0)
+    token.nodes("pve3").ceph.mon.get()
+    assert fresh.request_counts()[("GET", "/nodes/{node}/ceph/mon")] == before + 1
+
+
+def test_task_log_has_subsecond_times(fresh: Lab) -> None:
+    mons = [t for t in fresh.tasks() if t["type"] == "cephcreatemon"]
+    assert len(mons) == 3 and all(t["end"] > t["start"] for t in mons)
+
+
+def test_failed_node_answers_595_and_ceph_degrades(fresh: Lab, token: Any) -> None:
+    fresh.fail_node("pve3")
+    try:
+        assert error_of(lambda: token.nodes("pve3").ceph.mon.get())[0] == 595
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = token.cluster.ceph.status.get()
+            if status["osdmap"]["num_up_osds"] == 2:
+                break
+            time.sleep(1)
+        assert status["osdmap"]["num_up_osds"] == 2 and status["health"]["status"] != "HEALTH_OK"
+        assert "pve3" not in status["quorum_names"]
+    finally:
+        fresh.recover_node("pve3")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if token.cluster.ceph.status.get()["osdmap"]["num_up_osds"] == 3:
+            break
+        time.sleep(1)
+    assert token.cluster.ceph.status.get()["osdmap"]["num_up_osds"] == 3
