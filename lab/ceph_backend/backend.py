@@ -51,6 +51,7 @@ class CephBackend:
         self.tracker = tracker
         self.conf_path: Path = self.layout.conf
         self.admin_keyring: Path = self.layout.admin_keyring
+        self.cluster_log: Path = self.layout.cluster_log
         self.cli = CephCli(self.conf_path)
         self.procs = Daemons(self.layout, tracker)
         self._conf_lock = threading.RLock()

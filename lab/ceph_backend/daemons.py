@@ -150,6 +150,9 @@ class Daemons:
             "--run-dir", str(run), "--crash-dir", str(lay.crash),
             "--public-addr", meta.ip,
         ]
+        if meta.kind == "mon":
+            # The cluster log (PVE shows it as the Ceph log) would go to /var/log/ceph, shared by all labs.
+            argv.append(f"--mon_cluster_log_file=default={lay.log}/ceph.$channel.log cluster={lay.cluster_log}")
         if meta.kind == "osd":
             argv += ["--cluster-addr", meta.ip, f"--crush-location=host={meta.node} root=default"]
         return argv + tuning.args_for(meta.kind)

@@ -6,7 +6,7 @@
     <root>/data/<type>/ceph-<id>/          daemon data (PVE: /var/lib/ceph/<type>/ceph-<id>), with lab.json
     <root>/disks/<node>-<dev>.img          the sparse file behind each node's disk
     <root>/run/                            admin sockets (reached through a short symlink when needed)
-    <root>/log/                            daemon logs
+    <root>/log/                            daemon logs, the cluster log ceph.log and ceph.audit.log
     <root>/failed/<node>.json              daemons that ran on a node when `fail_node` cut its power
 """
 
@@ -39,6 +39,7 @@ class Layout:
         self.disks = self.root / "disks"
         self.run = self.root / "run"
         self.log = self.root / "log"
+        self.cluster_log = self.log / "ceph.log"  # the MONs' cluster log (PVE: /var/log/ceph/ceph.log)
         self.crash = self.root / "crash"
         self.failed = self.root / "failed"
         self.tmp = self.root / "tmp"

@@ -26,8 +26,8 @@ COMMON: dict[str, str] = {
 }
 
 MON: dict[str, str] = {
-    # Forming a quorum after a MON joins waits one election timeout (5 s): messages between MONs on
-    # loopback take microseconds.
+    # Forming a quorum after a MON joins waits one election timeout (default 5 s), though messages
+    # between MONs on loopback take microseconds. 1 s made elections repeat on a busy 2-core host.
     "mon_election_timeout": "2",
     # Probing for peers re-tries every 2 s.
     "mon_probe_timeout": "1",
@@ -37,8 +37,8 @@ MON: dict[str, str] = {
     # (MON_DISK_LOW), which real MON disks do not. The critical shutdown level (5 %) stays.
     "mon_data_avail_warn": "6",
     # A dead MON blocks every Paxos commit (an OSD marked down, too) until the leader gives up on it:
-    # lease-ack and accept timeouts are 2 x mon_lease (default 5 s, so 10 s). 3 s -> a node failure is
-    # seen within ~7 s; leases are renewed every 1.8 s, far more often than loopback needs.
+    # lease-ack and accept timeouts are 2 x mon_lease (default 5 s, so 10 s). With 3 s a failed node's
+    # OSDs are down after ~8.5 s (6 s + a 2 s election); leases are still renewed every 1.8 s.
     "mon_lease": "3",
     # Do not stretch the heartbeat grace for OSDs with a "laggy" history (a lab kills OSDs on purpose).
     "mon_osd_adjust_heartbeat_grace": "false",
@@ -71,9 +71,10 @@ MGR: dict[str, str] = {
 
 OSD: dict[str, str] = {
     # Memory: the cache autotuner aims at osd_memory_target (default 4 GiB, lowest accepted value
-    # 896 MiB, and it never shrinks caches below 128 MiB). Three OSDs under a write benchmark grew
-    # to ~550 MiB each with it. A fixed 64 MiB cache, and at most 64 MiB of client data in flight
-    # per OSD (default 500 MiB), keep them well under that.
+    # 896 MiB, and it never shrinks caches below 128 MiB). Instead: a fixed 64 MiB cache (the
+    # target stays at its minimum for anything that reads it), and at most 64 MiB of client data
+    # in flight per OSD (default 500 MiB). With MALLOC_ENV below, an OSD after a 4 MiB-object write
+    # benchmark holds ~250 MiB instead of ~550 MiB.
     "osd_memory_target": str(896 * MiB),
     "bluestore_cache_autotune": "false",
     "bluestore_cache_size": str(64 * MiB),
