@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENGINE_BIN=$(scripts/setup.sh | tail -1)
-export PATH="$ENGINE_BIN:$PWD/.venv/bin:$PATH"
+export PATH="$ENGINE_BIN:$PWD/.venv/bin:$PATH" PROXMOX_HCI_ENGINE_BIN="$ENGINE_BIN"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
 echo "== ruff"; ruff check .

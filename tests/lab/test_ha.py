@@ -52,7 +52,8 @@ class InProcessLab:
         spec = build_spec(f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(250)}.0/24", nodes=nodes,
                           pve_version=pve_version)
         self.password = secrets.token_hex(8)
-        self.pve = LabPve(ClusterState(spec=spec), backend or NoCeph(), self.password, host=spec.api_host, port=0)
+        self.pve = LabPve(ClusterState(spec=spec), backend or NoCeph(), self.password,  # type: ignore[arg-type]
+                          host=spec.api_host, port=0)
         self.pve.ha_fence_delay = FENCE_DELAY
         # VM disks default to a shared (RBD) storage: HA migrates running VMs live, which PVE refuses
         # for VMs with local disks. Nothing here allocates on it, so no Ceph is needed.

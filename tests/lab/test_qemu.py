@@ -80,8 +80,8 @@ class FakeRbd:
                                      "parent": {"pool": pool, "image": image, "snapshot": snap}}
             return None
         if verb == "rm":
-            image = self._image(args, words[1])
-            if image["snaps"]:
+            found = self._image(args, words[1])
+            if found["snaps"]:
                 raise self._fail(args, "rbd: image has snapshots - these must be deleted with 'rbd snap purge' "
                                        "before the image can be removed.")
             del self.images[words[1]]
