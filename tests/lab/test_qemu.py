@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ha import InProcessLab, error_of, wait_for, wait_task
 
 from lab.ceph_backend.errors import CephCommandError
 from lab.pytest_plugin import Lab, LabFactory
+from tests.lab.test_ha import InProcessLab, error_of, wait_for, wait_task
 
 GIB = 1024**3
 MIB = 1024**2

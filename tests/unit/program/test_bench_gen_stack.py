@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from program_harness import HA_GROUP, HA_RESOURCE, HA_RULE, MON, OSD, VM, run_program
-from program_stacks import ENV, ROOT
 
 from components.hci_cluster import HciCluster, HciClusterArgs
 from hci_config import load_config
+from tests.unit.program.program_harness import HA_GROUP, HA_RESOURCE, HA_RULE, MON, OSD, VM, run_program
+from tests.unit.program.program_stacks import ENV, ROOT
 
 
 def gen_stack() -> ModuleType:

@@ -7,7 +7,10 @@ import itertools
 from typing import Any
 
 import pytest
-from program_harness import (
+
+from components.hci_cluster import HciCluster, HciClusterArgs
+from hci_config import load_config
+from tests.unit.program.program_harness import (
     APT_REPOSITORY,
     APT_STANDARD,
     FSID,
@@ -28,10 +31,7 @@ from program_harness import (
     Registered,
     run_program,
 )
-from program_stacks import ENV, LAB_NETWORK, dev_raw, pve8_raw
-
-from components.hci_cluster import HciCluster, HciClusterArgs
-from hci_config import load_config
+from tests.unit.program.program_stacks import ENV, LAB_NETWORK, dev_raw, pve8_raw
 
 
 def build(raw: dict[str, Any]) -> Graph:

@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 import pytest
-from program_harness import VM, Graph, Registered, run_program
-from program_stacks import ENV, dev_raw, pve8_raw
 
 from components.drift import ignored_vm_properties
 from components.hci_cluster import HciCluster, HciClusterArgs
 from hci_config import ConfigError, load_config
+from tests.unit.program.program_harness import VM, Graph, Registered, run_program
+from tests.unit.program.program_stacks import ENV, dev_raw, pve8_raw
 
 
 def vms_of(raw: dict[str, Any]) -> dict[str, Registered]:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pulumi
 import pytest
-from program_harness import FSID, OSD, Graph, run_program
-from program_stacks import ENV, ROOT, dev_raw
 from pulumi.runtime.settings import get_root_resource
+
+from tests.unit.program.program_harness import FSID, OSD, Graph, run_program
+from tests.unit.program.program_stacks import ENV, ROOT, dev_raw
 
 
 @pytest.fixture(autouse=True)

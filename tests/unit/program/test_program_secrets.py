@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from program_harness import run_program
-from program_stacks import ENV, dev_raw
 
 from components.hci_cluster import HciCluster, HciClusterArgs
 from hci_config import load_config
+from tests.unit.program.program_harness import run_program
+from tests.unit.program.program_stacks import ENV, dev_raw
 
 PASSWORD = "pw-0b5e1c1e-not-for-state"
 TOKEN = "root@pam!ci=9d1c7d4e-not-for-state"

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from program_stacks import ENV, dev_raw, pve8_raw
 
 from hci_config import ConfigError, load_config
+from tests.unit.program.program_stacks import ENV, dev_raw, pve8_raw
 
 Raw = dict[str, Any]
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from program_stacks import ENV, LAB_NETWORK, ROOT, dev_raw, pve8_raw
 from pydantic.fields import FieldInfo
 
 from hci_config import HciConfig, load_config
 from hci_config.pulumi_source import raw_stack_config
+from tests.unit.program.program_stacks import ENV, LAB_NETWORK, ROOT, dev_raw, pve8_raw
 
 
 def test_dev_stack_is_the_seed_cluster() -> None:

@@ -1,0 +1,83 @@
+"""CephInit: `pveceph init` (the cluster's ceph.conf), sent to the first online api node.
+
+Removing the resource leaves the cluster's configuration alone: PVE's only undo is the CLI's
+`pveceph purge`, which needs every daemon gone first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, PveApiError
+from dynamic_providers.logic import init
+from dynamic_providers.pve import PveClient
+
+
+def read_live(client: PveClient, node: str) -> dict[str, Any] | None:
+    """[global] of ceph.conf, or None before init (PVE answers `... not initialized`)."""
+    try:
+        return init.read_global(client.ceph_cfg_raw(node))
+    except PveApiError as exc:
+        if "not initialized" in exc.message:
+            return None
+        raise
+
+
+class CephInitProvider(PveProvider):
+    spec = init.SPEC
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        client = self.client()
+        node = client.first_online(inputs["api_nodes"])
+        live = read_live(client, node)
+        if live is not None:
+            mismatches = init.adopt_mismatches(live, inputs)
+            if mismatches:
+                raise AlreadyExists(f"Ceph is already initialised (fsid {live['fsid']}) and differs: "
+                                    f"{'; '.join(mismatches)}. Change the inputs to match, or change the cluster by "
+                                    "hand first")
+            if not inputs["adopt"]:
+                raise AlreadyExists(f"Ceph is already initialised (fsid {live['fsid']}); set adopt=true to manage "
+                                    "that configuration")
+        else:
+            client.ceph_init(node, **init.init_params(inputs))
+            live = read_live(client, node)
+        if not live or not live.get("fsid"):
+            raise ProxmoxHciError(f"initialising Ceph through {node}: ceph.conf has no fsid afterwards")
+        return CreateResult(live["fsid"], self.outs(inputs, fsid=live["fsid"]))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        client = self.client()
+        live = read_live(client, client.first_online(old["api_nodes"]))
+        if live is None:
+            return self.gone()
+        inputs = {**old, "network": live["network"], "cluster_network": live["cluster_network"]}
+        for key in ("size", "min_size"):
+            if live[key] is not None:
+                inputs[key] = live[key]
+        return ReadResult(live["fsid"] or id_, self.outs(inputs, fsid=live["fsid"]), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        # Only api_nodes, pg_bits (ignored by PVE) and adopt can change; check() refuses the rest.
+        return UpdateResult(self.outs(self.inputs(_news), fsid=_olds.get("fsid")))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to do: see the module docstring."""
+
+
+class CephInit(Resource, module="ceph", name="Init"):
+    fsid: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, *, api_nodes: pulumi.Input[list[str]], network: pulumi.Input[str],
+                 cluster_network: pulumi.Input[str] | None = None, size: pulumi.Input[int] = 3,
+                 min_size: pulumi.Input[int] = 2, pg_bits: pulumi.Input[int] | None = None,
+                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"api_nodes": api_nodes, "network": network, "cluster_network": cluster_network, "size": size,
+                 "min_size": min_size, "pg_bits": pg_bits, "adopt": adopt, "fsid": None}
+        super().__init__(CephInitProvider(), resource_name, props, opts)

@@ -1,0 +1,91 @@
+"""CephManager: one MGR, created through its node (or taken over: see logic/mgr.py) and waited for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import TaskFailed, UnsafeToProceed
+from dynamic_providers.logic import mgr
+from dynamic_providers.pve import PveClient
+from dynamic_providers.waiting import wait_until
+
+TASK_TIMEOUT = 300.0
+RUNNING_TIMEOUT = 180.0
+
+
+def wait_running(client: PveClient, node: str, mgr_id: str) -> str:
+    def probe() -> tuple[bool, str]:
+        entry = mgr.find(client.mgr_list(node), mgr_id)
+        state = str(entry.get("state")) if entry else "not listed"
+        return state in mgr.RUNNING_STATES, state
+
+    return wait_until(client, probe, RUNNING_TIMEOUT, f"mgr.{mgr_id} on {node} becoming active or standby",
+                      "The MGR was left in place: fix it, then re-run (it is taken over)")
+
+
+class CephManagerProvider(PveProvider):
+    spec = mgr.SPEC
+
+    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return mgr.delete_before_replace(olds, news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        node, mgr_id = inputs["node"], inputs["mgr_id"]
+        client = self.client()
+        entry = mgr.find(client.mgr_list(node), mgr_id)
+        if entry is not None:
+            mgr.check_adoptable(entry, node)
+        else:
+            try:
+                client.run_task(lambda: client.mgr_create(node, mgr_id), TASK_TIMEOUT,
+                                f"creating mgr.{mgr_id} on {node}")
+            except TaskFailed as exc:
+                # The first MON's own MGR task may have got there between our look and our create.
+                if "already exists" not in exc.exitstatus:
+                    raise
+        state = wait_running(client, node, mgr_id)
+        return CreateResult(f"{node}/{mgr_id}", self.outs(inputs, state=state))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        client = self.client()
+        entry = mgr.find(client.via_any(old["node"], client.mgr_list), old["mgr_id"])
+        if entry is None:
+            return self.gone()
+        inputs = {**old, "node": entry.get("host") or old["node"]}
+        return ReadResult(id_, self.outs(inputs, state=entry.get("state")), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        # Only allow_last_removal and adopt update in place: recorded, nothing changes on the cluster.
+        return UpdateResult(self.outs(self.inputs(_news), state=_olds.get("state")))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        inputs = self.inputs(_props)
+        node, mgr_id = inputs["node"], inputs["mgr_id"]
+        client = self.client()
+        mgrs = client.mgr_list(node)
+        if mgr.find(mgrs, mgr_id) is None:
+            return
+        reason = mgr.removal_refusal(mgrs, mgr_id, inputs["allow_last_removal"])
+        if reason:
+            raise UnsafeToProceed(reason)
+        client.run_task(lambda: client.mgr_destroy(node, mgr_id), TASK_TIMEOUT, f"destroying mgr.{mgr_id} on {node}")
+        wait_until(client, lambda: (mgr.find(client.mgr_list(node), mgr_id) is None, "still listed"),
+                   RUNNING_TIMEOUT, f"mgr.{mgr_id} disappearing")
+
+
+class CephManager(Resource, module="ceph", name="Manager"):
+    mgr_id: pulumi.Output[str]
+    state: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, *, node: pulumi.Input[str], mgr_id: pulumi.Input[str] | None = None,
+                 allow_last_removal: pulumi.Input[bool] = False, adopt: pulumi.Input[bool] = False,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"node": node, "mgr_id": mgr_id, "allow_last_removal": allow_last_removal, "adopt": adopt,
+                 "state": None}
+        super().__init__(CephManagerProvider(), resource_name, props, opts)

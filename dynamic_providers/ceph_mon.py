@@ -1,0 +1,103 @@
+"""CephMonitor: one MON, created through its node and waited for until it is in quorum.
+
+MONs change one at a time (a module-wide lock; pve-ceph-api.md §1.5): two "first" MONs built in
+parallel make two clusters, and later ones serialise on ceph.conf's lock anyway. The first MON's
+task also starts `mgr.<node>`; CephManager takes that one over.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import UnsafeToProceed
+from dynamic_providers.logic import mon
+from dynamic_providers.pve import PveClient
+from dynamic_providers.waiting import wait_until
+
+TASK_TIMEOUT = 300.0
+QUORUM_TIMEOUT = 180.0
+_MON_CHANGES = threading.Lock()
+
+
+def wait_in_quorum(client: PveClient, node: str, mon_id: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def probe() -> tuple[bool, str]:
+        entry = mon.find(client.mon_list(node), mon_id)
+        seen["entry"] = entry
+        return mon.in_quorum(entry), f"mon.{mon_id} {'state ' + str(entry.get('state')) if entry else 'not listed'}"
+
+    wait_until(client, probe, QUORUM_TIMEOUT, f"mon.{mon_id} on {node} joining quorum",
+               "The MON was left in place: fix it, then re-run with adopt=true, or remove it")
+    return dict(seen["entry"])
+
+
+class CephMonitorProvider(PveProvider):
+    spec = mon.SPEC
+
+    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return mon.delete_before_replace(olds, news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        node, mon_id, address = inputs["node"], inputs["mon_id"], inputs.get("address")
+        client = self.client()
+        with _MON_CHANGES:
+            entry = mon.find(client.mon_list(node), mon_id)
+            if entry is not None:
+                mon.check_adoptable(entry, node, address, inputs["adopt"])
+            else:
+                client.run_task(lambda: client.mon_create(node, mon_id, address), TASK_TIMEOUT,
+                                f"creating mon.{mon_id} on {node}")
+            live = mon.live_view(wait_in_quorum(client, node, mon_id))
+        return CreateResult(f"{node}/{mon_id}", self.outs(inputs, address=live["address"], in_quorum=True))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        client = self.client()
+        entry = mon.find(client.via_any(old["node"], client.mon_list), old["mon_id"])
+        if entry is None:
+            return self.gone()
+        live = mon.live_view(entry)
+        inputs = {**old, "node": live["node"] or old["node"], "address": live["address"] or old.get("address")}
+        return ReadResult(id_, self.outs(inputs, in_quorum=live["in_quorum"]), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        # Only allow_shrink and adopt update in place; both are recorded, nothing changes on the cluster.
+        news = self.inputs(_news)
+        return UpdateResult(self.outs(news, address=_olds.get("address"), in_quorum=_olds.get("in_quorum")))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        inputs = self.inputs(_props)
+        node, mon_id = inputs["node"], inputs["mon_id"]
+        client = self.client()
+        with _MON_CHANGES:
+            mons = client.mon_list(node)
+            if mon.find(mons, mon_id) is None:
+                return  # already gone
+            safe, ceph_says = client.cmd_safety(node, "mon", mon_id, "destroy")
+            reason = mon.removal_refusal(mons, mon_id, inputs["allow_shrink"], safe, ceph_says)
+            if reason:
+                raise UnsafeToProceed(reason)
+            client.run_task(lambda: client.mon_destroy(node, mon_id), TASK_TIMEOUT,
+                            f"destroying mon.{mon_id} on {node}")
+            wait_until(client, lambda: (mon.find(client.mon_list(node), mon_id) is None, "still listed"),
+                       QUORUM_TIMEOUT, f"mon.{mon_id} leaving the monmap")
+
+
+class CephMonitor(Resource, module="ceph", name="Monitor"):
+    mon_id: pulumi.Output[str]
+    address: pulumi.Output[str]
+    in_quorum: pulumi.Output[bool]
+
+    def __init__(self, resource_name: str, *, node: pulumi.Input[str], address: pulumi.Input[str] | None = None,
+                 mon_id: pulumi.Input[str] | None = None, allow_shrink: pulumi.Input[bool] = False,
+                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"node": node, "address": address, "mon_id": mon_id, "allow_shrink": allow_shrink, "adopt": adopt,
+                 "in_quorum": None}
+        super().__init__(CephMonitorProvider(), resource_name, props, opts)

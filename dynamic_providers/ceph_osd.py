@@ -1,0 +1,134 @@
+"""CephOsd: one OSD on one device. Create finds the device in disks/list and adopts, wipes (only on
+request) or creates; delete is a drain (osd_drain.py). Replacing an OSD is that drain plus a create.
+
+OSD create and destroy and wipedisk are root@pam-only calls (a password ticket, not a token).
+Creates on the same node run one at a time (PVE's per-node disk lock waits only 10 s).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, UnsafeToProceed
+from dynamic_providers.logic import osd
+from dynamic_providers.logic.osd_removal import OsdRemoval
+from dynamic_providers.osd_drain import remove_osd
+from dynamic_providers.pve import PveClient
+from dynamic_providers.waiting import wait_until
+
+CREATE_TIMEOUT = 900.0
+WIPE_TIMEOUT = 300.0
+UP_IN_TIMEOUT = 300.0
+DRAIN_TIMEOUT = 3600.0
+
+_NODE_LOCKS: dict[str, threading.Lock] = {}
+_NODE_LOCKS_GUARD = threading.Lock()
+
+
+def node_lock(node: str) -> threading.Lock:
+    with _NODE_LOCKS_GUARD:
+        return _NODE_LOCKS.setdefault(node, threading.Lock())
+
+
+def find_osd_on(client: PveClient, node: str, devpath: str) -> int | None:
+    disk = osd.find_disk(client.disks_list(node), devpath)
+    ids = osd.osd_ids_on(disk) if disk else []
+    return ids[0] if ids else None
+
+
+def wait_up_in(client: PveClient, node: str, osd_id: int) -> None:
+    def probe() -> tuple[bool, str]:
+        state = osd.tree_osds(client.osd_tree(node)).get(osd_id)
+        if state is None:
+            return False, "not in the OSD tree"
+        return state.up and state.in_, f"{'up' if state.up else 'down'}, {'in' if state.in_ else 'out'}"
+
+    wait_until(client, probe, UP_IN_TIMEOUT, f"osd.{osd_id} on {node} coming up and in",
+               "The OSD was left in place: fix it, then re-run with adopt=true, or remove it")
+
+
+class CephOsdProvider(PveProvider):
+    spec = osd.SPEC
+
+    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return osd.delete_before_replace(olds, news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        node, device = inputs["node"], inputs["device"]
+        client = self.client()
+        client.require_root(f"creating an OSD on {node}")  # fail before touching anything
+        with node_lock(node):
+            plan = osd.plan_create(node, device, osd.find_disk(client.disks_list(node), device),
+                                   wipe=inputs["wipe"], adopt=inputs["adopt"])
+            if plan.action == "adopt":
+                osd_id = self._adopt(client, node, plan.osd_id, inputs)
+            else:
+                if plan.action == "wipe_then_create":
+                    client.run_task(lambda: client.wipe_disk(node, plan.devpath), WIPE_TIMEOUT,
+                                    f"wiping {plan.devpath} on {node}")
+                    disk = osd.find_disk(client.disks_list(node), plan.devpath)
+                    if disk is None or disk.get("used"):
+                        raise UnsafeToProceed(f"{plan.devpath} on {node} is still in use after wiping "
+                                              f"({disk.get('used') if disk else 'gone'}); not creating the OSD")
+                client.run_task(lambda: client.osd_create(node, **osd.create_params(inputs, plan.devpath)),
+                                CREATE_TIMEOUT, f"creating an OSD on {plan.devpath} of {node}")
+                found = find_osd_on(client, node, plan.devpath)
+                if found is None:
+                    raise ProxmoxHciError(f"the OSD create task on {node} succeeded, yet disks/list shows no OSD on "
+                                          f"{plan.devpath}")
+                osd_id = found
+        wait_up_in(client, node, osd_id)
+        return CreateResult(f"{node}/{osd_id}", self.outs(inputs, osd_id=osd_id, devpath=plan.devpath))
+
+    @staticmethod
+    def _adopt(client: PveClient, node: str, osd_id: int | None, inputs: dict[str, Any]) -> int:
+        state = osd.tree_osds(client.osd_tree(node)).get(osd_id) if osd_id is not None else None
+        if osd_id is None or state is None:
+            raise AlreadyExists(f"disks/list names osd.{osd_id} on {inputs['device']}, but the OSD tree does not")
+        mismatches = osd.adopt_mismatches(state, node, inputs)
+        if mismatches:
+            raise AlreadyExists(f"osd.{osd_id} on {inputs['device']} does not match the inputs: "
+                                f"{'; '.join(mismatches)}")
+        return osd_id
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        osd_id = int(props["osd_id"])
+        client = self.client()
+        state = osd.tree_osds(client.via_any(old["node"], client.osd_tree)).get(osd_id)
+        if state is None:
+            return self.gone()
+        inputs = {**old, "node": state.host or old["node"]}
+        if old.get("crush_device_class") is not None:  # None lets Ceph pick the class: not drift
+            inputs["crush_device_class"] = state.device_class or None
+        return ReadResult(id_, self.outs(inputs, osd_id=osd_id, devpath=props.get("devpath")), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        # Only the opt-ins (wipe, allow_data_loss, adopt) update in place: recorded, nothing else changes.
+        return UpdateResult(self.outs(self.inputs(_news), osd_id=_olds.get("osd_id"), devpath=_olds.get("devpath")))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        inputs = self.inputs(_props)
+        removal = OsdRemoval(int(_props["osd_id"]), inputs["node"], allow_data_loss=inputs["allow_data_loss"])
+        remove_osd(self.client(), removal, DRAIN_TIMEOUT)
+
+
+class CephOsd(Resource, module="ceph", name="Osd"):
+    osd_id: pulumi.Output[int]
+    devpath: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, *, node: pulumi.Input[str], device: pulumi.Input[str],
+                 db_device: pulumi.Input[str] | None = None, wal_device: pulumi.Input[str] | None = None,
+                 encrypted: pulumi.Input[bool] = False, crush_device_class: pulumi.Input[str] | None = None,
+                 wipe: pulumi.Input[bool] = False, allow_data_loss: pulumi.Input[bool] = False,
+                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"node": node, "device": device, "db_device": db_device, "wal_device": wal_device,
+                 "encrypted": encrypted, "crush_device_class": crush_device_class, "wipe": wipe,
+                 "allow_data_loss": allow_data_loss, "adopt": adopt, "osd_id": None, "devpath": None}
+        super().__init__(CephOsdProvider(), resource_name, props, opts)

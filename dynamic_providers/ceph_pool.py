@@ -1,0 +1,135 @@
+"""CephPool: a replicated pool, through the first online api node. Never adds a storage
+(`add_storages=0`; storages are RbdStorage resources), always looks before it creates (a second
+create on an existing name silently reconfigures it), and waits for PGs active+clean.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import NotFound, ProxmoxHciError, TaskFailed, UnsafeToProceed
+from dynamic_providers.logic import health, pool
+from dynamic_providers.pve import PveClient
+from dynamic_providers.waiting import wait_until
+
+TASK_TIMEOUT = 300.0
+CLEAN_TIMEOUT = 900.0
+
+
+def live_pool(client: PveClient, node: str, name: str) -> dict[str, Any] | None:
+    entry = pool.find(client.pool_list(node), name)
+    return pool.live_view(entry) if entry else None
+
+
+def wait_clean(client: PveClient, node: str, name: str) -> None:
+    pools = len(client.pool_list(node))
+    wait_until(client, lambda: health.all_clean(client.ceph_status(node), pools), CLEAN_TIMEOUT,
+               f"PGs active+clean after changing pool '{name}'",
+               "Check `ceph health detail` (too few OSDs or hosts for the size?)")
+
+
+class CephPoolProvider(PveProvider):
+    spec = pool.SPEC
+
+    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return pool.delete_before_replace(olds, news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        name = inputs["pool_name"]
+        client = self.client()
+        node = client.first_online(inputs["api_nodes"])
+        live = live_pool(client, node, name)
+        if live is not None:
+            pool.check_adoptable(live, inputs)
+            self._converge(client, node, live, inputs)
+        else:
+            self._create(client, node, inputs)
+        wait_clean(client, node, name)
+        live = live_pool(client, node, name)
+        if live is None:
+            raise ProxmoxHciError(f"pool '{name}' is not listed after its create task succeeded")
+        return CreateResult(name, self.outs(inputs, pool_id=live["pool_id"]))
+
+    @staticmethod
+    def _create(client: PveClient, node: str, inputs: dict[str, Any]) -> None:
+        name = inputs["pool_name"]
+        try:
+            client.run_task(lambda: client.pool_create(node, **pool.create_params(inputs)), TASK_TIMEOUT,
+                            f"creating pool '{name}' through {node}")
+        except TaskFailed:
+            # `osd pool create` may have run before a later step failed: the half-made pool is new and
+            # empty, so remove it, as a failed create must leave nothing behind.
+            if live_pool(client, node, name) is not None:
+                client.run_task(lambda: client.pool_destroy(node, name), TASK_TIMEOUT,
+                                f"removing the half-created pool '{name}'")
+            raise
+
+    @staticmethod
+    def _converge(client: PveClient, node: str, live: dict[str, Any], wanted: dict[str, Any]) -> None:
+        params = pool.update_params(live, wanted)
+        if params:
+            name = wanted["pool_name"]
+            client.run_task(lambda: client.pool_set(node, name, **params), TASK_TIMEOUT,
+                            f"setting {', '.join(sorted(params))} on pool '{name}'")
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        client = self.client()
+        live = live_pool(client, client.first_online(old["api_nodes"]), old["pool_name"])
+        if live is None:
+            return self.gone()
+        inputs = pool.refreshed_inputs(old, live)
+        return ReadResult(id_, self.outs(inputs, pool_id=live["pool_id"]), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        inputs = self.inputs(_news)
+        name = inputs["pool_name"]
+        client = self.client()
+        node = client.first_online(inputs["api_nodes"])
+        live = live_pool(client, node, name)
+        if live is None:
+            raise NotFound(f"pool '{name}' no longer exists; run `pulumi refresh` to recreate it")
+        if pool.update_params(live, inputs):
+            self._converge(client, node, live, inputs)
+            wait_clean(client, node, name)
+        return UpdateResult(self.outs(inputs, pool_id=live["pool_id"]))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        inputs = self.inputs(_props)
+        name = inputs["pool_name"]
+        client = self.client()
+        node = client.first_online(inputs["api_nodes"])
+        live = live_pool(client, node, name)
+        if live is None:
+            return  # PVE would fail the task on a missing pool
+        storages = pool.storages_using(client.storage_list(), name)
+        objects = pool.objects_of(client.pool_status(node, name, verbose=True))
+        reason = pool.deletion_refusal(name, live, objects, storages, inputs["allow_data_loss"])
+        if reason:
+            raise UnsafeToProceed(reason)
+        # force only with the opt-in: it skips PVE's own "still in use by storage" check.
+        client.run_task(lambda: client.pool_destroy(node, name, force=inputs["allow_data_loss"]), TASK_TIMEOUT,
+                        f"deleting pool '{name}' through {node}")
+        wait_until(client, lambda: (live_pool(client, node, name) is None, "still listed"), TASK_TIMEOUT,
+                   f"pool '{name}' disappearing")
+
+
+class CephPool(Resource, module="ceph", name="Pool"):
+    pool_id: pulumi.Output[int]
+
+    def __init__(self, resource_name: str, *, api_nodes: pulumi.Input[list[str]], pool_name: pulumi.Input[str],
+                 size: pulumi.Input[int] = 3, min_size: pulumi.Input[int] = 2,
+                 pg_num: pulumi.Input[int] | None = None, autoscale_mode: pulumi.Input[str] = "on",
+                 application: pulumi.Input[str] = "rbd", crush_rule: pulumi.Input[str] | None = None,
+                 target_size_ratio: pulumi.Input[float] | None = None, allow_data_loss: pulumi.Input[bool] = False,
+                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"api_nodes": api_nodes, "pool_name": pool_name, "size": size, "min_size": min_size,
+                 "pg_num": pg_num, "autoscale_mode": autoscale_mode, "application": application,
+                 "crush_rule": crush_rule, "target_size_ratio": target_size_ratio,
+                 "allow_data_loss": allow_data_loss, "adopt": adopt, "pool_id": None}
+        super().__init__(CephPoolProvider(), resource_name, props, opts)

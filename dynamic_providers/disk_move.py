@@ -1,0 +1,82 @@
+"""DiskMove: a VM disk moved live to a storage (`move_disk`), deleting the source by default.
+
+The call goes to the VM's current node, looked up in /cluster/resources (the VM may have been
+migrated or recovered by HA since it was declared). A disk already on the target storage is left
+alone: PVE refuses a same-storage move. Removing the resource leaves the disk where it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import NotFound
+from dynamic_providers.logic import disk_move
+from dynamic_providers.pve import PveClient
+
+
+def locate(client: PveClient, vmid: int, disk: str) -> tuple[str, str] | None:
+    """(node, volume) of the disk now, or None if the VM or the disk is gone."""
+    node = disk_move.vm_node(client.cluster_resources("vm"), vmid)
+    if node is None:
+        return None
+    volume = disk_move.disk_volume(client.vm_config(node, vmid), disk)
+    return (node, volume) if volume else None
+
+
+def move(client: PveClient, inputs: dict[str, Any]) -> tuple[str, str]:
+    vmid, disk, target = inputs["vm_id"], inputs["disk"], inputs["storage"]
+    found = locate(client, vmid, disk)
+    if found is None:
+        raise NotFound(f"VM {vmid} or its disk {disk} does not exist (GET /cluster/resources, then the VM's config)")
+    node, volume = found
+    if disk_move.storage_of(volume) == target:
+        return node, volume
+    client.run_task(lambda: client.move_disk(node, vmid, **disk_move.move_params(inputs)), inputs["timeout"],
+                    f"moving disk {disk} of VM {vmid} on {node} to storage {target}")
+    found = locate(client, vmid, disk)
+    if found is None or disk_move.storage_of(found[1]) != target:
+        raise NotFound(f"disk {disk} of VM {vmid} is not on {target} after the move task ended ({found})")
+    return found
+
+
+class DiskMoveProvider(PveProvider):
+    spec = disk_move.SPEC
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        node, volume = move(self.client(), inputs)
+        return CreateResult(f"{inputs['vm_id']}/{inputs['disk']}", self.outs(inputs, node=node, volume=volume))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        found = locate(self.client(), old["vm_id"], old["disk"])
+        if found is None:
+            return self.gone()
+        node, volume = found
+        inputs = {**old, "storage": disk_move.storage_of(volume)}
+        return ReadResult(id_, self.outs(inputs, node=node, volume=volume), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        inputs = self.inputs(_news)
+        node, volume = move(self.client(), inputs)
+        return UpdateResult(self.outs(inputs, node=node, volume=volume))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to do: the disk stays on the storage it was moved to."""
+
+
+class DiskMove(Resource, module="vm", name="DiskMove"):
+    node: pulumi.Output[str]
+    volume: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, *, vm_id: pulumi.Input[int], disk: pulumi.Input[str],
+                 storage: pulumi.Input[str], delete_source: pulumi.Input[bool] = True,
+                 timeout: pulumi.Input[int] = 1800, adopt: pulumi.Input[bool] = False,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"vm_id": vm_id, "disk": disk, "storage": storage, "delete_source": delete_source,
+                 "timeout": timeout, "adopt": adopt, "node": None, "volume": None}
+        super().__init__(DiskMoveProvider(), resource_name, props, opts)

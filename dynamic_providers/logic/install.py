@@ -1,0 +1,76 @@
+"""CephInstall decisions: inputs, the installer's options, reading the release back. Pure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.validators import NODE, matches, one_of
+
+RELEASES = ("quincy", "reef", "squid", "tentacle")  # PVE 8: quincy, reef, squid; PVE 9: squid, tentacle
+RELEASE_OF_MAJOR = {17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
+REPOSITORIES = ("enterprise", "no-subscription", "test")
+
+SPEC = Spec(
+    resource="CephInstall",
+    fields=(
+        Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
+        Field("version", "str", "squid", "refuse", one_of(*RELEASES),
+              refuse_reason="moving an installed node to another Ceph release is an upgrade procedure (noout, "
+                            "restart MONs, MGRs then OSDs one by one); do it by hand, then set the new version "
+                            "with adopt=true on a fresh resource",
+              refuse_unless_changed=("node",)),
+        Field("repository", "str", "no-subscription", "update", one_of(*REPOSITORIES)),
+        Field("adopt", "bool", False),
+    ),
+    outputs=("installed_version",),
+)
+
+
+def installer_options(version: str, repository: str) -> str:
+    """`cmd-opts` for termproxy cmd=ceph_install, as the GUI's wizard sends them."""
+    return f"--version {version} --repository {repository}"
+
+
+def release_of(version: Any) -> str | None:
+    """`19.2.1-pve3`, `ceph version 19.2.1 (...) squid (stable)` or `19.2.1` -> `squid`; None if unreadable."""
+    match = re.search(r"(?:^|\s)(\d+)\.\d+\.\d+", str(version or ""))
+    return RELEASE_OF_MAJOR.get(int(match.group(1))) if match else None
+
+
+def release_from_apt(packages: list[dict[str, Any]]) -> str | None:
+    """The release of the installed `ceph` (or `ceph-common`) package in GET /nodes/{node}/apt/versions."""
+    for name in ("ceph", "ceph-common"):
+        for row in packages:
+            if row.get("Package") == name and row.get("CurrentState", "Installed") == "Installed":
+                release = release_of(row.get("Version"))
+                if release:
+                    return release
+    return None
+
+
+def release_from_mons(mons: list[dict[str, Any]], node: str) -> str | None:
+    """The release a MON on this node runs, if there is one (the mon list carries versions)."""
+    for mon in mons:
+        if mon.get("host") == node:
+            release = release_of(mon.get("ceph_version_short") or mon.get("ceph_version"))
+            if release:
+                return release
+    return None
+
+
+def create_action(node: str, installed: bool, release: str | None, wanted: str,
+                  adopt: bool) -> Literal["install", "adopt"]:
+    """Run the installer, or take over what is there; raises when what is there cannot be taken over."""
+    if not installed:
+        return "install"
+    if release is not None and release != wanted:
+        raise AlreadyExists(f"Ceph {release} is installed on {node}, not {wanted}: set version={release!r}, or "
+                            "upgrade the node by hand first")
+    if not adopt:
+        found = f"Ceph {release}" if release else "Ceph (release not readable)"
+        raise AlreadyExists(f"{found} is already installed on {node}; set adopt=true to manage that installation "
+                            "instead of installing it")
+    return "adopt"

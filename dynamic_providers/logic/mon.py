@@ -1,0 +1,87 @@
+"""CephMonitor decisions: inputs, identity, reading the mon list, and when removal is refused. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.validators import NODE, SERVICE_ID, ip_address, matches
+from dynamic_providers.values import as_bool, is_unknown, mon_address_ip
+
+MIN_MONS = 3  # below this a single failure can cost quorum
+
+SPEC = Spec(
+    resource="CephMonitor",
+    fields=(
+        Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
+        Field("address", "str", None, "replace", ip_address, auto=True),
+        Field("mon_id", "str", None, "replace", matches(SERVICE_ID, "monitor id")),
+        Field("allow_shrink", "bool", False),
+        Field("adopt", "bool", False),
+    ),
+    outputs=("in_quorum",),  # mon_id and address are inputs too: the resolved values are stored there
+    complete=lambda inputs: {**inputs, "mon_id": mon_id_of(inputs)},
+)
+
+
+def mon_id_of(inputs: dict[str, Any]) -> Any:
+    """The monitor's id: the mon_id input, else the node name (PVE's default)."""
+    return inputs.get("mon_id") or inputs.get("node")
+
+
+def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Only when the id stays the same (e.g. a new address): two MONs cannot share an id.
+
+    Otherwise the new MON is built first and joins quorum before the old one goes (§14.2).
+    """
+    new_id = mon_id_of(news)
+    return not is_unknown(new_id) and new_id == mon_id_of(olds)
+
+
+def find(mons: list[dict[str, Any]], mon_id: str) -> dict[str, Any] | None:
+    return next((mon for mon in mons if mon.get("name") == mon_id), None)
+
+
+def in_quorum(entry: dict[str, Any] | None) -> bool:
+    return entry is not None and as_bool(entry.get("quorum"))
+
+
+def live_view(entry: dict[str, Any]) -> dict[str, Any]:
+    """The mon list entry as this resource's inputs and outputs."""
+    return {"node": entry.get("host"), "mon_id": entry.get("name"), "address": mon_address_ip(entry.get("addr")),
+            "in_quorum": in_quorum(entry)}
+
+
+def check_adoptable(entry: dict[str, Any], node: str, address: str | None, adopt: bool) -> None:
+    mon_id = entry.get("name")
+    live = live_view(entry)
+    if live["node"] and live["node"] != node:
+        raise AlreadyExists(f"monitor '{mon_id}' already exists on node {live['node']}, not {node}; choose another "
+                            "mon_id or remove that monitor first")
+    if address and live["address"] and live["address"] != address:
+        raise AlreadyExists(f"monitor '{mon_id}' already exists on {node} with address {live['address']}, not "
+                            f"{address}")
+    if not adopt:
+        raise AlreadyExists(f"monitor '{mon_id}' already exists on {node}; set adopt=true to manage it")
+
+
+def removal_refusal(mons: list[dict[str, Any]], mon_id: str, allow_shrink: bool, safe: bool,
+                    ceph_says: str) -> str | None:
+    """Why removing this MON must not happen now, or None. Never the last MON, whatever the opt-in."""
+    others = [mon for mon in mons if mon.get("name") != mon_id]
+    if not others:
+        return f"mon.{mon_id} is the last monitor: a cluster cannot run without one (PVE refuses too)"
+    if allow_shrink:
+        return None
+    if len(others) < MIN_MONS:
+        return (f"removing mon.{mon_id} would leave {len(others)} monitor(s), fewer than {MIN_MONS}; one more "
+                "failure would cost quorum. Add a monitor first, or set allow_shrink=true")
+    down = sorted(str(mon.get("name")) for mon in others if not in_quorum(mon))
+    if down:
+        return (f"monitor(s) {', '.join(down)} are out of quorum; removing mon.{mon_id} now could cost quorum. "
+                "Bring them back (or remove them) first, or set allow_shrink=true")
+    if not safe:
+        return (f"Ceph says removing mon.{mon_id} is not safe: {ceph_says or 'no reason given'}; "
+                "set allow_shrink=true to override")
+    return None

@@ -1,0 +1,240 @@
+"""The PVE client every provider uses: one short method per REST call, named after the operation.
+
+Most calls go out with the API token. The calls PVE allows to root@pam alone (OSD create and
+destroy, wipedisk, the install terminal) go out with a root@pam password ticket; without one
+they fail before any request, saying which credential to add (pve-ceph-api.md §1.1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from dynamic_providers.errors import MissingCredential, NotFound, PveApiError, PveUnreachable, TaskFailed
+from dynamic_providers.pve.credentials import ROOT_USER, Credentials
+from dynamic_providers.pve.retry import PROXY_STATUSES, RetryPolicy, is_lock_timeout
+from dynamic_providers.pve.tasks import TaskResult, Upid, wait_task
+from dynamic_providers.pve.transport import Auth, Transport
+
+T = TypeVar("T")
+
+
+class PveClient:
+    def __init__(self, creds: Credentials, *, policy: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self._creds = creds
+        self._policy = policy or RetryPolicy()
+        self.sleep = sleep  # injectable, so tests and waits share one notion of time
+        self.clock = clock
+        main: Auth = "token" if creds.api_token is not None else "ticket"
+        self._api = Transport(creds, main, policy=self._policy, sleep=sleep)
+        # A ticket session as root@pam, only opened when a root-only call needs it.
+        self._root: Transport | None = self._api if main == "ticket" and creds.has_root_password else None
+        self._nodes: list[dict[str, Any]] | None = None
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, **params: Any) -> Any:
+        return self._api.request(method, path, params)
+
+    def root_call(self, operation: str, method: str, path: str, **params: Any) -> Any:
+        return self.require_root(operation).request(method, path, params)
+
+    def require_root(self, operation: str) -> Transport:
+        """The root@pam ticket session, or MissingCredential naming what to add."""
+        if self._root is None:
+            creds = self._creds
+            if not creds.has_root_password:
+                have = (f"proxmoxve:username is {creds.username!r}" if creds.username and creds.username != ROOT_USER
+                        else "only an API token is configured" if creds.api_token else "no root@pam password is set")
+                raise MissingCredential(
+                    f"{operation} needs a root@pam password ticket, and {have}. PVE lets only root@pam itself make "
+                    "this call: an API token, even root@pam's, gets 403 'Permission check failed (user != "
+                    "root@pam)'. Add proxmoxve:username=root@pam and proxmoxve:password (pulumi config set --secret "
+                    "proxmoxve:password ...), or PROXMOX_VE_USERNAME=root@pam and PROXMOX_VE_PASSWORD; the API "
+                    "token stays in use for every other call.")
+            self._root = Transport(creds, "ticket", policy=self._policy, sleep=self.sleep)
+        return self._root
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    def task_status(self, upid: Upid) -> dict[str, Any]:
+        return dict(self.call("GET", f"/nodes/{upid.node}/tasks/{quote(upid.raw, safe='')}/status") or {})
+
+    def task_log(self, upid: Upid, limit: int = 500) -> list[str]:
+        rows = self.call("GET", f"/nodes/{upid.node}/tasks/{quote(upid.raw, safe='')}/log", start=0, limit=limit)
+        ordered = sorted(rows or [], key=lambda row: int(row.get("n", 0)))
+        return [str(row.get("t", "")) for row in ordered]
+
+    def wait_task(self, upid: str, timeout: float, what: str) -> TaskResult:
+        return wait_task(Upid.parse(upid), status=self.task_status, log_lines=self.task_log, timeout=timeout,
+                         what=what, sleep=self.sleep, clock=self.clock)
+
+    def run_task(self, start: Callable[[], Any], timeout: float, what: str) -> TaskResult:
+        """Start a task and wait for it; start again if it failed only because a lock was busy."""
+        delays = self._policy.delays()
+        while True:
+            upid = start()
+            try:
+                return self.wait_task(upid, timeout, what)
+            except TaskFailed as exc:
+                delay = next(delays, None) if is_lock_timeout(exc.exitstatus) else None
+                if delay is None:
+                    raise
+                self.sleep(delay)
+
+    # -- cluster ---------------------------------------------------------------------------------
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/nodes") or [])
+
+    def first_online(self, candidates: list[str]) -> str:
+        """The first of `candidates` PVE reports online: where cluster-wide calls go."""
+        if self._nodes is None:
+            self._nodes = self.nodes()
+        status = {str(row.get("node")): str(row.get("status", "unknown")) for row in self._nodes}
+        for node in candidates:
+            if status.get(node) == "online":
+                return node
+        seen = ", ".join(f"{node}={status.get(node, 'not in the cluster')}" for node in candidates)
+        raise NotFound(f"none of api_nodes is online ({seen or 'api_nodes is empty'})")
+
+    def via_any(self, node: str, call: Callable[[str], T]) -> T:
+        """call(node) for a cluster-wide read; if that node is unreachable, through another online one.
+
+        Refresh matters most when a node has failed, and the MON, MGR and OSD lists are the same
+        from every node.
+        """
+        try:
+            return call(node)
+        except (PveUnreachable, PveApiError) as exc:
+            if isinstance(exc, PveApiError) and exc.status not in PROXY_STATUSES:
+                raise
+            others = [str(n.get("node")) for n in self.nodes() if n.get("node") != node]
+            if not others:
+                raise
+            return call(self.first_online(others))
+
+    def cluster_resources(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/cluster/resources", type=kind) or [])
+
+    # -- ceph: install, init, status ------------------------------------------------------------
+
+    def termproxy(self, node: str, cmd: str, cmd_opts: str) -> dict[str, Any]:
+        return dict(self.root_call("installing Ceph through the node's terminal (termproxy)", "POST",
+                                   f"/nodes/{node}/termproxy", cmd=cmd, **{"cmd-opts": cmd_opts}) or {})
+
+    def apt_versions(self, node: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/nodes/{node}/apt/versions") or [])
+
+    def ceph_metadata(self, scope: str = "versions") -> dict[str, Any]:
+        return dict(self.call("GET", "/cluster/ceph/metadata", scope=scope) or {})
+
+    def ceph_cfg_raw(self, node: str) -> str:
+        return str(self.call("GET", f"/nodes/{node}/ceph/cfg/raw") or "")
+
+    def ceph_init(self, node: str, **params: Any) -> None:
+        self.call("POST", f"/nodes/{node}/ceph/init", **params)
+
+    def ceph_status(self, node: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/nodes/{node}/ceph/status") or {})
+
+    def cmd_safety(self, node: str, service: str, service_id: str, action: str) -> tuple[bool, str]:
+        """Ceph's ok-to-stop / safe-to-destroy / ok-to-rm, as (safe, Ceph's explanation)."""
+        data = self.call("GET", f"/nodes/{node}/ceph/cmd-safety", service=service, id=service_id, action=action)
+        data = data or {}
+        return bool(data.get("safe") in (True, 1, "1")), str(data.get("status") or "")
+
+    def service_stop(self, node: str, service: str) -> str:
+        return str(self.call("POST", f"/nodes/{node}/ceph/stop", service=service))
+
+    # -- monitors and managers -------------------------------------------------------------------
+
+    def mon_list(self, node: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/nodes/{node}/ceph/mon") or [])
+
+    def mon_create(self, node: str, mon_id: str, address: str | None) -> str:
+        return str(self.call("POST", f"/nodes/{node}/ceph/mon/{mon_id}", **{"mon-address": address}))
+
+    def mon_destroy(self, node: str, mon_id: str) -> str:
+        return str(self.call("DELETE", f"/nodes/{node}/ceph/mon/{mon_id}"))
+
+    def mgr_list(self, node: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/nodes/{node}/ceph/mgr") or [])
+
+    def mgr_create(self, node: str, mgr_id: str) -> str:
+        return str(self.call("POST", f"/nodes/{node}/ceph/mgr/{mgr_id}"))
+
+    def mgr_destroy(self, node: str, mgr_id: str) -> str:
+        return str(self.call("DELETE", f"/nodes/{node}/ceph/mgr/{mgr_id}"))
+
+    # -- OSDs and disks --------------------------------------------------------------------------
+
+    def osd_tree(self, node: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/nodes/{node}/ceph/osd") or {})
+
+    def osd_metadata(self, node: str, osd_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"/nodes/{node}/ceph/osd/{osd_id}/metadata") or {})
+
+    def osd_in(self, node: str, osd_id: int) -> None:
+        self.call("POST", f"/nodes/{node}/ceph/osd/{osd_id}/in")
+
+    def osd_out(self, node: str, osd_id: int) -> None:
+        self.call("POST", f"/nodes/{node}/ceph/osd/{osd_id}/out")
+
+    def osd_create(self, node: str, **params: Any) -> str:
+        return str(self.root_call(f"creating an OSD on {node}", "POST", f"/nodes/{node}/ceph/osd", **params))
+
+    def osd_destroy(self, node: str, osd_id: int, cleanup: bool = True) -> str:
+        return str(self.root_call(f"destroying osd.{osd_id} on {node}", "DELETE",
+                                  f"/nodes/{node}/ceph/osd/{osd_id}", cleanup=cleanup))
+
+    def disks_list(self, node: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/nodes/{node}/disks/list") or [])
+
+    def wipe_disk(self, node: str, disk: str) -> str:
+        return str(self.root_call(f"wiping {disk} on {node}", "PUT", f"/nodes/{node}/disks/wipedisk", disk=disk))
+
+    # -- pools -----------------------------------------------------------------------------------
+
+    def pool_list(self, node: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/nodes/{node}/ceph/pool") or [])
+
+    def pool_status(self, node: str, name: str, verbose: bool = False) -> dict[str, Any]:
+        return dict(self.call("GET", f"/nodes/{node}/ceph/pool/{name}/status", verbose=verbose) or {})
+
+    def pool_create(self, node: str, **params: Any) -> str:
+        return str(self.call("POST", f"/nodes/{node}/ceph/pool", **params))
+
+    def pool_set(self, node: str, name: str, **params: Any) -> str:
+        return str(self.call("PUT", f"/nodes/{node}/ceph/pool/{name}", **params))
+
+    def pool_destroy(self, node: str, name: str, force: bool = False) -> str:
+        return str(self.call("DELETE", f"/nodes/{node}/ceph/pool/{name}", force=force, remove_storages=False))
+
+    # -- storage ---------------------------------------------------------------------------------
+
+    def storage_list(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/storage") or [])
+
+    def storage_create(self, **params: Any) -> None:
+        self.call("POST", "/storage", **params)
+
+    def storage_update(self, storage: str, **params: Any) -> None:
+        self.call("PUT", f"/storage/{storage}", **params)
+
+    def storage_delete(self, storage: str) -> None:
+        self.call("DELETE", f"/storage/{storage}")
+
+    def storage_content(self, node: str, storage: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/nodes/{node}/storage/{storage}/content") or [])
+
+    # -- VMs -------------------------------------------------------------------------------------
+
+    def vm_config(self, node: str, vmid: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"/nodes/{node}/qemu/{vmid}/config") or {})
+
+    def move_disk(self, node: str, vmid: int, **params: Any) -> str:
+        return str(self.call("POST", f"/nodes/{node}/qemu/{vmid}/move_disk", **params))

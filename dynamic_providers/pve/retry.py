@@ -1,0 +1,85 @@
+"""Which failures are worth another try, and how long to wait between tries. Pure.
+
+Only faults that say nothing about the request itself are retried: the network, PVE's own
+proxy between nodes (595/596), a reverse proxy's HTML error page, and a lock that could not be
+acquired in time (the locked operation never ran). A 4xx, or a 5xx that carries PVE's JSON
+message, is a real answer and is never retried.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import requests
+
+from dynamic_providers.errors import PveApiError, PveUnreachable
+
+T = TypeVar("T")
+
+# PVE's proxy: 595 connection establishment failed, 596 TLS/request sending failed (AnyEvent::HTTP).
+PROXY_STATUSES = frozenset({595, 596})
+# Lock acquisition timeouts: cfs `cfs-lock 'file-ceph_conf' error: got lock request timeout`,
+# flock `can't lock file '/run/lock/pve-diskmanage.lck' - got timeout`. The operation did not run.
+# (A held lock that ran too long, "-locked command timed out - aborting", is NOT here.)
+LOCK_TIMEOUT = re.compile(r"(cfs-lock '[^']+' error: got lock request timeout|can't lock file '[^']+' - got timeout)")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # total tries, the first included
+    first_delay: float = 0.25  # seconds before the second try
+    factor: float = 2.0
+    max_delay: float = 4.0
+    jitter: float = 0.2  # +- this fraction, so parallel providers do not retry in lockstep
+
+    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
+        """The waits between tries: attempts - 1 of them, growing, capped."""
+        rand = rng or random.Random()
+        delay = self.first_delay
+        for _ in range(self.attempts - 1):
+            yield min(self.max_delay, delay) * (1 + rand.uniform(-self.jitter, self.jitter))
+            delay *= self.factor
+
+
+def is_lock_timeout(message: str) -> bool:
+    return bool(LOCK_TIMEOUT.search(message or ""))
+
+
+def is_transient(exc: BaseException, method: str) -> bool:
+    """Would trying the same request again be safe and possibly succeed?"""
+    if isinstance(exc, PveApiError):
+        if exc.status in PROXY_STATUSES:
+            return True
+        if exc.status >= 500 and exc.html:  # a reverse proxy's page: PVE never answered
+            return True
+        return exc.status >= 500 and is_lock_timeout(exc.message)
+    if isinstance(exc, requests.exceptions.SSLError):  # a certificate problem does not heal
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError):  # refused, reset, DNS
+        return True
+    # A read timeout on a write may mean PVE is still doing it: only reads are repeated.
+    return isinstance(exc, requests.exceptions.Timeout) and method == "GET"
+
+
+def with_retries(call: Callable[[], T], method: str, what: str, policy: RetryPolicy,
+                 sleep: Callable[[float], None]) -> T:
+    """Run call(); repeat it after transient failures, as the policy allows.
+
+    A final transport failure becomes PveUnreachable; a final PVE answer is re-raised as is.
+    """
+    delays = policy.delays()
+    while True:
+        try:
+            return call()
+        except (PveApiError, requests.exceptions.RequestException) as exc:
+            delay = next(delays, None) if is_transient(exc, method) else None
+            if delay is None:
+                if isinstance(exc, requests.exceptions.RequestException):
+                    tries = f" after {policy.attempts} tries" if is_transient(exc, method) else ""
+                    raise PveUnreachable(f"{what}: {type(exc).__name__}{tries}: {exc}") from exc
+                raise
+            sleep(delay)

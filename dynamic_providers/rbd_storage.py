@@ -1,0 +1,97 @@
+"""RbdStorage: a PVE storage of type rbd on a pveceph-managed pool (`/storage`, cluster-wide).
+
+Content, krbd and nodes change in place. Delete is refused while the storage lists volumes: PVE
+itself removes the entry regardless (pve-ceph-api.md §8.2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from dynamic_providers.base import PveProvider
+from dynamic_providers.errors import NotFound, ProxmoxHciError, PveApiError, UnsafeToProceed
+from dynamic_providers.logic import storage
+from dynamic_providers.pve import PveClient
+
+
+def live_storage(client: PveClient, sid: str) -> dict[str, Any] | None:
+    entry = storage.find(client.storage_list(), sid)
+    return storage.live_view(entry) if entry else None
+
+
+class RbdStorageProvider(PveProvider):
+    spec = storage.SPEC
+
+    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        return storage.delete_before_replace(olds, news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.inputs(props)
+        sid = inputs["storage"]
+        client = self.client()
+        live = live_storage(client, sid)
+        if live is not None:
+            storage.check_adoptable(live, inputs)
+            params = storage.update_params(live, inputs)
+            if params:
+                client.storage_update(sid, **params)
+        else:
+            client.storage_create(**storage.create_params(inputs))
+        if live_storage(client, sid) is None:
+            raise ProxmoxHciError(f"storage '{sid}' is not listed after it was created")
+        return CreateResult(sid, self.outs(inputs))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        old = self.inputs(props)
+        live = live_storage(self.client(), old["storage"])
+        if live is None:
+            return self.gone()
+        inputs = {**old, "pool": live["pool"], "content": live["content"], "krbd": live["krbd"],
+                  "nodes": live["nodes"]}
+        return ReadResult(id_, self.outs(inputs), inputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        inputs = self.inputs(_news)
+        client = self.client()
+        live = live_storage(client, inputs["storage"])
+        if live is None:
+            raise NotFound(f"storage '{inputs['storage']}' no longer exists; run `pulumi refresh` to recreate it")
+        params = storage.update_params(live, inputs)
+        if params:
+            client.storage_update(inputs["storage"], **params)
+        return UpdateResult(self.outs(inputs))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        inputs = self.inputs(_props)
+        sid = inputs["storage"]
+        client = self.client()
+        if live_storage(client, sid) is None:
+            return
+        if not inputs["allow_delete_with_volumes"]:
+            candidates = inputs.get("nodes") or [str(n.get("node")) for n in client.nodes()]
+            node = client.first_online(sorted(candidates))
+            try:
+                volumes = client.storage_content(node, sid)
+            except PveApiError as exc:
+                raise UnsafeToProceed(f"refusing to delete storage '{sid}': its volumes could not be listed through "
+                                      f"{node} ({exc.message}); set allow_delete_with_volumes=true to delete it "
+                                      "anyway") from exc
+            reason = storage.deletion_refusal(sid, volumes, False)
+            if reason:
+                raise UnsafeToProceed(reason)
+        client.storage_delete(sid)
+
+
+class RbdStorage(Resource, module="storage", name="Rbd"):
+    def __init__(self, resource_name: str, *, storage: pulumi.Input[str], pool: pulumi.Input[str],
+                 content: pulumi.Input[list[str]] | None = None, krbd: pulumi.Input[bool] = False,
+                 nodes: pulumi.Input[list[str]] | None = None,
+                 allow_delete_with_volumes: pulumi.Input[bool] = False, adopt: pulumi.Input[bool] = False,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"storage": storage, "pool": pool, "content": content if content is not None else ["images"],
+                 "krbd": krbd, "nodes": nodes, "allow_delete_with_volumes": allow_delete_with_volumes,
+                 "adopt": adopt}
+        super().__init__(RbdStorageProvider(), resource_name, props, opts)

@@ -1,0 +1,29 @@
+"""Waiting for live state to converge after a task (quorum, up+in, active+clean, gone).
+
+A task's success does not mean convergence (pve-ceph-api.md §14.6): each provider polls the
+state it needs, on the same fast-then-slower schedule as task polling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dynamic_providers.errors import WaitTimeout
+from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.tasks import poll_interval
+
+Probe = Callable[[], tuple[bool, str]]  # -> (reached, what was seen)
+
+
+def wait_until(client: PveClient, probe: Probe, timeout: float, what: str, hint: str = "") -> str:
+    """Poll probe() until it reports success; returns its last detail. Raises WaitTimeout naming `what`."""
+    start = client.clock()
+    while True:
+        reached, detail = probe()
+        if reached:
+            return detail
+        elapsed = client.clock() - start
+        if elapsed >= timeout:
+            raise WaitTimeout(f"{what}: not reached within {timeout:.0f} s; last seen: {detail}"
+                              + (f". {hint}" if hint else ""))
+        client.sleep(min(poll_interval(elapsed), max(0.0, timeout - elapsed)))

@@ -1,0 +1,119 @@
+"""Pure parts of the client: which faults are retried, the backoff, task polling and its verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from dynamic_providers.errors import PveApiError, TaskFailed, TaskTimeout
+from dynamic_providers.pve.retry import RetryPolicy, is_transient
+from dynamic_providers.pve.tasks import Upid, exit_ok, poll_interval, wait_task
+
+UPID = "UPID:pve2:00001234:00005678:6B08B6CD:cephcreatemon:mon.pve2:root@pam:"
+
+
+def api_error(status: int, message: str, html: bool = False) -> PveApiError:
+    return PveApiError("POST", "/nodes/pve1/ceph/init", status, message, html=html)
+
+
+@pytest.mark.parametrize(("exc", "method", "expected"), [
+    (requests.exceptions.ConnectionError("reset"), "POST", True),  # refused or reset: never reached PVE
+    (requests.exceptions.ReadTimeout(), "GET", True),  # a read is safe to repeat
+    (requests.exceptions.ReadTimeout(), "POST", False),  # a write may still be running
+    (requests.exceptions.SSLError("bad cert"), "GET", False),  # certificates do not heal
+    (api_error(595, "No route to host"), "POST", True),  # PVE's proxy could not reach the node
+    (api_error(596, "Connection timed out"), "GET", True),
+    (api_error(502, "<html>bad gateway</html>", html=True), "POST", True),  # a reverse proxy's page
+    (api_error(500, "cfs-lock 'file-ceph_conf' error: got lock request timeout"), "POST", True),
+    (api_error(500, "can't lock file '/run/lock/pve-diskmanage.lck' - got timeout"), "POST", True),
+    (api_error(500, "'file-ceph_conf'-locked command timed out - aborting"), "POST", False),  # it ran
+    (api_error(500, "monitor 'pve1' already exists"), "POST", False),  # a real answer
+    (api_error(400, "Parameter verification failed."), "GET", False),
+    (api_error(403, "Permission check failed (user != root@pam)"), "POST", False),
+])
+def test_transient_classification(exc: BaseException, method: str, expected: bool) -> None:
+    assert is_transient(exc, method) is expected
+
+
+def test_backoff_is_bounded_and_grows() -> None:
+    delays = list(RetryPolicy(attempts=6, first_delay=0.25, factor=2, max_delay=1.0, jitter=0).delays())
+    assert delays == [0.25, 0.5, 1.0, 1.0, 1.0]
+
+
+def test_upid_parse_names_the_task() -> None:
+    upid = Upid.parse(UPID)
+    assert (upid.node, upid.type, upid.id) == ("pve2", "cephcreatemon", "mon.pve2")
+    assert upid.label == "cephcreatemon mon.pve2"
+
+
+def test_upid_parse_rejects_other_values() -> None:
+    with pytest.raises(Exception, match="UPID"):
+        Upid.parse(None)
+
+
+@pytest.mark.parametrize(("status", "ok"), [
+    ("OK", True), ("WARNINGS: 2", True), ("monitor address '10.0.0.1' already in use", False),
+    ("unexpected status", False), (None, False)])
+def test_exit_status_verdict(status: str | None, ok: bool) -> None:
+    assert exit_ok(status) is ok
+
+
+def test_poll_interval_fast_first_then_backs_off() -> None:
+    assert poll_interval(0) <= 0.2 and poll_interval(1.9) <= 0.2
+    samples = [poll_interval(t / 10) for t in range(0, 2000)]
+    assert samples == sorted(samples)
+    assert max(samples) == 2.0
+
+
+class FakeTask:
+    """A task that stops after `polls` status calls, on a clock that advances by each sleep."""
+
+    def __init__(self, polls: int, exitstatus: str = "OK") -> None:
+        self.remaining = polls
+        self.exitstatus = exitstatus
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def status(self, upid: Upid) -> dict[str, Any]:
+        self.remaining -= 1
+        if self.remaining > 0:
+            return {"status": "running"}
+        return {"status": "stopped", "exitstatus": self.exitstatus}
+
+    def log(self, upid: Upid) -> list[str]:
+        return [f"line {i}" for i in range(30)] + [f"TASK ERROR: {self.exitstatus}"]
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+def run(task: FakeTask, timeout: float = 60) -> Any:
+    return wait_task(Upid.parse(UPID), status=task.status, log_lines=task.log, timeout=timeout,
+                     what="creating mon.pve2", sleep=task.sleep, clock=task.clock)
+
+
+def test_wait_task_success_and_warnings() -> None:
+    assert run(FakeTask(3)).exitstatus == "OK"
+    assert run(FakeTask(1, "WARNINGS: 1")).exitstatus == "WARNINGS: 1"
+
+
+def test_wait_task_failure_names_task_node_message_and_log_tail() -> None:
+    with pytest.raises(TaskFailed) as info:
+        run(FakeTask(2, "monitor address '10.0.0.1' already in use"))
+    text = str(info.value)
+    assert "creating mon.pve2" in text and "cephcreatemon mon.pve2" in text and "node pve2" in text
+    assert "already in use" in text and "TASK ERROR" in text
+    assert "line 0\n" not in text and "line 29" in text  # only the tail
+
+
+def test_wait_task_timeout_is_an_error_not_none() -> None:
+    task = FakeTask(10_000)
+    with pytest.raises(TaskTimeout, match="still running after 5 s"):
+        run(task, timeout=5)
+    assert 4.9 <= task.now <= 5.0 + 1e-9  # it did not oversleep the deadline
