@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 from typing import Any
 
 from fakepve.routing import check_digest
@@ -21,7 +23,23 @@ class AptApi(CephHelpers):
 
     def _routes_apt(self) -> list[Route]:
         path = "/nodes/{node}/apt/repositories"
-        return [("GET", path, self._apt_get), ("PUT", path, self._apt_add), ("POST", path, self._apt_change)]
+        return [("GET", path, self._apt_get), ("PUT", path, self._apt_add), ("POST", path, self._apt_change),
+                ("GET", "/nodes/{node}/apt/versions", self._apt_versions)]
+
+    async def _apt_versions(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
+        """Package versions: PVE's own, and Ceph's once installed on the node.
+
+        The Ceph packages are the host's real ones (Debian's 16.x), whatever release the install
+        asked for: the lab reports what actually runs.
+        """
+        pve_version = self.version  # type: ignore[attr-defined]
+        rows = [_package("proxmox-ve", pve_version, "The Proxmox Virtual Environment"),
+                _package("pve-manager", pve_version, "The Proxmox Virtual Environment")]
+        if self.cluster.is_installed(v["node"]):
+            version = await asyncio.to_thread(host_package_version, "ceph-common")
+            rows += [_package(name, version, "distributed storage and file system")
+                     for name in ("ceph", "ceph-common", "ceph-mon", "ceph-mgr", "ceph-osd")]
+        return rows
 
     async def _apt_get(self, v: dict[str, Any], user: str) -> dict[str, Any]:
         return self.apt[v["node"]].as_api()
@@ -41,3 +59,15 @@ class AptApi(CephHelpers):
             node.set_enabled(v["path"], int(v["index"]), bool(v.get("enabled", True)))
         except AptError as exc:
             raise errors.die(str(exc)) from exc
+
+
+def host_package_version(package: str) -> str:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True,
+                         check=False, timeout=30)
+    return out.stdout.strip() or "unknown"
+
+
+def _package(name: str, version: str, title: str) -> dict[str, Any]:
+    return {"Package": name, "Version": version, "Title": title, "Description": title, "Arch": "amd64",
+            "CurrentState": "Installed", "Origin": "Proxmox" if name.startswith(("proxmox", "pve")) else "Debian",
+            "Priority": "optional", "Section": "admin"}

@@ -103,6 +103,9 @@ class CephPoolApi(CephHelpers):
                   "target_size": opts.get("target_size_bytes", 0),
                   "target_size_ratio": opts.get("target_size_ratio", 0), "pg_num_min": opts.get("pg_num_min", 0),
                   "application_list": sorted(detail.get("application_metadata", {}))}
+        if v.get("verbose"):
+            stats = {p["name"]: p["stats"] for p in (await self.mon_command("df", detail="detail"))["pools"]}
+            status["statistics"] = stats.get(name, {})
         for flag in ("noscrub", "nodeep-scrub", "nodelete", "nopgchange", "nosizechange", "hashpspool", "fast_read"):
             if flag in values:
                 status[flag] = values[flag]

@@ -1,0 +1,124 @@
+"""Cold `pulumi up` of the dev stack against a fresh lab: wall time versus the critical path.
+
+The critical path is the longest chain through the stack's dependency graph (from `pulumi stack
+export`), each resource weighted by the lab tasks it caused (from the lab's task log, with
+sub-second start and end times). Orchestration efficiency = critical path / wall time; the target
+is >= 0.8. Waits that are not PVE tasks (quorum, health gates, PGs active+clean) count as
+overhead here, so the figure is a lower bound on how well the program overlaps its work.
+
+Usage: .venv/bin/python bench/orchestration.py [--stack-file Pulumi.dev.yaml] [--lab-args "..."]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from lab.pytest_plugin import start_lab, stop_lab  # noqa: E402
+from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment  # noqa: E402
+
+Task = dict[str, Any]
+
+
+def _kind(urn: str) -> str:
+    return urn.split("::")[-2].rsplit("$", 1)[-1]
+
+
+def tasks_of(resource: dict[str, Any], tasks: list[Task]) -> list[Task]:
+    """The lab tasks a resource's create caused, recognised by task type, id and node."""
+    kind, inputs, outputs = _kind(resource["urn"]), resource.get("inputs", {}), resource.get("outputs", {})
+
+    def pick(ttype: str | tuple[str, ...], tid: str | None = None, node: str | None = None) -> list[Task]:
+        types = (ttype,) if isinstance(ttype, str) else ttype
+        return [t for t in tasks if t["type"] in types and (tid is None or t["id"] == tid)
+                and (node is None or t["node"] == node)]
+
+    if kind.endswith("ceph:Install"):
+        return pick("vncshell", node=inputs.get("node"))
+    if kind.endswith("ceph:Monitor"):
+        return pick("cephcreatemon", f"mon.{outputs.get('mon_id') or inputs.get('node')}")
+    if kind.endswith("ceph:Manager"):
+        return pick("cephcreatemgr", f"mgr.{outputs.get('mgr_id') or inputs.get('node')}")
+    if kind.endswith("ceph:Osd"):
+        return pick("cephcreateosd", str(inputs.get("device", "")).rsplit("/", 1)[-1], inputs.get("node"))
+    if kind.endswith("ceph:Pool"):
+        return pick("cephcreatepool", inputs.get("pool_name"))
+    if kind.endswith("vm:DiskMove"):
+        return pick("qmmove", str(inputs.get("vm_id")))
+    if kind.endswith("VmLegacy"):
+        return pick(("qmcreate", "qmstart", "hastart", "qmconfig"), str(outputs.get("vmId") or inputs.get("vmId")))
+    return []
+
+
+def busy_seconds(tasks: list[Task]) -> float:
+    """Wall time the tasks covered (overlapping tasks count once)."""
+    spans = sorted((t["start"], t["end"]) for t in tasks if t.get("start") and t.get("end"))
+    total, cur_start, cur_end = 0.0, None, None
+    for start, end in spans:
+        if cur_end is None or start > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    if cur_end is not None and cur_start is not None:
+        total += cur_end - cur_start
+    return total
+
+
+def critical_path(resources: list[dict[str, Any]], weight: dict[str, float]) -> tuple[float, list[str]]:
+    """Longest weighted chain through the dependency graph (resources come in dependency order)."""
+    best: dict[str, tuple[float, list[str]]] = {}
+    for res in resources:
+        urn = res["urn"]
+        deps = set(res.get("dependencies", [])) | ({res["parent"]} if res.get("parent") else set())
+        before = max((best[d] for d in deps if d in best), default=(0.0, []), key=lambda x: x[0])
+        best[urn] = (before[0] + weight.get(urn, 0.0), [*before[1], urn])
+    return max(best.values(), default=(0.0, []), key=lambda x: x[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stack-file", default=str(ROOT / "Pulumi.dev.yaml"))
+    parser.add_argument("--lab-args", default="--pve-version 9")
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="bench-orchestration-"))
+    lab = start_lab(base / "lab", *shlex.split(args.lab_args))
+    try:
+        config = yaml.safe_load(Path(args.stack_file).read_text())
+        project = PulumiProject.create(base, "bench", config, engine_bin(), lab_environment(lab.info.state_dir))
+        start = time.monotonic()
+        project.up()
+        wall = time.monotonic() - start
+        state = json.loads(project.run("stack", "export").stdout)
+        resources = state["deployment"]["resources"]
+        tasks = lab.tasks()
+        weight = {r["urn"]: busy_seconds(tasks_of(r, tasks)) for r in resources}
+        length, path = critical_path(resources, weight)
+        print(f"cold pulumi up: {len(resources)} resources, {len(tasks)} lab tasks")
+        print(f"  wall time            {wall:7.1f} s")
+        print(f"  lab tasks, all       {busy_seconds(tasks):7.1f} s busy (overlaps counted once)")
+        print(f"  critical path        {length:7.1f} s of lab tasks along:")
+        for urn in path:
+            if weight.get(urn):
+                print(f"    {weight[urn]:6.1f} s  {_kind(urn)} {urn.rsplit('::', 1)[-1]}")
+        ratio = length / wall if wall else 0.0
+        print(f"orchestration efficiency (critical path / wall): {ratio:.2f} (target >= 0.8): "
+              f"{'OK' if ratio >= 0.8 else 'MISSED'}")
+    finally:
+        stop_lab(base / "lab")
+
+
+if __name__ == "__main__":
+    main()
