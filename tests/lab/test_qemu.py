@@ -17,7 +17,7 @@ import pytest
 
 from lab.ceph_backend.errors import CephCommandError
 from lab.pytest_plugin import Lab, LabFactory
-from tests.lab.test_ha import InProcessLab, error_of, wait_for, wait_task
+from tests.lab.inprocess import InProcessLab, error_of, wait_for, wait_task
 
 GIB = 1024**3
 MIB = 1024**2
