@@ -7,6 +7,7 @@ other processes' tests and the benchmarks use; in-process code can call the meth
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from aiohttp import web
@@ -50,6 +51,8 @@ class LabControlApi(CephHelpers):
 
     @web.middleware
     async def _ctl_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.endswith("/") and request.path.startswith("/api2/") and request.path.count("/") > 3:
+            return await self._without_trailing_slash(request)
         if not request.path.startswith("/lab/"):
             return await handler(request)
         auth = request.headers.get("Authorization", "")
@@ -58,6 +61,21 @@ class LabControlApi(CephHelpers):
             return web.json_response({"data": None, "message": "authentication failure"}, status=401)
         route_handler = request.match_info.handler
         return await route_handler(request)
+
+    async def _without_trailing_slash(self, request: web.Request) -> web.StreamResponse:
+        """PVE's router ignores a trailing slash (bpg POSTs to /cluster/ha/resources/); aiohttp's does not.
+
+        Route the request as if the slash were not there, through the rest of the middleware chain.
+        """
+        stripped = request.clone(rel_url=request.rel_url.with_path(request.path.rstrip("/")))
+        match_info = await request.app.router.resolve(stripped)
+        match_info.add_app(request.app)
+        stripped._match_info = match_info  # type: ignore[attr-defined]  # aiohttp sets it the same way
+        chained = match_info.handler
+        for middleware in reversed(request.app.middlewares[1:]):  # [0] is this one
+            chained = functools.partial(middleware, handler=chained)
+        response: web.StreamResponse = await chained(stripped)
+        return response
 
     # -- counters and tasks ---------------------------------------------------------------------
 

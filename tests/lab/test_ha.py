@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.lab.inprocess import FENCE_DELAY, InProcessLab, error_of, wait_for, wait_task
 
@@ -328,3 +329,14 @@ def test_rules_api(lab9: InProcessLab) -> None:
     assert ha.rules("r1").delete() is None
     assert ha.rules("r1").delete() is None  # deleting a missing rule is no error
     assert error_of(lambda: ha.rules("r1").get())[:2] == (500, "no such ha rule 'r1'")
+
+
+def test_a_trailing_slash_reaches_the_same_handler(lab9: InProcessLab) -> None:
+    # PVE's router ignores it, and the bpg provider POSTs HA resources to /cluster/ha/resources/.
+    lab9.add_vm(120)
+    url = f"https://{lab9.pve.host}:{lab9.pve.port}/api2/json/cluster/ha/resources/"
+    token = lab9.run(lambda: lab9.pve.apitokens.setdefault("root@pam!slash", "s3cret"))
+    reply = requests.post(url, data={"sid": "vm:120", "state": "stopped"}, timeout=10,
+                          verify=str(lab9.certs.ca_cert), headers={"Authorization": f"PVEAPIToken=root@pam!slash={token}"})
+    assert reply.status_code == 200, reply.text
+    assert lab9.api().cluster.ha.resources("vm:120").get()["state"] == "stopped"
