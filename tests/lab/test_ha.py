@@ -336,7 +336,8 @@ def test_a_trailing_slash_reaches_the_same_handler(lab9: InProcessLab) -> None:
     lab9.add_vm(120)
     url = f"https://{lab9.pve.host}:{lab9.pve.port}/api2/json/cluster/ha/resources/"
     token = lab9.run(lambda: lab9.pve.apitokens.setdefault("root@pam!slash", "s3cret"))
+    auth = {"Authorization": f"PVEAPIToken=root@pam!slash={token}"}
     reply = requests.post(url, data={"sid": "vm:120", "state": "stopped"}, timeout=10,
-                          verify=str(lab9.certs.ca_cert), headers={"Authorization": f"PVEAPIToken=root@pam!slash={token}"})
+                          verify=str(lab9.certs.ca_cert), headers=auth)
     assert reply.status_code == 200, reply.text
     assert lab9.api().cluster.ha.resources("vm:120").get()["state"] == "stopped"
