@@ -5,6 +5,9 @@
   or a replacement (migrate=False); HA owns the node instead.
 - `disks[i].datastoreId` of a disk with `moveTo`: DiskMove moves it live; bpg would otherwise
   plan a second, offline move back to the creation storage.
+- `disks[i].speed`: the program sets no disk I/O limits; the bridge fills the block with its schema
+  defaults (all zeros) while bpg reads an unlimited disk back with no block at all, which would be
+  a perpetual diff on every VM.
 """
 
 from __future__ import annotations
@@ -19,4 +22,5 @@ def follows_ha(vm: VmConfig) -> bool:
 def ignored_vm_properties(vm: VmConfig) -> list[str]:
     ignored = ["nodeName"] if follows_ha(vm) else []
     ignored += [f"disks[{index}].datastoreId" for index, disk in enumerate(vm.disks) if disk.move_to]
+    ignored += [f"disks[{index}].speed" for index in range(len(vm.disks))]
     return ignored

@@ -24,11 +24,11 @@ def vms_of(raw: dict[str, Any]) -> dict[str, Registered]:
 def test_ha_vm_follows_ha_and_others_follow_the_config(raw: Any) -> None:
     vms = vms_of(raw())
     # HA-managed: a failover's new node is neither reverted nor a reason to replace.
-    assert vms["app1"].ignore_changes == ["nodeName"]
-    assert vms["app2"].ignore_changes == ["nodeName"]
+    assert vms["app1"].ignore_changes == ["nodeName", "disks[0].speed"]
+    assert vms["app2"].ignore_changes == ["nodeName", "disks[0].speed"]
     # Not HA-managed: the config's node is authoritative (a change live-migrates); the moved disk's
     # storage is DiskMove's business, so bpg must not plan an offline move back.
-    assert vms["legacy1"].ignore_changes == ["disks[0].datastoreId"]
+    assert vms["legacy1"].ignore_changes == ["disks[0].datastoreId", "disks[0].speed"]
     for vm in vms.values():
         assert vm.inputs["migrate"] is True  # a node change never replaces
         assert vm.inputs["rebootAfterUpdate"] is False  # and nothing is powered off unasked
@@ -39,8 +39,8 @@ def test_pinned_ha_vm_on_pve9_follows_the_config() -> None:
     raw = copy.deepcopy(dev_raw())
     raw["vms"][0]["ha"]["placement"] = "pin"
     vms = vms_of(raw)
-    assert vms["app1"].ignore_changes == []
-    assert vms["app2"].ignore_changes == ["nodeName"]
+    assert vms["app1"].ignore_changes == ["disks[0].speed"]
+    assert vms["app2"].ignore_changes == ["nodeName", "disks[0].speed"]
 
 
 def test_pin_is_refused_on_pve8() -> None:
@@ -58,4 +58,4 @@ def test_ignored_paths_point_at_the_moved_disk() -> None:
     ]
     raw["vms"][2]["ha"] = {"state": "started"}
     legacy = load_config(raw, env=ENV).vms[2]
-    assert ignored_vm_properties(legacy) == ["nodeName", "disks[1].datastoreId"]
+    assert ignored_vm_properties(legacy) == ["nodeName", "disks[1].datastoreId", "disks[0].speed", "disks[1].speed"]
