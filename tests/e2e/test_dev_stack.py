@@ -138,7 +138,9 @@ def test_pool_min_size_change_is_an_update_in_place(dev: DevStack) -> None:
     def change(config: dict[str, Any]) -> None:
         config["proxmox-hci:pools"][0]["minSize"] = 3
     planned = _planned_after(dev, change)
-    assert planned == {"pulumi-python:dynamic/ceph:Pool::hci-ceph-pool-vm-pool": "update"}, planned
+    # The pool is updated in place; the health gate after the pools waits again (its trigger changed).
+    assert planned == {"pulumi-python:dynamic/ceph:Pool::hci-ceph-pool-vm-pool": "update",
+                       "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-ready": "update"}, planned
 
 
 def test_vm_node_change_is_a_live_migration_not_a_replacement(dev: DevStack) -> None:
@@ -151,10 +153,15 @@ def test_vm_node_change_is_a_live_migration_not_a_replacement(dev: DevStack) -> 
 
 def test_disk_storage_change_is_the_disk_move(dev: DevStack) -> None:
     def change(config: dict[str, Any]) -> None:
-        next(v for v in config["proxmox-hci:vms"] if v["name"] == "legacy1")["disks"][0]["moveTo"] = "local-lvm"
+        # A second RBD storage to move legacy1's running disk to.
+        config["proxmox-hci:pools"].append({"name": "fast-pool", "size": 3, "minSize": 2,
+                                            "storage": {"name": "ceph-fast", "content": ["images"]}})
+        next(v for v in config["proxmox-hci:vms"] if v["name"] == "legacy1")["disks"][0]["moveTo"] = "ceph-fast"
     planned = _planned_after(dev, change)
-    assert list(planned.values()) == ["update"], planned
-    assert next(iter(planned)).startswith("pulumi-python:dynamic/vm:DiskMove::")
+    moves = {k: op for k, op in planned.items() if ":DiskMove::" in k}
+    assert list(moves.values()) == ["update"], planned
+    assert not [k for k in planned if "VmLegacy" in k], planned  # no second move, no replace, no power-off
+    assert {op for k, op in planned.items() if ":DiskMove::" not in k} <= {"create", "update"}, planned
 
 
 # -- 4. drift ---------------------------------------------------------------------------------------

@@ -129,4 +129,4 @@ class PulumiProject:
     def planned_ops(self) -> dict[str, str]:
         """URN type + name -> the preview's operation (same, update, replace, create, delete, ...)."""
         steps = self.preview_json().get("steps", [])
-        return {f"{s['urn'].split('::')[-2]}::{s['urn'].split('::')[-1]}": s["op"] for s in steps}
+        return {f"{s['urn'].split('::')[-2].rsplit('$', 1)[-1]}::{s['urn'].split('::')[-1]}": s["op"] for s in steps}
