@@ -70,7 +70,7 @@ class LabControlApi(CephHelpers):
         stripped = request.clone(rel_url=request.rel_url.with_path(request.path.rstrip("/")))
         match_info = await request.app.router.resolve(stripped)
         match_info.add_app(request.app)
-        stripped._match_info = match_info  # type: ignore[attr-defined]  # aiohttp sets it the same way
+        stripped._match_info = match_info  # aiohttp sets it the same way
         chained = match_info.handler
         for middleware in reversed(request.app.middlewares[1:]):  # [0] is this one
             chained = functools.partial(middleware, handler=chained)
