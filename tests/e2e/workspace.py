@@ -46,6 +46,22 @@ def lab_environment(state_dir: str) -> dict[str, str]:
     return env
 
 
+def pulumi_environment(base: Path, bin_dir: Path, lab_env: dict[str, str]) -> dict[str, str]:
+    """The engine on PATH, a file backend and a PULUMI_HOME under base, the lab's credentials."""
+    (base / "state").mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.update(lab_env)
+    env.update({
+        "PATH": f"{bin_dir}:{REPO / '.venv' / 'bin'}:{env.get('PATH', '')}",
+        "PULUMI_BACKEND_URL": f"file://{base / 'state'}",
+        "PULUMI_HOME": str(base / "home"),
+        "PULUMI_CONFIG_PASSPHRASE": "",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    })
+    return env
+
+
 @dataclass
 class PulumiProject:
     root: Path
@@ -64,18 +80,7 @@ class PulumiProject:
             else:
                 shutil.copy2(src, root / name)
         (root / ".venv").symlink_to(REPO / ".venv")
-        (base / "state").mkdir()
-        env = dict(os.environ)
-        env.update(lab_env)
-        env.update({
-            "PATH": f"{bin_dir}:{REPO / '.venv' / 'bin'}:{env.get('PATH', '')}",
-            "PULUMI_BACKEND_URL": f"file://{base / 'state'}",
-            "PULUMI_HOME": str(base / "home"),
-            "PULUMI_CONFIG_PASSPHRASE": "",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        })
-        project = cls(root=root, stack=stack, env=env)
+        project = cls(root=root, stack=stack, env=pulumi_environment(base, bin_dir, lab_env))
         project.write_config(config)
         project.run("stack", "init")
         return project
