@@ -62,17 +62,13 @@ def main() -> None:
     parser.add_argument("--skip-big", action="store_true")
     args = parser.parse_args()
     results = [measure("dev", yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text()), ["--pve-version", "9"])]
+    report(results[0])
     if not args.skip_big:
         nodes, disks, vms = args.big
         size = "+".join(["64G"] * disks)
         results.append(measure(f"big{nodes}x{disks}x{vms}", generated_stack(nodes, disks, vms),
                                ["--nodes", str(nodes), "--disks", size]))
-    for r in results:
-        print(f"{r['name']}: {r['resources']} resources (cold up {r['up_wall']:.0f} s)")
-        print(f"  no-op preview: {r['wall']:.1f} s, {r['requests']} PVE requests "
-              f"({r['requests'] / r['resources']:.2f} per resource), writes: {r['writes'] or 'none'}")
-        for (method, path), n in sorted(r["by_path"].items(), key=lambda kv: -kv[1])[:8]:
-            print(f"    {n:5d}  {method} {path}")
+        report(results[1])
     print("target: no write in a no-op preview:", "OK" if all(not r["writes"] for r in results) else "MISSED")
     if len(results) == 2:
         small, big = results
@@ -81,6 +77,14 @@ def main() -> None:
         linear = per_big <= max(per_small, 0.01) * 1.5 + 0.5
         print(f"requests per resource: {per_small:.2f} (dev) vs {per_big:.2f} (big): "
               f"{'at most linear: OK' if linear else 'grows faster than linear: MISSED'}")
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"{r['name']}: {r['resources']} resources (cold up {r['up_wall']:.0f} s)")
+    print(f"  no-op preview: {r['wall']:.1f} s, {r['requests']} PVE requests "
+          f"({r['requests'] / r['resources']:.2f} per resource), writes: {r['writes'] or 'none'}", flush=True)
+    for (method, path), n in sorted(r["by_path"].items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {n:5d}  {method} {path}", flush=True)
 
 
 if __name__ == "__main__":

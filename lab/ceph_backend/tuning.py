@@ -97,6 +97,10 @@ OSD: dict[str, str] = {
     "bluestore_fsck_on_mkfs": "false",
     # Report to the MONs quickly after boot and after peering changes.
     "osd_mon_report_interval": "1",
+    # Each open BlueStore device reserves an aio context of this depth (default 1024), and an OSD
+    # opens its device twice (data and BlueFS): the host's fs.aio-max-nr (65536) then caps a machine
+    # at ~32 OSDs, and a 12-node lab with 4 disks each needs 48. A queue of 128 is plenty here.
+    "bdev_aio_max_queue_depth": "128",
 }
 
 # Debian builds Ceph without tcmalloc, so the daemons use glibc malloc. Its mmap threshold grows
