@@ -9,15 +9,10 @@ from typing import Any
 from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers
+from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers, version_short
 
 Route = tuple[str, str, Any]
 
-
-def _version_short(full: str) -> str:
-    # "ceph version 16.2.15 (...) pacific (stable)" -> "16.2.15"
-    parts = full.split()
-    return parts[2] if len(parts) > 2 else full
 
 
 class CephClusterApi(CephHelpers):
@@ -113,7 +108,7 @@ class CephClusterApi(CephHelpers):
                 "quorum": 1 if in_quorum else 0,
                 "state": "running" if in_quorum else "stopped" if daemon else "unknown",
                 "service": 1 if daemon else 0, "direxists": 1 if daemon else 0,
-                "ceph_version": version, "ceph_version_short": _version_short(version),
+                "ceph_version": version, "ceph_version_short": version_short(version),
             })
         return out
 

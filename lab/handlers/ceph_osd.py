@@ -8,17 +8,13 @@ from typing import Any
 
 from lab import errors
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers
+from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers, version_short
 from lab.spec import Disk
 
 Route = tuple[str, str, Any]
 # The system disk every node shows first, as an installed PVE node does.
 SYSTEM_DISK = Disk(devpath="/dev/sda", size=64 * 1024**3, type="ssd")
 
-
-def _short_version(full: str) -> str:
-    parts = full.split()
-    return parts[2] if len(parts) > 2 else full
 
 
 class CephOsdApi(CephHelpers):
@@ -173,7 +169,7 @@ class CephOsdApi(CephHelpers):
                     "bytes_used": usage.get("kb_used", 0) * 1024, "percent_used": usage.get("utilization", 0),
                     "commit_latency_ms": 0, "apply_latency_ms": 0, "osdtype": m.get("osd_objectstore", "bluestore"),
                     "blfsdev": m.get("bluestore_bdev_dev_node", ""), "ceph_version": version,
-                    "ceph_version_short": _short_version(version), "leaf": 1})
+                    "ceph_version_short": version_short(version), "leaf": 1})
             else:
                 out["children"] = [build(nodes[c]) for c in item.get("children", []) if c in nodes]
                 out["leaf"] = 0

@@ -17,6 +17,7 @@ import yaml
 
 from lab.pytest_plugin import Lab, LabFactory
 from tests.e2e.workspace import REPO, PulumiProject, engine_bin, lab_environment
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -49,17 +50,6 @@ def ceph_json(lab: Lab, *args: str) -> Any:
 
 def vm_nodes(lab: Lab) -> dict[int, dict[str, Any]]:
     return {r["vmid"]: r for r in lab.api().cluster.resources.get(type="vm")}
-
-
-def wait_for(what: str, check: Any, timeout: float = 120, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 # -- 1. up from nothing -----------------------------------------------------------------------------

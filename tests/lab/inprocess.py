@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from lab.server import LabPve
 from lab.spec import build_spec
 from lab.state.cluster import ClusterState
 from lab.tls import make_certificates
+from tests import waiting
 
 FENCE_DELAY = 0.5
 
@@ -92,20 +92,12 @@ class InProcessLab:
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """tests.waiting.wait_for, polling fast: nothing in process takes long."""
+    return waiting.wait_for(what, check, timeout, interval=0.05)
 
 
 def wait_task(api: Any, upid: str, timeout: float = 15) -> tuple[str, list[str]]:
-    node = upid.split(":")[1]
-    status = wait_for(f"task {upid}", lambda: (s := api.nodes(node).tasks(upid).status.get())["status"] == "stopped"
-                      and s, timeout)
-    return status["exitstatus"], [line["t"] for line in api.nodes(node).tasks(upid).log.get()]
+    return waiting.wait_task(api, upid, timeout)
 
 
 def error_of(call: Callable[[], Any]) -> tuple[int, str, Any]:

@@ -15,19 +15,9 @@ import pytest
 from proxmoxer import ResourceException
 
 from lab.pytest_plugin import Lab, LabFactory
+from tests.waiting import wait_task
 
 pytestmark = pytest.mark.lab
-
-
-def wait_task(api: Any, upid: str, timeout: float = 120) -> tuple[str, list[str]]:
-    node = upid.split(":")[1]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = api.nodes(node).tasks(upid).status.get()
-        if status["status"] == "stopped":
-            return status["exitstatus"], [line["t"] for line in api.nodes(node).tasks(upid).log.get()]
-        time.sleep(0.2)
-    raise AssertionError(f"task {upid} still running after {timeout} s")
 
 
 def error_of(call: Any) -> tuple[int, str]:

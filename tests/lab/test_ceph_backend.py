@@ -7,7 +7,6 @@ always stops every daemon by PID at the end, whatever happened.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import shutil
 import socket
@@ -23,6 +22,7 @@ from lab.ceph_backend import CephBackend, CephBackendError, CephCommandError, co
 from lab.ceph_backend.layout import Layout
 from lab.processes import ProcessTracker, is_ours
 from lab.spec import Disk, LabSpec, build_spec
+from tests.waiting import wait_for
 
 # -- pure: ceph.conf ----------------------------------------------------------------------------------
 
@@ -179,17 +179,6 @@ def _free_subnet() -> str:
     raise RuntimeError("no free 127.X.Y.0/24 found")
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(CephCommandError):
-            result = check()
-            if result:
-                return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timeout after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
@@ -255,8 +244,9 @@ def test_three_mons_form_a_quorum(cluster: Cluster) -> None:
 def test_two_mgrs_one_active_one_standby(cluster: Cluster) -> None:
     for node in cluster.spec.nodes[:2]:
         cluster.timed(f"mgr.{node.name}", cluster.backend.create_mgr, node.name, node.name)
-    dump = wait_for(lambda: (d := cluster.ceph("mgr", "dump"))["available"] and d["standbys"] and d,
-                    30, "an active MGR with a standby")
+    dump = wait_for("an active MGR with a standby",
+                    lambda: (d := cluster.ceph("mgr", "dump"))["available"] and d["standbys"] and d, 30,
+                    ignore=(CephCommandError,))
     assert {dump["active_name"], *[s["name"] for s in dump["standbys"]]} == {"pve1", "pve2"}
 
 
@@ -296,11 +286,11 @@ def test_size3_pool_goes_active_clean_and_health_ok(cluster: Cluster) -> None:
             summary = cluster.ceph("pg", "stat")["pg_summary"]
             states = {s["name"] for s in summary["num_pg_by_state"]}
             return summary["num_pgs"] >= 129 and states == {"active+clean"}
-        wait_for(clean, 90, "every PG active+clean", 0.3)
+        wait_for("every PG active+clean", clean, 90, 0.3, ignore=(CephCommandError,))
 
     cluster.timed("pool active+clean", create)
     assert cluster.ceph("osd", "pool", "get", "tank", "size")["size"] == 3
-    cluster.timed("HEALTH_OK", wait_for, lambda: _health(cluster)["status"] == "HEALTH_OK", 60, "HEALTH_OK")
+    cluster.timed("HEALTH_OK", wait_for, "HEALTH_OK", lambda: _health(cluster)["status"] == "HEALTH_OK", 60)
     # Pacific's devicehealth pool carries the name Quincy+ (PVE 8/9) gives the MGR pool
     assert ".mgr" in [p["poolname"] for p in cluster.ceph("osd", "lspools")]
     bringup = sum(v for k, v in cluster.timings.items())
@@ -353,14 +343,16 @@ def test_fail_node_degrades_and_recover_node_heals(cluster: Cluster) -> None:
 
     def osd_down() -> bool:
         return not next(o for o in cluster.ceph("osd", "dump")["osds"] if o["osd"] == osd_id)["up"]
-    wait_for(osd_down, 20, f"osd.{osd_id} marked down", 0.3)
+    wait_for(f"osd.{osd_id} marked down", osd_down, 20, 0.3, ignore=(CephCommandError,))
     cluster.timings["fail_node -> osd down"] = round(time.monotonic() - start, 2)
-    health = wait_for(lambda: "PG_DEGRADED" in (h := _health(cluster))["checks"] and h, 30, "PG_DEGRADED")
+    health = wait_for("PG_DEGRADED", lambda: "PG_DEGRADED" in (h := _health(cluster))["checks"] and h, 30,
+                      ignore=(CephCommandError,))
     assert health["status"] == "HEALTH_WARN"
 
     start = time.monotonic()
     b.recover_node("pve3")
-    wait_for(lambda: _health(cluster)["status"] == "HEALTH_OK", 60, "HEALTH_OK after recovery")
+    wait_for("HEALTH_OK after recovery", lambda: _health(cluster)["status"] == "HEALTH_OK", 60,
+             ignore=(CephCommandError,))
     cluster.timings["recover_node -> HEALTH_OK"] = round(time.monotonic() - start, 2)
     assert len(cluster.ceph("quorum_status")["quorum_names"]) == 3
 
@@ -393,7 +385,8 @@ def test_destroy_osd_with_cleanup_frees_the_disk(cluster: Cluster) -> None:
     # the freed disk takes a new OSD, and the cluster heals again
     new_id = cluster.timed("osd again", b.create_osd, "pve3", disk, "nvme")
     assert _osd_tree_nodes(cluster)[f"osd.{new_id}"]["device_class"] == "nvme"
-    wait_for(lambda: _health(cluster)["status"] == "HEALTH_OK", 90, "HEALTH_OK with the new OSD")
+    wait_for("HEALTH_OK with the new OSD", lambda: _health(cluster)["status"] == "HEALTH_OK", 90,
+             ignore=(CephCommandError,))
 
 
 @needs_ceph
