@@ -98,7 +98,7 @@ def main() -> None:
     try:
         config = yaml.safe_load(Path(args.stack_file).read_text())
         project = PulumiProject.create(base, "bench", config, engine_bin(), lab_environment(lab.info.state_dir))
-        start = time.monotonic()
+        start, epoch = time.monotonic(), time.time()
         project.up()
         wall = time.monotonic() - start
         state = json.loads(project.run("stack", "export").stdout)
@@ -116,7 +116,9 @@ def main() -> None:
         print(f"  critical path        {length:7.1f} s of lab tasks (their union) along:")
         for urn in path:
             if weight.get(urn):
-                print(f"    {weight[urn]:6.1f} s  {_kind(urn)} {urn.rsplit('::', 1)[-1]}")
+                spans = [(t["start"] - epoch, t["end"] - epoch) for t in tasks_of(by_urn[urn], tasks)]
+                when = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in spans)
+                print(f"    {weight[urn]:6.1f} s  {_kind(urn)} {urn.rsplit('::', 1)[-1]}  (at {when} s)")
         ratio = length / wall if wall else 0.0
         print(f"orchestration efficiency (critical path / wall): {ratio:.2f} (target >= 0.8): "
               f"{'OK' if ratio >= 0.8 else 'MISSED'}")
