@@ -56,6 +56,7 @@ class CephCluster(pulumi.ComponentResource):
             cluster_network=cfg.cluster_network,
             size=cfg.default_pool_size,
             min_size=cfg.default_pool_min_size,
+            adopt=cfg.adopt_existing,
             opts=self._opts(list(args.after)),
         )
         self.monitors = self._monitors()
@@ -114,6 +115,7 @@ class CephCluster(pulumi.ComponentResource):
                 node=node,
                 address=addresses[node],
                 allow_shrink=self._cfg.allow_data_loss,
+                adopt=self._cfg.adopt_existing,
                 opts=self._opts([previous]),
             )
             monitors.append(previous)
@@ -128,6 +130,7 @@ class CephCluster(pulumi.ComponentResource):
                 f"{self._name}-mgr-{node}",
                 node=node,
                 allow_last_removal=self._cfg.allow_data_loss,
+                adopt=self._cfg.adopt_existing,
                 opts=self._opts([previous]),
             )
             managers.append(previous)
@@ -153,6 +156,7 @@ class CephCluster(pulumi.ComponentResource):
             crush_device_class=osd.device_class,
             wipe=osd.wipe,
             allow_data_loss=self._cfg.allow_data_loss,
+            adopt=self._cfg.adopt_existing,
             opts=self._opts([after], protect=self._cfg.protect),
         )
 
@@ -179,6 +183,7 @@ class CephCluster(pulumi.ComponentResource):
             crush_rule=pool.crush_rule,
             target_size_ratio=pool.target_size_ratio,
             allow_data_loss=self._cfg.allow_data_loss,
+            adopt=self._cfg.adopt_existing,
             opts=self._opts([self.osd_gate], protect=self._cfg.protect),
         )
 
@@ -191,5 +196,6 @@ class CephCluster(pulumi.ComponentResource):
             krbd=storage.krbd,
             nodes=storage.nodes,
             allow_delete_with_volumes=self._cfg.allow_data_loss,
+            adopt=self._cfg.adopt_existing,
             opts=self._opts([pool], protect=self._cfg.protect),
         )

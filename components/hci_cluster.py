@@ -37,6 +37,7 @@ class HciCluster(pulumi.ComponentResource):
                     ceph_version=cfg.ceph_version,
                     repository=cfg.repository,
                     apt_repositories=cfg.apt_repositories,
+                    adopt=cfg.adopt_existing,
                 ),
                 child,
             )

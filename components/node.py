@@ -16,6 +16,7 @@ class NodeArgs:
     ceph_version: str
     repository: str  # no-subscription | enterprise | test, for PVE and Ceph alike
     apt_repositories: bool = True
+    adopt: bool = False  # take over Ceph packages already on the node
 
 
 class Node(pulumi.ComponentResource):
@@ -38,6 +39,7 @@ class Node(pulumi.ComponentResource):
             node=args.node,
             version=args.ceph_version,
             repository=args.repository,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.repositories),
         )
         self.register_outputs({"installedVersion": self.ceph_install.installed_version})

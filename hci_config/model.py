@@ -171,6 +171,7 @@ class HciConfig(_Model):
     api_nodes: list[NodeName] = []  # empty: every node, monitors first
     protect: bool = True
     allow_data_loss: bool = False
+    adopt_existing: bool = False
     health_require: Literal["HEALTH_OK", "no_degraded_pgs"] = "HEALTH_OK"
     health_timeout: Annotated[int, Field(ge=1)] = 600
     default_pool_size: ReplicaCount = 3
