@@ -7,7 +7,6 @@ Usage: .venv/bin/python bench/peer_pool.py
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 import time
@@ -19,24 +18,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench.lab_bringup import bring_up  # noqa: E402
 from lab.pytest_plugin import Lab, start_lab, stop_lab  # noqa: E402
-from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment, pulumi_environment  # noqa: E402
+from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment  # noqa: E402
 
 PROJECT = ROOT / "bench" / "peer_pool"
 
 
 def project_for(base: Path, impl: str, bin_dir: Path, lab: Lab) -> PulumiProject:
-    root = base / impl
-    (root / "project").mkdir(parents=True)
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy2(PROJECT / name, root / "project" / name)
-    shutil.copytree(ROOT / "dynamic_providers", root / "project" / "dynamic_providers",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "project" / ".venv").symlink_to(ROOT / ".venv")
-    project = PulumiProject(root=root / "project", stack="peer",
-                            env=pulumi_environment(root, bin_dir, lab_environment(lab.info.state_dir)))
-    project.write_config({"config": {"peer-pool:impl": impl}})
-    project.run("stack", "init")
-    return project
+    files = (PROJECT / "Pulumi.yaml", PROJECT / "__main__.py", ROOT / "dynamic_providers")
+    return PulumiProject.create(base / impl, "peer", {"config": {"peer-pool:impl": impl}}, bin_dir,
+                                lab_environment(lab.info.state_dir), files=files)
 
 
 def step(lab: Lab, run: Any) -> tuple[float, int, int]:

@@ -5,9 +5,10 @@
   or a replacement (migrate=False); HA owns the node instead.
 - `disks[i].datastoreId` of a disk with `moveTo`: DiskMove moves it live; bpg would otherwise
   plan a second, offline move back to the creation storage.
-- `disks[i].speed`: the program sets no disk I/O limits; the bridge fills the block with its schema
-  defaults (all zeros) while bpg reads an unlimited disk back with no block at all, which would be
-  a perpetual diff on every VM.
+- `disks[i].speed`: the program sets no disk I/O limits; the upstream pulumi-proxmoxve plugin fills
+  the block with its schema defaults (all zeros) while bpg reads an unlimited disk back with no block
+  at all, a perpetual diff on every VM (muhlba91/pulumi-proxmoxve#664). Our own build of the plugin
+  (engine/proxmoxve-bridge) drops that default; this keeps the program right with upstream's too.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ class PveUnreachable(ProxmoxHciError):
     """The API could not be reached, even after retries."""
 
 
+def _log_tail(lines: list[str]) -> str:
+    return "".join(f"\n  | {line}" for line in lines) or " (empty)"
+
+
 class TaskFailed(ProxmoxHciError):
     """A PVE worker task ended with an error."""
 
@@ -54,9 +58,8 @@ class TaskFailed(ProxmoxHciError):
         self.task = task
         self.exitstatus = exitstatus
         self.log_tail = log_tail
-        tail = "".join(f"\n  | {line}" for line in log_tail)
         super().__init__(f"{what}: task {task} on node {node} failed: {exitstatus}\n"
-                         f"  task {upid}; last lines of its log:{tail or ' (empty)'}")
+                         f"  task {upid}; last lines of its log:{_log_tail(log_tail)}")
 
 
 class TaskTimeout(ProxmoxHciError):
@@ -68,9 +71,8 @@ class TaskTimeout(ProxmoxHciError):
         self.node = node
         self.task = task
         self.log_tail = log_tail
-        tail = "".join(f"\n  | {line}" for line in log_tail)
         super().__init__(f"{what}: task {task} on node {node} still running after {timeout:.0f} s; it was left "
-                         f"running (task {upid}). Last lines of its log:{tail or ' (empty)'}")
+                         f"running (task {upid}). Last lines of its log:{_log_tail(log_tail)}")
 
 
 class WaitTimeout(ProxmoxHciError):

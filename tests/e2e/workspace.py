@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "dynamic_providers", "hci_config")
+PROGRAM_FILES = tuple(REPO / name for name in ("Pulumi.yaml", "__main__.py", "components", "dynamic_providers",
+                                                "hci_config"))
 PULUMI_TIMEOUT = 1800
 
 
@@ -70,15 +71,15 @@ class PulumiProject:
 
     @classmethod
     def create(cls, base: Path, stack: str, config: dict[str, Any], bin_dir: Path,
-               lab_env: dict[str, str]) -> PulumiProject:
+               lab_env: dict[str, str], files: tuple[Path, ...] = PROGRAM_FILES) -> PulumiProject:
+        """A project in base/project from `files` (files and folders, copied by name), its stack initialised."""
         root = base / "project"
         root.mkdir(parents=True)
-        for name in PROGRAM_FILES:
-            src = REPO / name
+        for src in files:
             if src.is_dir():
-                shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(src, root / src.name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
-                shutil.copy2(src, root / name)
+                shutil.copy2(src, root / src.name)
         (root / ".venv").symlink_to(REPO / ".venv")
         project = cls(root=root, stack=stack, env=pulumi_environment(base, bin_dir, lab_env))
         project.write_config(config)
