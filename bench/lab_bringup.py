@@ -41,8 +41,9 @@ def bring_up(lab: Lab) -> dict[str, float]:
     token, root = lab.api(), lab.root_api()
     marks: dict[str, float] = {}
     t0 = time.monotonic()
-    for upid in [root.nodes(n).termproxy.post(cmd="ceph_install", **{"cmd-opts": "--version squid"})["upid"]
-                 for n in lab.nodes]:
+    for upid in [
+        root.nodes(n).termproxy.post(cmd="ceph_install", **{"cmd-opts": "--version squid"})["upid"] for n in lab.nodes
+    ]:
         wait_task(root, upid)
     marks["install"] = time.monotonic() - t0
     token.nodes("pve1").ceph.init.post(network=lab.public_network)
@@ -60,8 +61,13 @@ def bring_up(lab: Lab) -> dict[str, float]:
         status = token.cluster.ceph.status.get()
         states = {s["state_name"] for s in status["pgmap"].get("pgs_by_state", [])}
         mgrs = 1 + len(status["mgrmap"].get("standbys", [])) if status["mgrmap"].get("available") else 0
-        if (status["health"]["status"] == "HEALTH_OK" and states == {"active+clean"}
-                and len(status["quorum_names"]) == 3 and mgrs == 2 and status["osdmap"]["num_in_osds"] == 3):
+        if (
+            status["health"]["status"] == "HEALTH_OK"
+            and states == {"active+clean"}
+            and len(status["quorum_names"]) == 3
+            and mgrs == 2
+            and status["osdmap"]["num_in_osds"] == 3
+        ):
             break
         if time.monotonic() - t0 > 300:
             raise SystemExit(f"no HEALTH_OK after 300 s: {status['health']}")
@@ -113,8 +119,10 @@ def main() -> None:
         for role, size in sorted(rss.items()):
             print(f"  RSS {role:<10} {size / 2**20:7.1f} MiB")
         total_rss = sum(rss.values())
-        print(f"all lab processes: {total_rss / 2**20:.0f} MiB RSS (target < 2048 MiB): "
-              f"{'OK' if total_rss < 2**31 else 'MISSED'}")
+        print(
+            f"all lab processes: {total_rss / 2**20:.0f} MiB RSS (target < 2048 MiB): "
+            f"{'OK' if total_rss < 2**31 else 'MISSED'}"
+        )
         rate = gets_per_second(lab)
         verdict = "OK" if rate >= 500 else "MISSED"
         print(f"GET /version: {rate:.0f} requests/s over {GET_COUNT} (target >= 500): {verdict}")

@@ -52,8 +52,15 @@ def measure(name: str, config: dict[str, Any], lab_args: list[str]) -> dict[str,
     finally:
         stop_lab(base / "lab")
     writes = {f"{m} {p}": n for (m, p), n in counts.items() if m != "GET"}
-    return {"name": name, "resources": resources, "up_wall": up_wall, "wall": wall,
-            "requests": sum(counts.values()), "writes": writes, "by_path": counts}
+    return {
+        "name": name,
+        "resources": resources,
+        "up_wall": up_wall,
+        "wall": wall,
+        "requests": sum(counts.values()),
+        "writes": writes,
+        "by_path": counts,
+    }
 
 
 def main() -> None:
@@ -66,8 +73,13 @@ def main() -> None:
     if not args.skip_big:
         nodes, disks, vms = args.big
         size = "+".join(["64G"] * disks)
-        results.append(measure(f"big{nodes}x{disks}x{vms}", generated_stack(nodes, disks, vms),
-                               ["--nodes", str(nodes), "--disks", size]))
+        results.append(
+            measure(
+                f"big{nodes}x{disks}x{vms}",
+                generated_stack(nodes, disks, vms),
+                ["--nodes", str(nodes), "--disks", size],
+            )
+        )
         report(results[1])
     print("target: no write in a no-op preview:", "OK" if all(not r["writes"] for r in results) else "MISSED")
     if len(results) == 2:
@@ -75,14 +87,19 @@ def main() -> None:
         per_small = small["requests"] / small["resources"]
         per_big = big["requests"] / big["resources"]
         linear = per_big <= max(per_small, 0.01) * 1.5 + 0.5
-        print(f"requests per resource: {per_small:.2f} (dev) vs {per_big:.2f} (big): "
-              f"{'at most linear: OK' if linear else 'grows faster than linear: MISSED'}")
+        print(
+            f"requests per resource: {per_small:.2f} (dev) vs {per_big:.2f} (big): "
+            f"{'at most linear: OK' if linear else 'grows faster than linear: MISSED'}"
+        )
 
 
 def report(r: dict[str, Any]) -> None:
     print(f"{r['name']}: {r['resources']} resources (cold up {r['up_wall']:.0f} s)")
-    print(f"  no-op preview: {r['wall']:.1f} s, {r['requests']} PVE requests "
-          f"({r['requests'] / r['resources']:.2f} per resource), writes: {r['writes'] or 'none'}", flush=True)
+    print(
+        f"  no-op preview: {r['wall']:.1f} s, {r['requests']} PVE requests "
+        f"({r['requests'] / r['resources']:.2f} per resource), writes: {r['writes'] or 'none'}",
+        flush=True,
+    )
     for (method, path), n in sorted(r["by_path"].items(), key=lambda kv: -kv[1])[:8]:
         print(f"    {n:5d}  {method} {path}", flush=True)
 

@@ -41,8 +41,11 @@ def tasks_of(resource: dict[str, Any], tasks: list[Task]) -> list[Task]:
 
     def pick(ttype: str | tuple[str, ...], tid: str | None = None, node: str | None = None) -> list[Task]:
         types = (ttype,) if isinstance(ttype, str) else ttype
-        return [t for t in tasks if t["type"] in types and (tid is None or t["id"] == tid)
-                and (node is None or t["node"] == node)]
+        return [
+            t
+            for t in tasks
+            if t["type"] in types and (tid is None or t["id"] == tid) and (node is None or t["node"] == node)
+        ]
 
     if kind.endswith("ceph:Install"):
         return pick("vncshell", node=inputs.get("node"))
@@ -120,8 +123,10 @@ def main() -> None:
                 when = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in spans)
                 print(f"    {weight[urn]:6.1f} s  {_kind(urn)} {urn.rsplit('::', 1)[-1]}  (at {when} s)")
         ratio = length / wall if wall else 0.0
-        print(f"orchestration efficiency (critical path / wall): {ratio:.2f} (target >= 0.8): "
-              f"{'OK' if ratio >= 0.8 else 'MISSED'}")
+        print(
+            f"orchestration efficiency (critical path / wall): {ratio:.2f} (target >= 0.8): "
+            f"{'OK' if ratio >= 0.8 else 'MISSED'}"
+        )
     finally:
         stop_lab(base / "lab")
 

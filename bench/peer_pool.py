@@ -25,8 +25,14 @@ PROJECT = ROOT / "bench" / "peer_pool"
 
 def project_for(base: Path, impl: str, bin_dir: Path, lab: Lab) -> PulumiProject:
     files = (PROJECT / "Pulumi.yaml", PROJECT / "__main__.py", ROOT / "dynamic_providers")
-    return PulumiProject.create(base / impl, "peer", {"config": {"peer-pool:impl": impl}}, bin_dir,
-                                lab_environment(lab.info.state_dir), files=files)
+    return PulumiProject.create(
+        base / impl,
+        "peer",
+        {"config": {"peer-pool:impl": impl}},
+        bin_dir,
+        lab_environment(lab.info.state_dir),
+        files=files,
+    )
 
 
 def step(lab: Lab, run: Any) -> tuple[float, int, int]:
@@ -48,15 +54,20 @@ def main() -> None:
         rows = []
         for impl in ("bpg", "ours"):
             project = project_for(base, impl, bin_dir, lab)
-            for name, run in (("create", project.up), ("refresh", lambda p=project: p.run("refresh", "--yes")),
-                              ("delete", lambda p=project: p.run("destroy", "--yes"))):
+            for name, run in (
+                ("create", project.up),
+                ("refresh", lambda p=project: p.run("refresh", "--yes")),
+                ("delete", lambda p=project: p.run("destroy", "--yes")),
+            ):
                 wall, reads, writes = step(lab, run)
                 rows.append((impl, name, wall, reads, writes))
         print(f"{'impl':<6}{'step':<9}{'wall s':>8}{'GETs':>7}{'writes':>8}")
         for impl, name, wall, reads, writes in rows:
             print(f"{impl:<6}{name:<9}{wall:8.1f}{reads:7d}{writes:8d}")
-        print("(our create also waits for the PGs to be active+clean, and our delete checks the pool holds no data "
-              "and no storage points at it; bpg's does neither)")
+        print(
+            "(our create also waits for the PGs to be active+clean, and our delete checks the pool holds no data "
+            "and no storage points at it; bpg's does neither)"
+        )
     finally:
         stop_lab(base / "lab")
 

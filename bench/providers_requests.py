@@ -59,9 +59,19 @@ class Bench:
 
     def provider(self, cls: Any) -> Any:
         provider = cls()
-        provider.configure(ConfigureRequest(Config({
-            "proxmoxve:endpoint": self.info.endpoint, "proxmoxve:apiToken": self.info.api_token,
-            "proxmoxve:username": "root@pam", "proxmoxve:password": self.info.root_password}, "proxmox-hci")))
+        provider.configure(
+            ConfigureRequest(
+                Config(
+                    {
+                        "proxmoxve:endpoint": self.info.endpoint,
+                        "proxmoxve:apiToken": self.info.api_token,
+                        "proxmoxve:username": "root@pam",
+                        "proxmoxve:password": self.info.root_password,
+                    },
+                    "proxmox-hci",
+                )
+            )
+        )
         return provider
 
     def counted(self, label: str, op: str, call: Callable[[], Any]) -> Any:
@@ -106,8 +116,11 @@ def run(info: LabInfo) -> None:
     bench.resource("RbdStorage", RbdStorageProvider, storage="bench-rbd", pool="bench")
     bench.resource("CephHealthGate", CephHealthGateProvider, api_nodes=nodes, require="no_degraded_pgs")
     client = bench.provider(DiskMoveProvider).client()
-    client.wait_task(client.call("POST", f"/nodes/{nodes[0]}/qemu", vmid=900, name="bench", scsi0="local-lvm:1"),
-                     60, "creating the bench VM")
+    client.wait_task(
+        client.call("POST", f"/nodes/{nodes[0]}/qemu", vmid=900, name="bench", scsi0="local-lvm:1"),
+        60,
+        "creating the bench VM",
+    )
     bench.resource("DiskMove", DiskMoveProvider, vm_id=900, disk="scsi0", storage="bench-rbd")
 
     print(f"{'resource':<22} {'op':<7} {'requests':>8} {'seconds':>8}  most frequent")
@@ -119,8 +132,10 @@ def run(info: LabInfo) -> None:
     if overheads:
         p90 = overheads[min(len(overheads) - 1, int(len(overheads) * 0.9))]
         verdict = "meets" if statistics.median(overheads) < 0.3 else "MISSES"
-        print(f"\ntask wait overhead over {len(overheads)} tasks: median {statistics.median(overheads):.3f} s, "
-              f"p90 {p90:.3f} s, max {overheads[-1]:.3f} s ({verdict} the 0.3 s median target)")
+        print(
+            f"\ntask wait overhead over {len(overheads)} tasks: median {statistics.median(overheads):.3f} s, "
+            f"p90 {p90:.3f} s, max {overheads[-1]:.3f} s ({verdict} the 0.3 s median target)"
+        )
 
 
 def main() -> None:
@@ -132,13 +147,18 @@ def main() -> None:
         return
     state_dir = Path(tempfile.mkdtemp(prefix="bench-providers-"))
     lab = [sys.executable, "-m", "lab"]
-    subprocess.run([*lab, "up", "--state-dir", str(state_dir), "--ceph-installed", "--disks", "512G+512G"],
-                   check=True, timeout=120, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*lab, "up", "--state-dir", str(state_dir), "--ceph-installed", "--disks", "512G+512G"],
+        check=True,
+        timeout=120,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         run(LabInfo.load(state_dir))
     finally:
-        subprocess.run([*lab, "down", "--state-dir", str(state_dir)], check=False, timeout=180,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*lab, "down", "--state-dir", str(state_dir)], check=False, timeout=180, stdout=subprocess.DEVNULL
+        )
 
 
 if __name__ == "__main__":

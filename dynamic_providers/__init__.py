@@ -13,5 +13,14 @@ from dynamic_providers.disk_move import DiskMove
 from dynamic_providers.health_gate import CephHealthGate
 from dynamic_providers.rbd_storage import RbdStorage
 
-__all__ = ["CephHealthGate", "CephInit", "CephInstall", "CephManager", "CephMonitor", "CephOsd", "CephPool",
-           "DiskMove", "RbdStorage"]
+__all__ = [
+    "CephHealthGate",
+    "CephInit",
+    "CephInstall",
+    "CephManager",
+    "CephMonitor",
+    "CephOsd",
+    "CephPool",
+    "DiskMove",
+    "RbdStorage",
+]

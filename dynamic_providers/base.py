@@ -56,8 +56,12 @@ class PveProvider(ResourceProvider):
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         plan = diff_inputs(self.spec, from_wire(_olds), from_wire(_news), self.delete_before_replace)
-        return DiffResult(changes=plan.changes, replaces=plan.replaces, stables=plan.stables,
-                          delete_before_replace=plan.delete_before_replace)
+        return DiffResult(
+            changes=plan.changes,
+            replaces=plan.replaces,
+            stables=plan.stables,
+            delete_before_replace=plan.delete_before_replace,
+        )
 
     # -- helpers for create/read/update/delete ---------------------------------------------------
 

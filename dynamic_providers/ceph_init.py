@@ -38,12 +38,15 @@ class CephInitProvider(PveProvider):
         if live is not None:
             mismatches = init.adopt_mismatches(live, inputs)
             if mismatches:
-                raise AlreadyExists(f"Ceph is already initialised (fsid {live['fsid']}) and differs: "
-                                    f"{'; '.join(mismatches)}. Change the inputs to match, or change the cluster by "
-                                    "hand first")
+                raise AlreadyExists(
+                    f"Ceph is already initialised (fsid {live['fsid']}) and differs: "
+                    f"{'; '.join(mismatches)}. Change the inputs to match, or change the cluster by "
+                    "hand first"
+                )
             if not inputs["adopt"]:
-                raise AlreadyExists(f"Ceph is already initialised (fsid {live['fsid']}); set adopt=true to manage "
-                                    "that configuration")
+                raise AlreadyExists(
+                    f"Ceph is already initialised (fsid {live['fsid']}); set adopt=true to manage that configuration"
+                )
         else:
             client.ceph_init(node, **init.init_params(inputs))
             live = read_live(client, node)
@@ -74,10 +77,27 @@ class CephInitProvider(PveProvider):
 class CephInit(Resource, module="ceph", name="Init"):
     fsid: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, api_nodes: pulumi.Input[list[str]], network: pulumi.Input[str],
-                 cluster_network: pulumi.Input[str] | None = None, size: pulumi.Input[int] = 3,
-                 min_size: pulumi.Input[int] = 2, pg_bits: pulumi.Input[int] | None = None,
-                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"api_nodes": api_nodes, "network": network, "cluster_network": cluster_network, "size": size,
-                 "min_size": min_size, "pg_bits": pg_bits, "adopt": adopt, "fsid": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_nodes: pulumi.Input[list[str]],
+        network: pulumi.Input[str],
+        cluster_network: pulumi.Input[str] | None = None,
+        size: pulumi.Input[int] = 3,
+        min_size: pulumi.Input[int] = 2,
+        pg_bits: pulumi.Input[int] | None = None,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_nodes": api_nodes,
+            "network": network,
+            "cluster_network": cluster_network,
+            "size": size,
+            "min_size": min_size,
+            "pg_bits": pg_bits,
+            "adopt": adopt,
+            "fsid": None,
+        }
         super().__init__(CephInitProvider(), resource_name, props, opts)

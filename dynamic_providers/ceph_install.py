@@ -60,10 +60,12 @@ def run_installer(client: PveClient, node: str, version: str, repository: str) -
         raise ProxmoxHciError(
             f"{exc}\nOn a PVE node the installer runs in an interactive terminal; if it needs an answer, run "
             f"`pveceph install {install.installer_options(version, repository)}` on {node} (or use the GUI's Ceph "
-            "wizard), then declare this resource with adopt=true") from exc
+            "wizard), then declare this resource with adopt=true"
+        ) from exc
     if not probe(client, node):
-        raise ProxmoxHciError(f"{what}: the installer's task {upid} ended, yet {node} still reports Ceph as not "
-                              "installed")
+        raise ProxmoxHciError(
+            f"{what}: the installer's task {upid} ended, yet {node} still reports Ceph as not installed"
+        )
     found = INSTALLED_LINE.search("\n".join(client.task_log(Upid.parse(upid))))
     return found.group(1).lower() if found else version
 
@@ -104,9 +106,15 @@ class CephInstallProvider(PveProvider):
 class CephInstall(Resource, module="ceph", name="Install"):
     installed_version: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, node: pulumi.Input[str], version: pulumi.Input[str] = "squid",
-                 repository: pulumi.Input[str] = "no-subscription", adopt: pulumi.Input[bool] = False,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"node": node, "version": version, "repository": repository, "adopt": adopt,
-                 "installed_version": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        node: pulumi.Input[str],
+        version: pulumi.Input[str] = "squid",
+        repository: pulumi.Input[str] = "no-subscription",
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"node": node, "version": version, "repository": repository, "adopt": adopt, "installed_version": None}
         super().__init__(CephInstallProvider(), resource_name, props, opts)

@@ -23,8 +23,13 @@ def wait_running(client: PveClient, node: str, mgr_id: str) -> str:
         state = str(entry.get("state")) if entry else "not listed"
         return state in mgr.RUNNING_STATES, state
 
-    return wait_until(client, probe, RUNNING_TIMEOUT, f"mgr.{mgr_id} on {node} becoming active or standby",
-                      "The MGR was left in place: fix it, then re-run (it is taken over)")
+    return wait_until(
+        client,
+        probe,
+        RUNNING_TIMEOUT,
+        f"mgr.{mgr_id} on {node} becoming active or standby",
+        "The MGR was left in place: fix it, then re-run (it is taken over)",
+    )
 
 
 class CephManagerProvider(PveProvider):
@@ -42,8 +47,9 @@ class CephManagerProvider(PveProvider):
             mgr.check_adoptable(entry, node)
         else:
             try:
-                client.run_task(lambda: client.mgr_create(node, mgr_id), TASK_TIMEOUT,
-                                f"creating mgr.{mgr_id} on {node}")
+                client.run_task(
+                    lambda: client.mgr_create(node, mgr_id), TASK_TIMEOUT, f"creating mgr.{mgr_id} on {node}"
+                )
             except TaskFailed as exc:
                 # The first MON's own MGR task may have got there between our look and our create.
                 if "already exists" not in exc.exitstatus:
@@ -75,17 +81,33 @@ class CephManagerProvider(PveProvider):
         if reason:
             raise UnsafeToProceed(reason)
         client.run_task(lambda: client.mgr_destroy(node, mgr_id), TASK_TIMEOUT, f"destroying mgr.{mgr_id} on {node}")
-        wait_until(client, lambda: (mgr.find(client.mgr_list(node), mgr_id) is None, "still listed"),
-                   RUNNING_TIMEOUT, f"mgr.{mgr_id} disappearing")
+        wait_until(
+            client,
+            lambda: (mgr.find(client.mgr_list(node), mgr_id) is None, "still listed"),
+            RUNNING_TIMEOUT,
+            f"mgr.{mgr_id} disappearing",
+        )
 
 
 class CephManager(Resource, module="ceph", name="Manager"):
     mgr_id: pulumi.Output[str]
     state: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, node: pulumi.Input[str], mgr_id: pulumi.Input[str] | None = None,
-                 allow_last_removal: pulumi.Input[bool] = False, adopt: pulumi.Input[bool] = False,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"node": node, "mgr_id": mgr_id, "allow_last_removal": allow_last_removal, "adopt": adopt,
-                 "state": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        node: pulumi.Input[str],
+        mgr_id: pulumi.Input[str] | None = None,
+        allow_last_removal: pulumi.Input[bool] = False,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "node": node,
+            "mgr_id": mgr_id,
+            "allow_last_removal": allow_last_removal,
+            "adopt": adopt,
+            "state": None,
+        }
         super().__init__(CephManagerProvider(), resource_name, props, opts)

@@ -32,8 +32,13 @@ def wait_in_quorum(client: PveClient, node: str, mon_id: str) -> dict[str, Any]:
         seen["entry"] = entry
         return mon.in_quorum(entry), f"mon.{mon_id} {'state ' + str(entry.get('state')) if entry else 'not listed'}"
 
-    wait_until(client, probe, QUORUM_TIMEOUT, f"mon.{mon_id} on {node} joining quorum",
-               "The MON was left in place: fix it, then re-run with adopt=true, or remove it")
+    wait_until(
+        client,
+        probe,
+        QUORUM_TIMEOUT,
+        f"mon.{mon_id} on {node} joining quorum",
+        "The MON was left in place: fix it, then re-run with adopt=true, or remove it",
+    )
     return dict(seen["entry"])
 
 
@@ -52,8 +57,9 @@ class CephMonitorProvider(PveProvider):
             if entry is not None:
                 mon.check_adoptable(entry, node, address, inputs["adopt"])
             else:
-                client.run_task(lambda: client.mon_create(node, mon_id, address), TASK_TIMEOUT,
-                                f"creating mon.{mon_id} on {node}")
+                client.run_task(
+                    lambda: client.mon_create(node, mon_id, address), TASK_TIMEOUT, f"creating mon.{mon_id} on {node}"
+                )
             live = mon.live_view(wait_in_quorum(client, node, mon_id))
         return CreateResult(f"{node}/{mon_id}", self.outs(inputs, address=live["address"], in_quorum=True))
 
@@ -84,10 +90,15 @@ class CephMonitorProvider(PveProvider):
             reason = mon.removal_refusal(mons, mon_id, inputs["allow_shrink"], safe, ceph_says)
             if reason:
                 raise UnsafeToProceed(reason)
-            client.run_task(lambda: client.mon_destroy(node, mon_id), TASK_TIMEOUT,
-                            f"destroying mon.{mon_id} on {node}")
-            wait_until(client, lambda: (mon.find(client.mon_list(node), mon_id) is None, "still listed"),
-                       QUORUM_TIMEOUT, f"mon.{mon_id} leaving the monmap")
+            client.run_task(
+                lambda: client.mon_destroy(node, mon_id), TASK_TIMEOUT, f"destroying mon.{mon_id} on {node}"
+            )
+            wait_until(
+                client,
+                lambda: (mon.find(client.mon_list(node), mon_id) is None, "still listed"),
+                QUORUM_TIMEOUT,
+                f"mon.{mon_id} leaving the monmap",
+            )
 
 
 class CephMonitor(Resource, module="ceph", name="Monitor"):
@@ -95,9 +106,23 @@ class CephMonitor(Resource, module="ceph", name="Monitor"):
     address: pulumi.Output[str]
     in_quorum: pulumi.Output[bool]
 
-    def __init__(self, resource_name: str, *, node: pulumi.Input[str], address: pulumi.Input[str] | None = None,
-                 mon_id: pulumi.Input[str] | None = None, allow_shrink: pulumi.Input[bool] = False,
-                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"node": node, "address": address, "mon_id": mon_id, "allow_shrink": allow_shrink, "adopt": adopt,
-                 "in_quorum": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        node: pulumi.Input[str],
+        address: pulumi.Input[str] | None = None,
+        mon_id: pulumi.Input[str] | None = None,
+        allow_shrink: pulumi.Input[bool] = False,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "node": node,
+            "address": address,
+            "mon_id": mon_id,
+            "allow_shrink": allow_shrink,
+            "adopt": adopt,
+            "in_quorum": None,
+        }
         super().__init__(CephMonitorProvider(), resource_name, props, opts)

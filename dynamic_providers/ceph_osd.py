@@ -48,8 +48,13 @@ def wait_up_in(client: PveClient, node: str, osd_id: int) -> None:
             return False, "not in the OSD tree"
         return state.up and state.in_, f"{'up' if state.up else 'down'}, {'in' if state.in_ else 'out'}"
 
-    wait_until(client, probe, UP_IN_TIMEOUT, f"osd.{osd_id} on {node} coming up and in",
-               "The OSD was left in place: fix it, then re-run with adopt=true, or remove it")
+    wait_until(
+        client,
+        probe,
+        UP_IN_TIMEOUT,
+        f"osd.{osd_id} on {node} coming up and in",
+        "The OSD was left in place: fix it, then re-run with adopt=true, or remove it",
+    )
 
 
 class CephOsdProvider(PveProvider):
@@ -64,24 +69,32 @@ class CephOsdProvider(PveProvider):
         client = self.client()
         client.require_root(f"creating an OSD on {node}")  # fail before touching anything
         with node_lock(node):
-            plan = osd.plan_create(node, device, osd.find_disk(client.disks_list(node), device),
-                                   wipe=inputs["wipe"], adopt=inputs["adopt"])
+            plan = osd.plan_create(
+                node, device, osd.find_disk(client.disks_list(node), device), wipe=inputs["wipe"], adopt=inputs["adopt"]
+            )
             if plan.action == "adopt":
                 osd_id = self._adopt(client, node, plan.osd_id, inputs)
             else:
                 if plan.action == "wipe_then_create":
-                    client.run_task(lambda: client.wipe_disk(node, plan.devpath), WIPE_TIMEOUT,
-                                    f"wiping {plan.devpath} on {node}")
+                    client.run_task(
+                        lambda: client.wipe_disk(node, plan.devpath), WIPE_TIMEOUT, f"wiping {plan.devpath} on {node}"
+                    )
                     disk = osd.find_disk(client.disks_list(node), plan.devpath)
                     if disk is None or disk.get("used"):
-                        raise UnsafeToProceed(f"{plan.devpath} on {node} is still in use after wiping "
-                                              f"({disk.get('used') if disk else 'gone'}); not creating the OSD")
-                client.run_task(lambda: client.osd_create(node, **osd.create_params(inputs, plan.devpath)),
-                                CREATE_TIMEOUT, f"creating an OSD on {plan.devpath} of {node}")
+                        raise UnsafeToProceed(
+                            f"{plan.devpath} on {node} is still in use after wiping "
+                            f"({disk.get('used') if disk else 'gone'}); not creating the OSD"
+                        )
+                client.run_task(
+                    lambda: client.osd_create(node, **osd.create_params(inputs, plan.devpath)),
+                    CREATE_TIMEOUT,
+                    f"creating an OSD on {plan.devpath} of {node}",
+                )
                 found = find_osd_on(client, node, plan.devpath)
                 if found is None:
-                    raise ProxmoxHciError(f"the OSD create task on {node} succeeded, yet disks/list shows no OSD on "
-                                          f"{plan.devpath}")
+                    raise ProxmoxHciError(
+                        f"the OSD create task on {node} succeeded, yet disks/list shows no OSD on {plan.devpath}"
+                    )
                 osd_id = found
         wait_up_in(client, node, osd_id)
         return CreateResult(f"{node}/{osd_id}", self.outs(inputs, osd_id=osd_id, devpath=plan.devpath))
@@ -93,8 +106,9 @@ class CephOsdProvider(PveProvider):
             raise AlreadyExists(f"disks/list names osd.{osd_id} on {inputs['device']}, but the OSD tree does not")
         mismatches = osd.adopt_mismatches(state, node, inputs)
         if mismatches:
-            raise AlreadyExists(f"osd.{osd_id} on {inputs['device']} does not match the inputs: "
-                                f"{'; '.join(mismatches)}")
+            raise AlreadyExists(
+                f"osd.{osd_id} on {inputs['device']} does not match the inputs: {'; '.join(mismatches)}"
+            )
         return osd_id
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -123,12 +137,32 @@ class CephOsd(Resource, module="ceph", name="Osd"):
     osd_id: pulumi.Output[int]
     devpath: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, node: pulumi.Input[str], device: pulumi.Input[str],
-                 db_device: pulumi.Input[str] | None = None, wal_device: pulumi.Input[str] | None = None,
-                 encrypted: pulumi.Input[bool] = False, crush_device_class: pulumi.Input[str] | None = None,
-                 wipe: pulumi.Input[bool] = False, allow_data_loss: pulumi.Input[bool] = False,
-                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"node": node, "device": device, "db_device": db_device, "wal_device": wal_device,
-                 "encrypted": encrypted, "crush_device_class": crush_device_class, "wipe": wipe,
-                 "allow_data_loss": allow_data_loss, "adopt": adopt, "osd_id": None, "devpath": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        node: pulumi.Input[str],
+        device: pulumi.Input[str],
+        db_device: pulumi.Input[str] | None = None,
+        wal_device: pulumi.Input[str] | None = None,
+        encrypted: pulumi.Input[bool] = False,
+        crush_device_class: pulumi.Input[str] | None = None,
+        wipe: pulumi.Input[bool] = False,
+        allow_data_loss: pulumi.Input[bool] = False,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "node": node,
+            "device": device,
+            "db_device": db_device,
+            "wal_device": wal_device,
+            "encrypted": encrypted,
+            "crush_device_class": crush_device_class,
+            "wipe": wipe,
+            "allow_data_loss": allow_data_loss,
+            "adopt": adopt,
+            "osd_id": None,
+            "devpath": None,
+        }
         super().__init__(CephOsdProvider(), resource_name, props, opts)

@@ -27,9 +27,13 @@ def live_pool(client: PveClient, node: str, name: str) -> dict[str, Any] | None:
 
 def wait_clean(client: PveClient, node: str, name: str) -> None:
     pools = len(client.pool_list(node))
-    wait_until(client, lambda: health.all_clean(client.ceph_status(node), pools), CLEAN_TIMEOUT,
-               f"PGs active+clean after changing pool '{name}'",
-               "Check `ceph health detail` (too few OSDs or hosts for the size?)")
+    wait_until(
+        client,
+        lambda: health.all_clean(client.ceph_status(node), pools),
+        CLEAN_TIMEOUT,
+        f"PGs active+clean after changing pool '{name}'",
+        "Check `ceph health detail` (too few OSDs or hosts for the size?)",
+    )
 
 
 class CephPoolProvider(PveProvider):
@@ -59,14 +63,18 @@ class CephPoolProvider(PveProvider):
     def _create(client: PveClient, node: str, inputs: dict[str, Any]) -> None:
         name = inputs["pool_name"]
         try:
-            client.run_task(lambda: client.pool_create(node, **pool.create_params(inputs)), TASK_TIMEOUT,
-                            f"creating pool '{name}' through {node}")
+            client.run_task(
+                lambda: client.pool_create(node, **pool.create_params(inputs)),
+                TASK_TIMEOUT,
+                f"creating pool '{name}' through {node}",
+            )
         except TaskFailed:
             # `osd pool create` may have run before a later step failed: the half-made pool is new and
             # empty, so remove it, as a failed create must leave nothing behind.
             if live_pool(client, node, name) is not None:
-                client.run_task(lambda: client.pool_destroy(node, name), TASK_TIMEOUT,
-                                f"removing the half-created pool '{name}'")
+                client.run_task(
+                    lambda: client.pool_destroy(node, name), TASK_TIMEOUT, f"removing the half-created pool '{name}'"
+                )
             raise
 
     @staticmethod
@@ -74,8 +82,11 @@ class CephPoolProvider(PveProvider):
         params = pool.update_params(live, wanted)
         if params:
             name = wanted["pool_name"]
-            client.run_task(lambda: client.pool_set(node, name, **params), TASK_TIMEOUT,
-                            f"setting {', '.join(sorted(params))} on pool '{name}'")
+            client.run_task(
+                lambda: client.pool_set(node, name, **params),
+                TASK_TIMEOUT,
+                f"setting {', '.join(sorted(params))} on pool '{name}'",
+            )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         old = self.inputs(props)
@@ -113,23 +124,51 @@ class CephPoolProvider(PveProvider):
         if reason:
             raise UnsafeToProceed(reason)
         # force only with the opt-in: it skips PVE's own "still in use by storage" check.
-        client.run_task(lambda: client.pool_destroy(node, name, force=inputs["allow_data_loss"]), TASK_TIMEOUT,
-                        f"deleting pool '{name}' through {node}")
-        wait_until(client, lambda: (live_pool(client, node, name) is None, "still listed"), TASK_TIMEOUT,
-                   f"pool '{name}' disappearing")
+        client.run_task(
+            lambda: client.pool_destroy(node, name, force=inputs["allow_data_loss"]),
+            TASK_TIMEOUT,
+            f"deleting pool '{name}' through {node}",
+        )
+        wait_until(
+            client,
+            lambda: (live_pool(client, node, name) is None, "still listed"),
+            TASK_TIMEOUT,
+            f"pool '{name}' disappearing",
+        )
 
 
 class CephPool(Resource, module="ceph", name="Pool"):
     pool_id: pulumi.Output[int]
 
-    def __init__(self, resource_name: str, *, api_nodes: pulumi.Input[list[str]], pool_name: pulumi.Input[str],
-                 size: pulumi.Input[int] = 3, min_size: pulumi.Input[int] = 2,
-                 pg_num: pulumi.Input[int] | None = None, autoscale_mode: pulumi.Input[str] = "on",
-                 application: pulumi.Input[str] = "rbd", crush_rule: pulumi.Input[str] | None = None,
-                 target_size_ratio: pulumi.Input[float] | None = None, allow_data_loss: pulumi.Input[bool] = False,
-                 adopt: pulumi.Input[bool] = False, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"api_nodes": api_nodes, "pool_name": pool_name, "size": size, "min_size": min_size,
-                 "pg_num": pg_num, "autoscale_mode": autoscale_mode, "application": application,
-                 "crush_rule": crush_rule, "target_size_ratio": target_size_ratio,
-                 "allow_data_loss": allow_data_loss, "adopt": adopt, "pool_id": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_nodes: pulumi.Input[list[str]],
+        pool_name: pulumi.Input[str],
+        size: pulumi.Input[int] = 3,
+        min_size: pulumi.Input[int] = 2,
+        pg_num: pulumi.Input[int] | None = None,
+        autoscale_mode: pulumi.Input[str] = "on",
+        application: pulumi.Input[str] = "rbd",
+        crush_rule: pulumi.Input[str] | None = None,
+        target_size_ratio: pulumi.Input[float] | None = None,
+        allow_data_loss: pulumi.Input[bool] = False,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_nodes": api_nodes,
+            "pool_name": pool_name,
+            "size": size,
+            "min_size": min_size,
+            "pg_num": pg_num,
+            "autoscale_mode": autoscale_mode,
+            "application": application,
+            "crush_rule": crush_rule,
+            "target_size_ratio": target_size_ratio,
+            "allow_data_loss": allow_data_loss,
+            "adopt": adopt,
+            "pool_id": None,
+        }
         super().__init__(CephPoolProvider(), resource_name, props, opts)

@@ -35,8 +35,11 @@ def move(client: PveClient, inputs: dict[str, Any]) -> tuple[str, str]:
     node, volume = found
     if disk_move.storage_of(volume) == target:
         return node, volume
-    client.run_task(lambda: client.move_disk(node, vmid, **disk_move.move_params(inputs)), inputs["timeout"],
-                    f"moving disk {disk} of VM {vmid} on {node} to storage {target}")
+    client.run_task(
+        lambda: client.move_disk(node, vmid, **disk_move.move_params(inputs)),
+        inputs["timeout"],
+        f"moving disk {disk} of VM {vmid} on {node} to storage {target}",
+    )
     found = locate(client, vmid, disk)
     if found is None or disk_move.storage_of(found[1]) != target:
         raise NotFound(f"disk {disk} of VM {vmid} is not on {target} after the move task ended ({found})")
@@ -73,10 +76,26 @@ class DiskMove(Resource, module="vm", name="DiskMove"):
     node: pulumi.Output[str]
     volume: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, vm_id: pulumi.Input[int], disk: pulumi.Input[str],
-                 storage: pulumi.Input[str], delete_source: pulumi.Input[bool] = True,
-                 timeout: pulumi.Input[int] = 1800, adopt: pulumi.Input[bool] = False,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"vm_id": vm_id, "disk": disk, "storage": storage, "delete_source": delete_source,
-                 "timeout": timeout, "adopt": adopt, "node": None, "volume": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        vm_id: pulumi.Input[int],
+        disk: pulumi.Input[str],
+        storage: pulumi.Input[str],
+        delete_source: pulumi.Input[bool] = True,
+        timeout: pulumi.Input[int] = 1800,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "vm_id": vm_id,
+            "disk": disk,
+            "storage": storage,
+            "delete_source": delete_source,
+            "timeout": timeout,
+            "adopt": adopt,
+            "node": None,
+            "volume": None,
+        }
         super().__init__(DiskMoveProvider(), resource_name, props, opts)

@@ -24,8 +24,15 @@ class MissingCredential(ConfigError):
 class PveApiError(ProxmoxHciError):
     """PVE (or a proxy in front of it) answered with an HTTP error."""
 
-    def __init__(self, method: str, path: str, status: int, message: str,
-                 errors: dict[str, Any] | None = None, html: bool = False) -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        message: str,
+        errors: dict[str, Any] | None = None,
+        html: bool = False,
+    ) -> None:
         self.method = method
         self.path = path
         self.status = status
@@ -58,8 +65,10 @@ class TaskFailed(ProxmoxHciError):
         self.task = task
         self.exitstatus = exitstatus
         self.log_tail = log_tail
-        super().__init__(f"{what}: task {task} on node {node} failed: {exitstatus}\n"
-                         f"  task {upid}; last lines of its log:{_log_tail(log_tail)}")
+        super().__init__(
+            f"{what}: task {task} on node {node} failed: {exitstatus}\n"
+            f"  task {upid}; last lines of its log:{_log_tail(log_tail)}"
+        )
 
 
 class TaskTimeout(ProxmoxHciError):
@@ -71,8 +80,10 @@ class TaskTimeout(ProxmoxHciError):
         self.node = node
         self.task = task
         self.log_tail = log_tail
-        super().__init__(f"{what}: task {task} on node {node} still running after {timeout:.0f} s; it was left "
-                         f"running (task {upid}). Last lines of its log:{_log_tail(log_tail)}")
+        super().__init__(
+            f"{what}: task {task} on node {node} still running after {timeout:.0f} s; it was left "
+            f"running (task {upid}). Last lines of its log:{_log_tail(log_tail)}"
+        )
 
 
 class WaitTimeout(ProxmoxHciError):

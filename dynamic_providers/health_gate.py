@@ -68,10 +68,24 @@ class CephHealthGate(Resource, module="ceph", name="HealthGate"):
     status: pulumi.Output[str]
     summary: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, api_nodes: pulumi.Input[list[str]],
-                 require: pulumi.Input[str] = "HEALTH_OK", timeout: pulumi.Input[int] = 600,
-                 triggers: pulumi.Input[Any] | None = None, adopt: pulumi.Input[bool] = False,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"api_nodes": api_nodes, "require": require, "timeout": timeout, "triggers": triggers,
-                 "adopt": adopt, "status": None, "summary": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_nodes: pulumi.Input[list[str]],
+        require: pulumi.Input[str] = "HEALTH_OK",
+        timeout: pulumi.Input[int] = 600,
+        triggers: pulumi.Input[Any] | None = None,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_nodes": api_nodes,
+            "require": require,
+            "timeout": timeout,
+            "triggers": triggers,
+            "adopt": adopt,
+            "status": None,
+            "summary": None,
+        }
         super().__init__(CephHealthGateProvider(), resource_name, props, opts)

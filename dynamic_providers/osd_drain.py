@@ -27,8 +27,7 @@ def remove_osd(client: PveClient, removal: OsdRemoval, timeout: float) -> None:
         now = client.clock()
         osds = tree_osds(client.osd_tree(node))
         state = osds.get(osd_id)
-        safe, ceph_says = (client.cmd_safety(node, "osd", str(osd_id), "destroy") if state is not None
-                           else (True, ""))
+        safe, ceph_says = client.cmd_safety(node, "osd", str(osd_id), "destroy") if state is not None else (True, "")
         no_room = nowhere_to_go(osds, pools, osd_id) if state is not None else None
         step = removal.next_step(LiveOsd(state, safe, ceph_says), no_room, now)
         if step.action is Action.DONE:
@@ -41,16 +40,22 @@ def remove_osd(client: PveClient, removal: OsdRemoval, timeout: float) -> None:
             client.osd_out(node, osd_id)
             removal.marked_out(now, state.pgs if state else 0)
         elif step.action is Action.STOP:
-            client.run_task(lambda: client.service_stop(node, f"osd.{osd_id}"), STOP_TIMEOUT,
-                            f"stopping osd.{osd_id} on {node}")
+            client.run_task(
+                lambda: client.service_stop(node, f"osd.{osd_id}"), STOP_TIMEOUT, f"stopping osd.{osd_id} on {node}"
+            )
             removal.stop_requested(now)
         elif step.action is Action.DESTROY:
-            client.run_task(lambda: client.osd_destroy(node, osd_id, cleanup=True), DESTROY_TIMEOUT,
-                            f"destroying osd.{osd_id} on {node}")
+            client.run_task(
+                lambda: client.osd_destroy(node, osd_id, cleanup=True),
+                DESTROY_TIMEOUT,
+                f"destroying osd.{osd_id} on {node}",
+            )
             removal.destroy_requested(now)
         else:  # WAIT
             elapsed = now - start
             if elapsed >= timeout:
-                raise WaitTimeout(f"{removal.status_human()}; gave up after {timeout:.0f} s. The OSD stays out and "
-                                  "Ceph keeps moving its data: run the same update or destroy again to carry on")
+                raise WaitTimeout(
+                    f"{removal.status_human()}; gave up after {timeout:.0f} s. The OSD stays out and "
+                    "Ceph keeps moving its data: run the same update or destroy again to carry on"
+                )
             client.sleep(min(poll_interval(elapsed), max(0.0, timeout - elapsed)))

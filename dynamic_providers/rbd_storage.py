@@ -49,8 +49,7 @@ class RbdStorageProvider(PveProvider):
         live = live_storage(self.client(), old["storage"])
         if live is None:
             return self.gone()
-        inputs = {**old, "pool": live["pool"], "content": live["content"], "krbd": live["krbd"],
-                  "nodes": live["nodes"]}
+        inputs = {**old, "pool": live["pool"], "content": live["content"], "krbd": live["krbd"], "nodes": live["nodes"]}
         return ReadResult(id_, self.outs(inputs), inputs)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
@@ -76,9 +75,11 @@ class RbdStorageProvider(PveProvider):
             try:
                 volumes = client.storage_content(node, sid)
             except PveApiError as exc:
-                raise UnsafeToProceed(f"refusing to delete storage '{sid}': its volumes could not be listed through "
-                                      f"{node} ({exc.message}); set allow_delete_with_volumes=true to delete it "
-                                      "anyway") from exc
+                raise UnsafeToProceed(
+                    f"refusing to delete storage '{sid}': its volumes could not be listed through "
+                    f"{node} ({exc.message}); set allow_delete_with_volumes=true to delete it "
+                    "anyway"
+                ) from exc
             reason = storage.deletion_refusal(sid, volumes, False)
             if reason:
                 raise UnsafeToProceed(reason)
@@ -86,12 +87,26 @@ class RbdStorageProvider(PveProvider):
 
 
 class RbdStorage(Resource, module="storage", name="Rbd"):
-    def __init__(self, resource_name: str, *, storage: pulumi.Input[str], pool: pulumi.Input[str],
-                 content: pulumi.Input[list[str]] | None = None, krbd: pulumi.Input[bool] = False,
-                 nodes: pulumi.Input[list[str]] | None = None,
-                 allow_delete_with_volumes: pulumi.Input[bool] = False, adopt: pulumi.Input[bool] = False,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"storage": storage, "pool": pool, "content": content if content is not None else ["images"],
-                 "krbd": krbd, "nodes": nodes, "allow_delete_with_volumes": allow_delete_with_volumes,
-                 "adopt": adopt}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        storage: pulumi.Input[str],
+        pool: pulumi.Input[str],
+        content: pulumi.Input[list[str]] | None = None,
+        krbd: pulumi.Input[bool] = False,
+        nodes: pulumi.Input[list[str]] | None = None,
+        allow_delete_with_volumes: pulumi.Input[bool] = False,
+        adopt: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "storage": storage,
+            "pool": pool,
+            "content": content if content is not None else ["images"],
+            "krbd": krbd,
+            "nodes": nodes,
+            "allow_delete_with_volumes": allow_delete_with_volumes,
+            "adopt": adopt,
+        }
         super().__init__(RbdStorageProvider(), resource_name, props, opts)

@@ -24,6 +24,7 @@ def wait_until(client: PveClient, probe: Probe, timeout: float, what: str, hint:
             return detail
         elapsed = client.clock() - start
         if elapsed >= timeout:
-            raise WaitTimeout(f"{what}: not reached within {timeout:.0f} s; last seen: {detail}"
-                              + (f". {hint}" if hint else ""))
+            raise WaitTimeout(
+                f"{what}: not reached within {timeout:.0f} s; last seen: {detail}" + (f". {hint}" if hint else "")
+            )
         client.sleep(min(poll_interval(elapsed), max(0.0, timeout - elapsed)))

@@ -35,6 +35,7 @@ class LabError(Exception):
 
 # -- helpers ------------------------------------------------------------------------------------
 
+
 def _free_subnet() -> str:
     """A 127.X.Y.0/24 whose API address has nothing listening on port 8006 or Ceph's 3300."""
     rng = random.SystemRandom()
@@ -54,11 +55,16 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def control(info: LabInfo, method: str, path: str, payload: dict[str, Any] | None = None,
-            timeout: float = 120) -> Any:
+def control(info: LabInfo, method: str, path: str, payload: dict[str, Any] | None = None, timeout: float = 120) -> Any:
     """Call a lab-only /lab/ endpoint with the lab's API token."""
-    response = requests.request(method, info.endpoint + path, json=payload, timeout=timeout, verify=info.ca_cert,
-                                headers={"Authorization": f"PVEAPIToken={info.api_token}"})
+    response = requests.request(
+        method,
+        info.endpoint + path,
+        json=payload,
+        timeout=timeout,
+        verify=info.ca_cert,
+        headers={"Authorization": f"PVEAPIToken={info.api_token}"},
+    )
     if response.status_code >= 400:
         raise LabError(f"{method} {path}: {response.status_code} {response.json().get('message', response.text)}")
     return response.json()["data"]
@@ -80,6 +86,7 @@ def _wait_for_api(endpoint: str, ca_cert: Path, proc: subprocess.Popen[bytes], l
 
 # -- commands -----------------------------------------------------------------------------------
 
+
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -96,8 +103,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         spec = build_spec(subnet, args.nodes, args.disks, args.pve_version)
     except SpecError as exc:
         raise LabError(str(exc)) from exc
-    settings = LabSettings(subnet=subnet, nodes=args.nodes, disks=args.disks, pve_version=args.pve_version,
-                           ceph_installed=args.ceph_installed, ha_fence_delay=args.ha_fence_delay)
+    settings = LabSettings(
+        subnet=subnet,
+        nodes=args.nodes,
+        disks=args.disks,
+        pve_version=args.pve_version,
+        ceph_installed=args.ceph_installed,
+        ha_fence_delay=args.ha_fence_delay,
+    )
     lab_secrets = LabSecrets(root_password=secrets.token_urlsafe(18), token_secret=secrets.token_hex(18))
     write_json(state_dir / SETTINGS_JSON, settings)
     write_json(state_dir / SECRETS_JSON, lab_secrets, private=True)
@@ -109,19 +122,30 @@ def cmd_up(args: argparse.Namespace) -> int:
     except LabError:
         tracker.stop_all(timeout=5)
         raise
-    info = LabInfo(endpoint=spec.endpoint, ca_cert=str(certs.ca_cert), root_password=lab_secrets.root_password,
-                   api_token=lab_secrets.api_token, nodes=spec.node_names, public_network=spec.public_network,
-                   ceph_conf=str(state_dir / "ceph" / "ceph.conf"), pid=proc.pid, pve_version=spec.pve_version,
-                   state_dir=str(state_dir))
+    info = LabInfo(
+        endpoint=spec.endpoint,
+        ca_cert=str(certs.ca_cert),
+        root_password=lab_secrets.root_password,
+        api_token=lab_secrets.api_token,
+        nodes=spec.node_names,
+        public_network=spec.public_network,
+        ceph_conf=str(state_dir / "ceph" / "ceph.conf"),
+        pid=proc.pid,
+        pve_version=spec.pve_version,
+        state_dir=str(state_dir),
+    )
     write_json(state_dir / LAB_JSON, info, private=True)
-    print(f"lab up: {spec.endpoint} (PVE {spec.pve_version}, nodes {', '.join(spec.node_names)}, "
-          f"Ceph public network {spec.public_network})")
-    print(f"  point clients at it: eval \"$(python -m lab env --state-dir {shlex.quote(str(state_dir))})\"")
+    print(
+        f"lab up: {spec.endpoint} (PVE {spec.pve_version}, nodes {', '.join(spec.node_names)}, "
+        f"Ceph public network {spec.public_network})"
+    )
+    print(f'  point clients at it: eval "$(python -m lab env --state-dir {shlex.quote(str(state_dir))})"')
     return 0
 
 
 def _remove(path: Path) -> None:
     import shutil
+
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
@@ -201,8 +225,11 @@ def parser() -> argparse.ArgumentParser:
 
     up = command("up", cmd_up, "start a lab in the background")
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (pve1..pveN), default 3")
-    up.add_argument("--disks", help="disks per node: '512G,512G,1T' (one entry per node), '1T' (all nodes), "
-                                    "'pve1=512G+512G,pve2=1T'; a size may end in :hdd or :nvme")
+    up.add_argument(
+        "--disks",
+        help="disks per node: '512G,512G,1T' (one entry per node), '1T' (all nodes), "
+        "'pve1=512G+512G,pve2=1T'; a size may end in :hdd or :nvme",
+    )
     up.add_argument("--pve-version", type=int, choices=(8, 9), default=9)
     up.add_argument("--ceph-installed", action="store_true", help="start with Ceph's packages on every node")
     up.add_argument("--ha-fence-delay", type=float, default=3.0, help="seconds before HA recovers a failed node's VMs")

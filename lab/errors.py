@@ -49,6 +49,7 @@ def disk_lock_timeout() -> TaskError:
 
 # -- MON ----------------------------------------------------------------------------------------
 
+
 def mon_exists(mon_id: str) -> PveError:
     return die(f"monitor '{mon_id}' already exists")
 
@@ -83,6 +84,7 @@ def last_mon() -> PveError:
 
 # -- MGR ----------------------------------------------------------------------------------------
 
+
 def mgr_dir_exists(mgr_id: str) -> TaskError:
     return TaskError(f"ceph manager directory '/var/lib/ceph/mgr/ceph-{mgr_id}' already exists")
 
@@ -92,6 +94,7 @@ def mgr_dir_missing(mgr_id: str) -> TaskError:
 
 
 # -- OSD and disks ------------------------------------------------------------------------------
+
 
 def device_in_use(dev: str) -> PveError:
     return die(f"device '{dev}' is already in use")
@@ -130,6 +133,7 @@ def disk_has_holder(dev: str) -> PveError:
 
 
 # -- pools ---------------------------------------------------------------------------------------
+
 
 def pool_in_use(pool: str, storage: str) -> TaskError:
     return TaskError(f"ceph pool '{pool}' still in use by storage '{storage}'")

@@ -6,7 +6,6 @@ or none, and why) come from lab/state/ha.py; this module applies them to fakepve
 side is lab/handlers/ha.py.
 """
 
-
 import asyncio
 import logging
 import time
@@ -40,12 +39,21 @@ class HaCrm(CephHelpers):
     quorate: bool
 
     if TYPE_CHECKING:  # fakepve's Model and server, and QemuExtraApi
+
         async def pause(self, secs: float) -> None: ...
         def vm(self, vmid: int) -> Any: ...
         async def ceph_io(self, vm: Any, keys: Any = None) -> None: ...
         async def _powerdown(self, vm: Any, p: dict[str, Any]) -> Any: ...
-        async def qm_migrate(self, vm: Any, target: str, user: str, online: bool, with_local_disks: bool = False,
-                             storagemap: dict[str, str] | None = None, log: Any = ()) -> str: ...
+        async def qm_migrate(
+            self,
+            vm: Any,
+            target: str,
+            user: str,
+            online: bool,
+            with_local_disks: bool = False,
+            storagemap: dict[str, str] | None = None,
+            log: Any = (),
+        ) -> str: ...
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -147,8 +155,9 @@ class HaCrm(CephHelpers):
             resource.state = state
             self._after_state_change(sid)
 
-        return await self.task(vm.node, "ha" + verb, vm.vmid, user, body, lock=False,
-                               log=[f"Requesting HA {verb} for VM {vm.vmid}"])
+        return await self.task(
+            vm.node, "ha" + verb, vm.vmid, user, body, lock=False, log=[f"Requesting HA {verb} for VM {vm.vmid}"]
+        )
 
     def set_node_offline(self, node: str, offline: bool = True) -> None:
         """fakepve's offline node (595 for its requests), plus what the HA stack does about it."""
@@ -156,8 +165,9 @@ class HaCrm(CephHelpers):
         parent: Any = super()
         parent.set_node_offline(node, offline)
         if not self._has_loop():
-            log.warning("node %s %s outside the event loop: the HA manager does not act", node,
-                        "lost" if offline else "back")
+            log.warning(
+                "node %s %s outside the event loop: the HA manager does not act", node, "lost" if offline else "back"
+            )
             return
         if offline and was_online:
             self._node_lost(node)
@@ -256,8 +266,13 @@ class HaCrm(CephHelpers):
 
     async def _failback(self, sid: str) -> None:
         svc = self.ha.services[sid]
-        decision = decide_failback(sid, svc, self.ha.placement(sid, self.nodes), self.online_nodes(),
-                                   usage(self.ha.services, self.online_nodes()))
+        decision = decide_failback(
+            sid,
+            svc,
+            self.ha.placement(sid, self.nodes),
+            self.online_nodes(),
+            usage(self.ha.services, self.online_nodes()),
+        )
         if decision is not None and decision.node is not None:
             self._note(decision.reason)
             await self._crm_move(sid, decision.node, "migrate")
@@ -267,8 +282,10 @@ class HaCrm(CephHelpers):
         if kind == "qmstart":
             body = self._start_body(vm)
         else:
+
             async def body() -> None:
                 await self._powerdown(vm, {"forceStop": "1"})
+
         upid = await self.task(vm.node, kind, vm.vmid, "root@pam", body, vm=vm)
         return await self._wait_task(upid)
 
@@ -285,6 +302,7 @@ class HaCrm(CephHelpers):
             vm.apply_pending()
             vm.status = vm.qmpstatus = "running"
             vm.started_at = time.time()
+
         return body
 
     async def _wait_task(self, upid: str) -> str:
@@ -307,8 +325,9 @@ class HaCrm(CephHelpers):
                 if attempt < resource.restart_limit:
                     self._note(f"restart service '{sid}' on node '{svc.node}' (attempt {attempt + 1})")
             online = self.online_nodes()
-            decision = decide_start_failure(sid, resource, svc, self.ha.placement(sid, self.nodes), online,
-                                            usage(self.ha.services, online))
+            decision = decide_start_failure(
+                sid, resource, svc, self.ha.placement(sid, self.nodes), online, usage(self.ha.services, online)
+            )
             self._note(decision.reason)
             svc.failed_nodes.append(svc.node)
             if decision.state == "error":
@@ -386,8 +405,9 @@ class HaCrm(CephHelpers):
         the LRM starts it; with no node allowed it stays in 'recovery' and is retried when nodes return."""
         resource, svc, vm = self.ha.resources[sid], self.ha.services[sid], self._guest(sid)
         online = self.online_nodes()
-        decision = decide_recovery(sid, resource, svc, self.ha.placement(sid, self.nodes), online,
-                                   usage(self.ha.services, online))
+        decision = decide_recovery(
+            sid, resource, svc, self.ha.placement(sid, self.nodes), online, usage(self.ha.services, online)
+        )
         self._note(decision.reason)
         if decision.node is None or vm is None:
             svc.state = decision.state

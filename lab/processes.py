@@ -87,8 +87,9 @@ class ProcessTracker:
 
     # -- start and stop -----------------------------------------------------------------------
 
-    def spawn(self, role: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, role: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start argv in its own session (so a signal to the lab never reaches it by accident) and record it.
 
         argv must mention the state directory (as a config path, a data dir, ...), which is what
@@ -99,8 +100,14 @@ class ProcessTracker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env=env, cwd=cwd)
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=cwd,
+            )
         self.add(proc.pid, role)
         return proc
 

@@ -43,28 +43,32 @@ class Lab:
         host = self.info.endpoint.removeprefix("https://")
         user, _, rest = self.info.api_token.partition("!")
         name, _, value = rest.partition("=")
-        return ProxmoxAPI(host, user=user, token_name=name, token_value=value, verify_ssl=self.info.ca_cert,
-                          timeout=120)
+        return ProxmoxAPI(
+            host, user=user, token_name=name, token_value=value, verify_ssl=self.info.ca_cert, timeout=120
+        )
 
     def root_api(self) -> Any:
         """proxmoxer with a root@pam password ticket (the root-only calls)."""
         from proxmoxer import ProxmoxAPI
 
         host = self.info.endpoint.removeprefix("https://")
-        return ProxmoxAPI(host, user="root@pam", password=self.info.root_password, verify_ssl=self.info.ca_cert,
-                          timeout=120)
+        return ProxmoxAPI(
+            host, user="root@pam", password=self.info.root_password, verify_ssl=self.info.ca_cert, timeout=120
+        )
 
     def ceph(self, *args: str, check: bool = True, timeout: float = 60) -> str:
         """The `ceph` CLI against this lab's cluster (the truth, not the API's view of it)."""
-        out = subprocess.run(["ceph", "-c", self.info.ceph_conf, *args], capture_output=True, text=True,
-                             timeout=timeout, check=False)
+        out = subprocess.run(
+            ["ceph", "-c", self.info.ceph_conf, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and out.returncode != 0:
             raise AssertionError(f"ceph {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
         return out.stdout
 
     def rbd(self, *args: str, timeout: float = 60) -> str:
-        out = subprocess.run(["rbd", "-c", self.info.ceph_conf, *args], capture_output=True, text=True,
-                             timeout=timeout, check=True)
+        out = subprocess.run(
+            ["rbd", "-c", self.info.ceph_conf, *args], capture_output=True, text=True, timeout=timeout, check=True
+        )
         return out.stdout
 
     def control(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
@@ -92,8 +96,9 @@ class Lab:
 
 
 def start_lab(state_dir: Path, *options: str) -> Lab:
-    subprocess.run([sys.executable, "-m", "lab", "up", "--state-dir", str(state_dir), *options], check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "lab", "up", "--state-dir", str(state_dir), *options], check=True, timeout=120
+    )
     return Lab(LabInfo.load(state_dir))
 
 

@@ -39,8 +39,11 @@ def build_lab(state_dir: Path) -> LabPve:
 
 async def serve(state_dir: Path) -> None:
     pve = build_lab(state_dir)
-    certs = LabCertificates(ca_cert=state_dir / "tls" / "ca.pem", server_cert=state_dir / "tls" / "server.pem",
-                            server_key=state_dir / "tls" / "server.key")
+    certs = LabCertificates(
+        ca_cert=state_dir / "tls" / "ca.pem",
+        server_cert=state_dir / "tls" / "server.pem",
+        server_key=state_dir / "tls" / "server.key",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -33,8 +33,9 @@ TIME_SCALE = 0.02
 PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
 
 
-class LabPve(LabControlApi, HaApi, QemuExtraApi, AptApi, CephInstallApi, CephClusterApi, CephOsdApi, CephPoolApi,
-             FakePve):
+class LabPve(
+    LabControlApi, HaApi, QemuExtraApi, AptApi, CephInstallApi, CephClusterApi, CephOsdApi, CephPoolApi, FakePve
+):
     def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:
         super().__init__(user="root@pam", password=root_password, host=host, port=port)
         self.cluster = cluster
@@ -55,13 +56,23 @@ class LabPve(LabControlApi, HaApi, QemuExtraApi, AptApi, CephInstallApi, CephClu
         # API tokens through, real PVE does not (the token id is the "user" there).
         if perms is None and user is not None and user != "root@pam":
             from lab import errors
+
             raise errors.forbidden("user != root@pam")
         super().check_permissions(user, perms, values, declared)
 
     # -- tasks: keep sub-second start and end times for benchmarks -------------------------------
 
-    async def task(self, node: str, ttype: str, tid: Any, user: str, body: Callable[[], Awaitable[Any]],
-                   vm: Any = None, lock: bool = True, log: Any = ()) -> str:
+    async def task(
+        self,
+        node: str,
+        ttype: str,
+        tid: Any,
+        user: str,
+        body: Callable[[], Awaitable[Any]],
+        vm: Any = None,
+        lock: bool = True,
+        log: Any = (),
+    ) -> str:
         times = TaskTimes()
 
         async def timed() -> Any:
@@ -93,4 +104,3 @@ class LabPve(LabControlApi, HaApi, QemuExtraApi, AptApi, CephInstallApi, CephClu
             if len(self._templates) < 10_000:
                 self._templates[path] = template
         return template
-

@@ -121,8 +121,9 @@ def parse_disks(spec: str | None, node_names: list[str]) -> dict[str, tuple[Disk
     if len(entries) == 1:
         return {name: _disks(entries[0], name) for name in node_names}
     if len(entries) != len(node_names):
-        raise SpecError(f"--disks: {len(entries)} entries for {len(node_names)} nodes; "
-                        "give one per node or one for all")
+        raise SpecError(
+            f"--disks: {len(entries)} entries for {len(node_names)} nodes; give one per node or one for all"
+        )
     return {name: _disks(entry, name) for name, entry in zip(node_names, entries, strict=True)}
 
 

@@ -55,8 +55,9 @@ class LabInfo:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
-            raise FileNotFoundError(f"no lab at {state_dir} ({path} is missing): start one with "
-                                    f"`python -m lab up --state-dir {state_dir}`") from None
+            raise FileNotFoundError(
+                f"no lab at {state_dir} ({path} is missing): start one with `python -m lab up --state-dir {state_dir}`"
+            ) from None
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 

@@ -9,7 +9,7 @@ ENGINE_BIN=$(scripts/setup.sh | tail -1)
 export PATH="$ENGINE_BIN:$PWD/.venv/bin:$PATH" PROXMOX_HCI_ENGINE_BIN="$ENGINE_BIN"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
-echo "== ruff"; ruff check .
+echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy .
 echo "== pytest"
 exec pytest "$@"

@@ -10,8 +10,10 @@ from dynamic_providers.logic.validators import STORAGE_ID, between, matches
 from dynamic_providers.values import as_int
 
 # The drive keys move_disk accepts (qemu-server's schema): ide0-3, scsi0-30, virtio0-15, sata0-5, ...
-DISK_KEY = re.compile(r"^(ide[0-3]|scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|efidisk0|tpmstate0|"
-                      r"unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))$")
+DISK_KEY = re.compile(
+    r"^(ide[0-3]|scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|efidisk0|tpmstate0|"
+    r"unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))$"
+)
 
 SPEC = Spec(
     resource="DiskMove",

@@ -10,8 +10,21 @@ from dynamic_providers.values import as_int
 
 REQUIREMENTS = ("HEALTH_OK", "no_degraded_pgs")
 # PG state words that mean data is not fully available or not fully replicated.
-BAD_PG_STATES = frozenset({"degraded", "undersized", "down", "incomplete", "stale", "unknown", "peering",
-                           "inconsistent", "recovery_unfound", "backfill_unfound", "inactive"})
+BAD_PG_STATES = frozenset(
+    {
+        "degraded",
+        "undersized",
+        "down",
+        "incomplete",
+        "stale",
+        "unknown",
+        "peering",
+        "inconsistent",
+        "recovery_unfound",
+        "backfill_unfound",
+        "inactive",
+    }
+)
 
 SPEC = Spec(
     resource="CephHealthGate",
@@ -61,8 +74,9 @@ def summarise(status: dict[str, Any]) -> str:
         parts.append("pgs: " + ", ".join(f"{count} {state}" for state, count in pgs))
     osdmap = status.get("osdmap") or {}
     if "num_osds" in osdmap:
-        parts.append(f"osds: {osdmap.get('num_up_osds', 0)} up, {osdmap.get('num_in_osds', 0)} in of "
-                     f"{osdmap.get('num_osds', 0)}")
+        parts.append(
+            f"osds: {osdmap.get('num_up_osds', 0)} up, {osdmap.get('num_in_osds', 0)} in of {osdmap.get('num_osds', 0)}"
+        )
     return "; ".join(parts)
 
 

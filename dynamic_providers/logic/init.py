@@ -14,10 +14,14 @@ from dynamic_providers.logic.spec import REQUIRED, Failure, Field, Spec
 from dynamic_providers.logic.validators import between, cidr, node_list, normalise_cidr
 from dynamic_providers.values import as_int, is_unknown, parse_ini
 
-NETWORK_REASON = ("changing Ceph's networks on a live cluster is a manual procedure (new MONs on the new network, "
-                  "then OSD restarts); do it by hand, then refresh")
-DEFAULTS_REASON = ("PVE writes the pool defaults only when the cluster is first initialised; set size and "
-                   "min_size on each CephPool instead")
+NETWORK_REASON = (
+    "changing Ceph's networks on a live cluster is a manual procedure (new MONs on the new network, "
+    "then OSD restarts); do it by hand, then refresh"
+)
+DEFAULTS_REASON = (
+    "PVE writes the pool defaults only when the cluster is first initialised; set size and "
+    "min_size on each CephPool instead"
+)
 
 
 def _rules(inputs: dict[str, Any]) -> list[Failure]:
@@ -44,8 +48,13 @@ SPEC = Spec(
 
 
 def init_params(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"network": inputs["network"], "cluster-network": inputs.get("cluster_network"),
-            "size": inputs["size"], "min_size": inputs["min_size"], "pg_bits": inputs.get("pg_bits")}
+    return {
+        "network": inputs["network"],
+        "cluster-network": inputs.get("cluster_network"),
+        "size": inputs["size"],
+        "min_size": inputs["min_size"],
+        "pg_bits": inputs.get("pg_bits"),
+    }
 
 
 def read_global(conf_text: str) -> dict[str, Any]:

@@ -17,11 +17,17 @@ SPEC = Spec(
     resource="CephInstall",
     fields=(
         Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
-        Field("version", "str", "squid", "refuse", one_of(*RELEASES),
-              refuse_reason="moving an installed node to another Ceph release is an upgrade procedure (noout, "
-                            "restart MONs, MGRs then OSDs one by one); do it by hand, then set the new version "
-                            "with adopt=true on a fresh resource",
-              refuse_unless_changed=("node",)),
+        Field(
+            "version",
+            "str",
+            "squid",
+            "refuse",
+            one_of(*RELEASES),
+            refuse_reason="moving an installed node to another Ceph release is an upgrade procedure (noout, "
+            "restart MONs, MGRs then OSDs one by one); do it by hand, then set the new version "
+            "with adopt=true on a fresh resource",
+            refuse_unless_changed=("node",),
+        ),
         Field("repository", "str", "no-subscription", "update", one_of(*REPOSITORIES)),
         Field("adopt", "bool", False),
     ),
@@ -61,16 +67,21 @@ def release_from_mons(mons: list[dict[str, Any]], node: str) -> str | None:
     return None
 
 
-def create_action(node: str, installed: bool, release: str | None, wanted: str,
-                  adopt: bool) -> Literal["install", "adopt"]:
+def create_action(
+    node: str, installed: bool, release: str | None, wanted: str, adopt: bool
+) -> Literal["install", "adopt"]:
     """Run the installer, or take over what is there; raises when what is there cannot be taken over."""
     if not installed:
         return "install"
     if release is not None and release != wanted:
-        raise AlreadyExists(f"Ceph {release} is installed on {node}, not {wanted}: set version={release!r}, or "
-                            "upgrade the node by hand first")
+        raise AlreadyExists(
+            f"Ceph {release} is installed on {node}, not {wanted}: set version={release!r}, or "
+            "upgrade the node by hand first"
+        )
     if not adopt:
         found = f"Ceph {release}" if release else "Ceph (release not readable)"
-        raise AlreadyExists(f"{found} is already installed on {node}; set adopt=true to manage that installation "
-                            "instead of installing it")
+        raise AlreadyExists(
+            f"{found} is already installed on {node}; set adopt=true to manage that installation "
+            "instead of installing it"
+        )
     return "adopt"

@@ -46,8 +46,10 @@ def find(mgrs: list[dict[str, Any]], mgr_id: str) -> dict[str, Any] | None:
 def check_adoptable(entry: dict[str, Any], node: str) -> None:
     host = entry.get("host")
     if host and host != node:
-        raise AlreadyExists(f"manager '{entry.get('name')}' already exists on node {host}, not {node}; choose "
-                            "another mgr_id or remove that manager first")
+        raise AlreadyExists(
+            f"manager '{entry.get('name')}' already exists on node {host}, not {node}; choose "
+            "another mgr_id or remove that manager first"
+        )
 
 
 def removal_refusal(mgrs: list[dict[str, Any]], mgr_id: str, allow_last_removal: bool) -> str | None:
@@ -56,6 +58,8 @@ def removal_refusal(mgrs: list[dict[str, Any]], mgr_id: str, allow_last_removal:
         return None
     others = [m for m in mgrs if m.get("name") != mgr_id and m.get("state") in RUNNING_STATES]
     if not others:
-        return (f"mgr.{mgr_id} is the last running manager: without one, health reports and the PG autoscaler "
-                "stop. Add another CephManager first, or set allow_last_removal=true")
+        return (
+            f"mgr.{mgr_id} is the last running manager: without one, health reports and the PG autoscaler "
+            "stop. Add another CephManager first, or set allow_last_removal=true"
+        )
     return None

@@ -49,25 +49,33 @@ def in_quorum(entry: dict[str, Any] | None) -> bool:
 
 def live_view(entry: dict[str, Any]) -> dict[str, Any]:
     """The mon list entry as this resource's inputs and outputs."""
-    return {"node": entry.get("host"), "mon_id": entry.get("name"), "address": mon_address_ip(entry.get("addr")),
-            "in_quorum": in_quorum(entry)}
+    return {
+        "node": entry.get("host"),
+        "mon_id": entry.get("name"),
+        "address": mon_address_ip(entry.get("addr")),
+        "in_quorum": in_quorum(entry),
+    }
 
 
 def check_adoptable(entry: dict[str, Any], node: str, address: str | None, adopt: bool) -> None:
     mon_id = entry.get("name")
     live = live_view(entry)
     if live["node"] and live["node"] != node:
-        raise AlreadyExists(f"monitor '{mon_id}' already exists on node {live['node']}, not {node}; choose another "
-                            "mon_id or remove that monitor first")
+        raise AlreadyExists(
+            f"monitor '{mon_id}' already exists on node {live['node']}, not {node}; choose another "
+            "mon_id or remove that monitor first"
+        )
     if address and live["address"] and live["address"] != address:
-        raise AlreadyExists(f"monitor '{mon_id}' already exists on {node} with address {live['address']}, not "
-                            f"{address}")
+        raise AlreadyExists(
+            f"monitor '{mon_id}' already exists on {node} with address {live['address']}, not {address}"
+        )
     if not adopt:
         raise AlreadyExists(f"monitor '{mon_id}' already exists on {node}; set adopt=true to manage it")
 
 
-def removal_refusal(mons: list[dict[str, Any]], mon_id: str, allow_shrink: bool, safe: bool,
-                    ceph_says: str) -> str | None:
+def removal_refusal(
+    mons: list[dict[str, Any]], mon_id: str, allow_shrink: bool, safe: bool, ceph_says: str
+) -> str | None:
     """Why removing this MON must not happen now, or None. Never the last MON, whatever the opt-in."""
     others = [mon for mon in mons if mon.get("name") != mon_id]
     if not others:
@@ -75,13 +83,19 @@ def removal_refusal(mons: list[dict[str, Any]], mon_id: str, allow_shrink: bool,
     if allow_shrink:
         return None
     if len(others) < MIN_MONS:
-        return (f"removing mon.{mon_id} would leave {len(others)} monitor(s), fewer than {MIN_MONS}; one more "
-                "failure would cost quorum. Add a monitor first, or set allow_shrink=true")
+        return (
+            f"removing mon.{mon_id} would leave {len(others)} monitor(s), fewer than {MIN_MONS}; one more "
+            "failure would cost quorum. Add a monitor first, or set allow_shrink=true"
+        )
     down = sorted(str(mon.get("name")) for mon in others if not in_quorum(mon))
     if down:
-        return (f"monitor(s) {', '.join(down)} are out of quorum; removing mon.{mon_id} now could cost quorum. "
-                "Bring them back (or remove them) first, or set allow_shrink=true")
+        return (
+            f"monitor(s) {', '.join(down)} are out of quorum; removing mon.{mon_id} now could cost quorum. "
+            "Bring them back (or remove them) first, or set allow_shrink=true"
+        )
     if not safe:
-        return (f"Ceph says removing mon.{mon_id} is not safe: {ceph_says or 'no reason given'}; "
-                "set allow_shrink=true to override")
+        return (
+            f"Ceph says removing mon.{mon_id} is not safe: {ceph_says or 'no reason given'}; "
+            "set allow_shrink=true to override"
+        )
     return None

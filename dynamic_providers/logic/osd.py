@@ -80,22 +80,31 @@ def plan_create(node: str, device: str, disk: dict[str, Any] | None, *, wipe: bo
     ids = osd_ids_on(disk)
     if ids:
         if len(ids) > 1:
-            raise AlreadyExists(f"{devpath} on {node} holds several OSDs ({', '.join(f'osd.{i}' for i in ids)}); "
-                                "one CephOsd cannot manage them")
+            raise AlreadyExists(
+                f"{devpath} on {node} holds several OSDs ({', '.join(f'osd.{i}' for i in ids)}); "
+                "one CephOsd cannot manage them"
+            )
         if not adopt:
             raise AlreadyExists(f"{devpath} on {node} already holds osd.{ids[0]}; set adopt=true to manage it")
         return CreatePlan("adopt", devpath, ids[0])
     if disk.get("used"):
         if not wipe:
-            raise UnsafeToProceed(f"{devpath} on {node} is in use ({disk['used']}) and holds no OSD; set wipe=true "
-                                  "to erase it (everything on it is lost) and create the OSD")
+            raise UnsafeToProceed(
+                f"{devpath} on {node} is in use ({disk['used']}) and holds no OSD; set wipe=true "
+                "to erase it (everything on it is lost) and create the OSD"
+            )
         return CreatePlan("wipe_then_create", devpath)
     return CreatePlan("create", devpath)
 
 
 def create_params(inputs: dict[str, Any], devpath: str) -> dict[str, Any]:
-    return {"dev": devpath, "db_dev": inputs.get("db_device"), "wal_dev": inputs.get("wal_device"),
-            "encrypted": bool(inputs.get("encrypted")), "crush-device-class": inputs.get("crush_device_class")}
+    return {
+        "dev": devpath,
+        "db_dev": inputs.get("db_device"),
+        "wal_dev": inputs.get("wal_device"),
+        "encrypted": bool(inputs.get("encrypted")),
+        "crush-device-class": inputs.get("crush_device_class"),
+    }
 
 
 @dataclass(frozen=True)
@@ -118,9 +127,14 @@ def tree_osds(tree: dict[str, Any]) -> dict[int, OsdState]:
         if item.get("type") == "osd":
             osd_id = as_int(item.get("id"))
             if osd_id is not None:
-                out[osd_id] = OsdState(osd_id, str(item.get("host") or host), item.get("status") == "up",
-                                       as_bool(item.get("in")), as_int(item.get("pgs")) or 0,
-                                       str(item.get("device_class") or ""))
+                out[osd_id] = OsdState(
+                    osd_id,
+                    str(item.get("host") or host),
+                    item.get("status") == "up",
+                    as_bool(item.get("in")),
+                    as_int(item.get("pgs")) or 0,
+                    str(item.get("device_class") or ""),
+                )
         for child in item.get("children") or []:
             walk(child, host)
 

@@ -81,8 +81,11 @@ class OsdRemoval:
             return Step(Action.DONE)
         self.pgs_last_seen = state.pgs
         if state.host != self.node:
-            return Step(Action.REFUSE, f"osd.{self.osd_id} sits under host {state.host!r} in CRUSH, not {self.node}; "
-                                       "PVE destroys an OSD only through the node that holds it")
+            return Step(
+                Action.REFUSE,
+                f"osd.{self.osd_id} sits under host {state.host!r} in CRUSH, not {self.node}; "
+                "PVE destroys an OSD only through the node that holds it",
+            )
         if state.in_:
             if no_room and not self.allow_data_loss:
                 return Step(Action.REFUSE, self._refusal(no_room, live))
@@ -95,8 +98,10 @@ class OsdRemoval:
             if no_room:
                 return Step(Action.REFUSE, self._refusal(no_room, live), restore_in=True)
             self.phase = Phase.DRAIN
-            self.waiting_for = (f"osd.{self.osd_id} to drain ({state.pgs} PGs still mapped to it); "
-                                f"Ceph says: {live.ceph_says or 'not safe to destroy yet'}")
+            self.waiting_for = (
+                f"osd.{self.osd_id} to drain ({state.pgs} PGs still mapped to it); "
+                f"Ceph says: {live.ceph_says or 'not safe to destroy yet'}"
+            )
             return Step(Action.WAIT, self.waiting_for)
         if self.drain_done_at is None:
             self.drain_done_at = now
@@ -133,8 +138,10 @@ class OsdRemoval:
 
     def _refusal(self, no_room: str, live: LiveOsd) -> str:
         ceph = f" Ceph says: {live.ceph_says}." if live.ceph_says else ""
-        return (f"refusing to remove osd.{self.osd_id} on {self.node}: its data has nowhere to go: {no_room}.{ceph} "
-                "Add an OSD on another host first, lower the pools' size, or set allow_data_loss=true")
+        return (
+            f"refusing to remove osd.{self.osd_id} on {self.node}: its data has nowhere to go: {no_room}.{ceph} "
+            "Add an OSD on another host first, lower the pools' size, or set allow_data_loss=true"
+        )
 
 
 def nowhere_to_go(osds: dict[int, OsdState], pools: list[dict[str, Any]], osd_id: int) -> str | None:
@@ -143,13 +150,16 @@ def nowhere_to_go(osds: dict[int, OsdState], pools: list[dict[str, Any]], osd_id
     With size N, every PG needs N different hosts that still have an OSD `in`.
     """
     hosts = sorted({s.host for s in osds.values() if s.in_ and s.osd_id != osd_id})
-    sizes = [(as_int(p.get("size")) or 0, str(p.get("pool_name"))) for p in pools if p.get("type", "replicated")
-             != "erasure"]
+    sizes = [
+        (as_int(p.get("size")) or 0, str(p.get("pool_name"))) for p in pools if p.get("type", "replicated") != "erasure"
+    ]
     if not sizes:
         return None
     size, pool = max(sizes)
     if len(hosts) >= size:
         return None
     left = ", ".join(hosts) or "none"
-    return (f"pool '{pool}' keeps {size} copies on different hosts, and only {len(hosts)} host(s) would keep an "
-            f"OSD that is in ({left})")
+    return (
+        f"pool '{pool}' keeps {size} copies on different hosts, and only {len(hosts)} host(s) would keep an "
+        f"OSD that is in ({left})"
+    )

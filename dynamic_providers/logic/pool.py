@@ -30,12 +30,22 @@ def _rules(inputs: dict[str, Any]) -> list[Failure]:
         if min_size > size:
             out.append(("min_size", f"CephPool.min_size ({min_size}) is larger than size ({size})"))
         elif min_size < 2 and not is_unknown(inputs.get("allow_data_loss")) and not inputs.get("allow_data_loss"):
-            out.append(("min_size", "CephPool.min_size 1 lets a pool accept writes with a single copy, which Proxmox "
-                                    "warns loses data; set allow_data_loss=true to accept that"))
+            out.append(
+                (
+                    "min_size",
+                    "CephPool.min_size 1 lets a pool accept writes with a single copy, which Proxmox "
+                    "warns loses data; set allow_data_loss=true to accept that",
+                )
+            )
     mode, pg_num = inputs.get("autoscale_mode"), inputs.get("pg_num")
     if mode == "on" and pg_num is not None and not is_unknown(pg_num):
-        out.append(("pg_num", "CephPool.pg_num is managed by the autoscaler while autoscale_mode is 'on'; leave it "
-                              "unset, or set autoscale_mode to 'off' or 'warn'"))
+        out.append(
+            (
+                "pg_num",
+                "CephPool.pg_num is managed by the autoscaler while autoscale_mode is 'on'; leave it "
+                "unset, or set autoscale_mode to 'off' or 'warn'",
+            )
+        )
     return out
 
 
@@ -67,11 +77,17 @@ def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
 
 def create_params(inputs: dict[str, Any]) -> dict[str, Any]:
     """POST /nodes/{node}/ceph/pool. add_storages is always off: storages are RbdStorage resources."""
-    return {"name": inputs["pool_name"], "size": inputs["size"], "min_size": inputs["min_size"],
-            "pg_num": inputs.get("pg_num") or (AUTOSCALE_START_PG_NUM if inputs["autoscale_mode"] == "on" else None),
-            "pg_autoscale_mode": inputs["autoscale_mode"],
-            "application": inputs["application"], "crush_rule": inputs.get("crush_rule"),
-            "target_size_ratio": inputs.get("target_size_ratio"), "add_storages": False}
+    return {
+        "name": inputs["pool_name"],
+        "size": inputs["size"],
+        "min_size": inputs["min_size"],
+        "pg_num": inputs.get("pg_num") or (AUTOSCALE_START_PG_NUM if inputs["autoscale_mode"] == "on" else None),
+        "pg_autoscale_mode": inputs["autoscale_mode"],
+        "application": inputs["application"],
+        "crush_rule": inputs.get("crush_rule"),
+        "target_size_ratio": inputs.get("target_size_ratio"),
+        "add_storages": False,
+    }
 
 
 def update_params(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -127,17 +143,24 @@ def check_adoptable(live: dict[str, Any], inputs: dict[str, Any]) -> None:
     """Adoption requires what cannot change in place to match; the rest is converged by an update."""
     name = inputs["pool_name"]
     if live["application"] not in (None, inputs["application"]):
-        raise AlreadyExists(f"pool '{name}' exists with application {live['application']!r}, not "
-                            f"{inputs['application']!r}; a pool's application cannot be changed")
+        raise AlreadyExists(
+            f"pool '{name}' exists with application {live['application']!r}, not "
+            f"{inputs['application']!r}; a pool's application cannot be changed"
+        )
     if not inputs.get("adopt"):
-        raise AlreadyExists(f"pool '{name}' already exists; set adopt=true to manage it (PVE would otherwise "
-                            "silently reconfigure it with a second create)")
+        raise AlreadyExists(
+            f"pool '{name}' already exists; set adopt=true to manage it (PVE would otherwise "
+            "silently reconfigure it with a second create)"
+        )
 
 
 def storages_using(storages: list[dict[str, Any]], name: str) -> list[str]:
     """RBD storages whose pool (default `rbd`) or data-pool is this pool."""
-    return sorted(str(s.get("storage")) for s in storages if s.get("type") == "rbd"
-                  and name in (s.get("pool") or "rbd", s.get("data-pool")))
+    return sorted(
+        str(s.get("storage"))
+        for s in storages
+        if s.get("type") == "rbd" and name in (s.get("pool") or "rbd", s.get("data-pool"))
+    )
 
 
 def objects_of(status: dict[str, Any]) -> int:
@@ -150,8 +173,9 @@ def objects_of(status: dict[str, Any]) -> int:
     return as_int(stats.get("objects")) or 0
 
 
-def deletion_refusal(name: str, live: dict[str, Any], objects: int, storages: list[str],
-                     allow_data_loss: bool) -> str | None:
+def deletion_refusal(
+    name: str, live: dict[str, Any], objects: int, storages: list[str], allow_data_loss: bool
+) -> str | None:
     """Refuse while storages point at the pool or it holds anything (bytes or objects; an empty
     RBD image is objects with no bytes yet)."""
     if allow_data_loss:
@@ -163,5 +187,7 @@ def deletion_refusal(name: str, live: dict[str, Any], objects: int, storages: li
         reasons.append(f"it holds data ({live['bytes_used']} bytes used, {objects} objects)")
     if not reasons:
         return None
-    return (f"refusing to delete pool '{name}': {' and '.join(reasons)}. Remove the storages and their volumes "
-            "first, or set allow_data_loss=true")
+    return (
+        f"refusing to delete pool '{name}': {' and '.join(reasons)}. Remove the storages and their volumes "
+        "first, or set allow_data_loss=true"
+    )

@@ -104,8 +104,13 @@ def check_inputs(spec: Spec, olds: dict[str, Any], news: dict[str, Any]) -> tupl
                 value = item.normalise(value)
         inputs[item.name] = value
         if item.on_change == "refuse" and _refused(spec, item, olds, news, value):
-            failures.append((item.name, f"{spec.resource}.{item.name} cannot change from "
-                                        f"{olds.get(item.name)!r} to {value!r}: {item.refuse_reason}"))
+            failures.append(
+                (
+                    item.name,
+                    f"{spec.resource}.{item.name} cannot change from "
+                    f"{olds.get(item.name)!r} to {value!r}: {item.refuse_reason}",
+                )
+            )
     if spec.rules is not None:
         failures.extend(spec.rules(inputs))
     if spec.complete is not None and not failures:
@@ -126,8 +131,12 @@ def _refused(spec: Spec, item: Field, olds: dict[str, Any], news: dict[str, Any]
     return True
 
 
-def diff_inputs(spec: Spec, olds: dict[str, Any], news: dict[str, Any],
-                delete_before_replace: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None) -> DiffPlan:
+def diff_inputs(
+    spec: Spec,
+    olds: dict[str, Any],
+    news: dict[str, Any],
+    delete_before_replace: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None,
+) -> DiffPlan:
     """What changing olds (the stored state) into news (checked inputs) means."""
     plan = DiffPlan(changes=False)
     for item in spec.fields:

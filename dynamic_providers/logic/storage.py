@@ -44,9 +44,14 @@ def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
 
 
 def create_params(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"storage": inputs["storage"], "type": "rbd", "pool": inputs["pool"],
-            "content": ",".join(sorted(inputs["content"])), "krbd": bool(inputs["krbd"]),
-            "nodes": ",".join(sorted(inputs["nodes"])) if inputs.get("nodes") else None}
+    return {
+        "storage": inputs["storage"],
+        "type": "rbd",
+        "pool": inputs["pool"],
+        "content": ",".join(sorted(inputs["content"])),
+        "krbd": bool(inputs["krbd"]),
+        "nodes": ",".join(sorted(inputs["nodes"])) if inputs.get("nodes") else None,
+    }
 
 
 def update_params(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -70,9 +75,14 @@ def find(storages: list[dict[str, Any]], storage: str) -> dict[str, Any] | None:
 
 def live_view(entry: dict[str, Any]) -> dict[str, Any]:
     """PVE's defaults made explicit: pool `rbd`, content `images`; lists compared as sets."""
-    return {"storage": entry.get("storage"), "type": entry.get("type"), "pool": entry.get("pool") or "rbd",
-            "content": sorted(split_list(entry.get("content")) or ["images"]), "krbd": as_bool(entry.get("krbd")),
-            "nodes": sorted(split_list(entry.get("nodes"))) or None}
+    return {
+        "storage": entry.get("storage"),
+        "type": entry.get("type"),
+        "pool": entry.get("pool") or "rbd",
+        "content": sorted(split_list(entry.get("content")) or ["images"]),
+        "krbd": as_bool(entry.get("krbd")),
+        "nodes": sorted(split_list(entry.get("nodes"))) or None,
+    }
 
 
 def check_adoptable(live: dict[str, Any], inputs: dict[str, Any]) -> None:
@@ -91,5 +101,7 @@ def deletion_refusal(sid: str, volumes: list[dict[str, Any]], allowed: bool) -> 
         return None
     names = [str(v.get("volid")) for v in volumes[:5]]
     more = f" and {len(volumes) - 5} more" if len(volumes) > 5 else ""
-    return (f"refusing to delete storage '{sid}': it holds {len(volumes)} volume(s) ({', '.join(names)}{more}). "
-            "Move or delete them first, or set allow_delete_with_volumes=true (the volumes stay in the pool)")
+    return (
+        f"refusing to delete storage '{sid}': it holds {len(volumes)} volume(s) ({', '.join(names)}{more}). "
+        "Move or delete them first, or set allow_delete_with_volumes=true (the volumes stay in the pool)"
+    )

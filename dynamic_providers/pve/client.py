@@ -22,8 +22,14 @@ T = TypeVar("T")
 
 
 class PveClient:
-    def __init__(self, creds: Credentials, *, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        creds: Credentials,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._creds = creds
         self._policy = policy or RetryPolicy()
         self.sleep = sleep  # injectable, so tests and waits share one notion of time
@@ -47,14 +53,20 @@ class PveClient:
         if self._root is None:
             creds = self._creds
             if not creds.has_root_password:
-                have = (f"proxmoxve:username is {creds.username!r}" if creds.username and creds.username != ROOT_USER
-                        else "only an API token is configured" if creds.api_token else "no root@pam password is set")
+                have = (
+                    f"proxmoxve:username is {creds.username!r}"
+                    if creds.username and creds.username != ROOT_USER
+                    else "only an API token is configured"
+                    if creds.api_token
+                    else "no root@pam password is set"
+                )
                 raise MissingCredential(
                     f"{operation} needs a root@pam password ticket, and {have}. PVE lets only root@pam itself make "
                     "this call: an API token, even root@pam's, gets 403 'Permission check failed (user != "
                     "root@pam)'. Add proxmoxve:username=root@pam and proxmoxve:password (pulumi config set --secret "
                     "proxmoxve:password ...), or PROXMOX_VE_USERNAME=root@pam and PROXMOX_VE_PASSWORD; the API "
-                    "token stays in use for every other call.")
+                    "token stays in use for every other call."
+                )
             self._root = Transport(creds, "ticket", policy=self._policy, sleep=self.sleep)
         return self._root
 
@@ -69,8 +81,15 @@ class PveClient:
         return [str(row.get("t", "")) for row in ordered]
 
     def wait_task(self, upid: str, timeout: float, what: str) -> TaskResult:
-        return wait_task(Upid.parse(upid), status=self.task_status, log_lines=self.task_log, timeout=timeout,
-                         what=what, sleep=self.sleep, clock=self.clock)
+        return wait_task(
+            Upid.parse(upid),
+            status=self.task_status,
+            log_lines=self.task_log,
+            timeout=timeout,
+            what=what,
+            sleep=self.sleep,
+            clock=self.clock,
+        )
 
     def run_task(self, start: Callable[[], Any], timeout: float, what: str) -> TaskResult:
         """Start a task and wait for it; start again if it failed only because a lock was busy."""
@@ -123,8 +142,16 @@ class PveClient:
     # -- ceph: install, init, status ------------------------------------------------------------
 
     def termproxy(self, node: str, cmd: str, cmd_opts: str) -> dict[str, Any]:
-        return dict(self.root_call("installing Ceph through the node's terminal (termproxy)", "POST",
-                                   f"/nodes/{node}/termproxy", cmd=cmd, **{"cmd-opts": cmd_opts}) or {})
+        return dict(
+            self.root_call(
+                "installing Ceph through the node's terminal (termproxy)",
+                "POST",
+                f"/nodes/{node}/termproxy",
+                cmd=cmd,
+                **{"cmd-opts": cmd_opts},
+            )
+            or {}
+        )
 
     def apt_versions(self, node: str) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/nodes/{node}/apt/versions") or [])
@@ -188,8 +215,11 @@ class PveClient:
         return str(self.root_call(f"creating an OSD on {node}", "POST", f"/nodes/{node}/ceph/osd", **params))
 
     def osd_destroy(self, node: str, osd_id: int, cleanup: bool = True) -> str:
-        return str(self.root_call(f"destroying osd.{osd_id} on {node}", "DELETE",
-                                  f"/nodes/{node}/ceph/osd/{osd_id}", cleanup=cleanup))
+        return str(
+            self.root_call(
+                f"destroying osd.{osd_id} on {node}", "DELETE", f"/nodes/{node}/ceph/osd/{osd_id}", cleanup=cleanup
+            )
+        )
 
     def disks_list(self, node: str) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/nodes/{node}/disks/list") or [])

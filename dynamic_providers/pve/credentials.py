@@ -73,7 +73,8 @@ class Credentials:
             raise ConfigError(
                 "no PVE credentials: set proxmoxve:apiToken (user@realm!name=secret) or proxmoxve:username and "
                 "proxmoxve:password in the stack config (pulumi config set --secret ...), or PROXMOX_VE_API_TOKEN / "
-                "PROXMOX_VE_USERNAME and PROXMOX_VE_PASSWORD in the environment")
+                "PROXMOX_VE_USERNAME and PROXMOX_VE_PASSWORD in the environment"
+            )
         if self.password and not self.username:
             raise ConfigError("proxmoxve:password is set but proxmoxve:username is not (e.g. root@pam)")
         return self
@@ -100,14 +101,18 @@ class Credentials:
 
     def __repr__(self) -> str:
         secret = "***" if self.password else None
-        return (f"Credentials(endpoint={self.endpoint!r}, api_token={self.api_token!r}, username={self.username!r}, "
-                f"password={secret}, insecure={self.insecure}, ca_bundle={self.ca_bundle!r})")
+        return (
+            f"Credentials(endpoint={self.endpoint!r}, api_token={self.api_token!r}, username={self.username!r}, "
+            f"password={secret}, insecure={self.insecure}, ca_bundle={self.ca_bundle!r})"
+        )
 
 
 def normalise_endpoint(value: Any) -> str:
     if not value:
-        raise ConfigError("no PVE endpoint: set proxmoxve:endpoint (e.g. https://pve1.example.com:8006/) in the "
-                          "stack config, or PROXMOX_VE_ENDPOINT in the environment")
+        raise ConfigError(
+            "no PVE endpoint: set proxmoxve:endpoint (e.g. https://pve1.example.com:8006/) in the "
+            "stack config, or PROXMOX_VE_ENDPOINT in the environment"
+        )
     text = str(value).strip().rstrip("/").removesuffix("/api2/json").rstrip("/")
     parts = urlsplit(text)
     if parts.scheme != "https" or not parts.hostname:
@@ -120,8 +125,10 @@ def normalise_endpoint(value: Any) -> str:
 def parse_token(value: Any) -> ApiToken:
     match = TOKEN_FORMAT.match(str(value).strip())
     if not match:
-        raise ConfigError("proxmoxve:apiToken / PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenname=secret "
-                          "(e.g. root@pam!pulumi=1234abcd-...)")
+        raise ConfigError(
+            "proxmoxve:apiToken / PROXMOX_VE_API_TOKEN is not of the form user@realm!tokenname=secret "
+            "(e.g. root@pam!pulumi=1234abcd-...)"
+        )
     return ApiToken(user=match["user"], name=match["name"], value=match["value"])
 
 

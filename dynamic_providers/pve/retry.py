@@ -65,8 +65,9 @@ def is_transient(exc: BaseException, method: str) -> bool:
     return isinstance(exc, requests.exceptions.Timeout) and method == "GET"
 
 
-def with_retries(call: Callable[[], T], method: str, what: str, policy: RetryPolicy,
-                 sleep: Callable[[float], None]) -> T:
+def with_retries(
+    call: Callable[[], T], method: str, what: str, policy: RetryPolicy, sleep: Callable[[float], None]
+) -> T:
     """Run call(); repeat it after transient failures, as the policy allows.
 
     A final transport failure becomes PveUnreachable; a final PVE answer is re-raised as is.

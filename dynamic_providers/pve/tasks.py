@@ -61,17 +61,23 @@ class TaskResult:
     seconds: float  # from our first poll to noticing the end
 
 
-def wait_task(upid: Upid, *, status: Callable[[Upid], dict[str, Any]], log_lines: Callable[[Upid], list[str]],
-              timeout: float, what: str, sleep: Callable[[float], None] = time.sleep,
-              clock: Callable[[], float] = time.monotonic) -> TaskResult:
+def wait_task(
+    upid: Upid,
+    *,
+    status: Callable[[Upid], dict[str, Any]],
+    log_lines: Callable[[Upid], list[str]],
+    timeout: float,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> TaskResult:
     """Poll until the task stops. Raises TaskFailed (with PVE's message and the log tail) or TaskTimeout."""
     start = clock()
     while True:
         state = status(upid)
         if state.get("status") == "stopped":
             exitstatus = str(state.get("exitstatus") or "unexpected status")
-            log.debug("task %s stopped: %s", upid.raw, exitstatus,
-                      extra={"upid": upid.raw, "noticed_at": time.time()})
+            log.debug("task %s stopped: %s", upid.raw, exitstatus, extra={"upid": upid.raw, "noticed_at": time.time()})
             if exit_ok(exitstatus):
                 return TaskResult(upid, exitstatus, clock() - start)
             raise TaskFailed(what, upid.raw, upid.node, upid.label, exitstatus, _tail(log_lines, upid))

@@ -27,9 +27,15 @@ DEFAULT_TIMEOUT = (10.0, 90.0)
 
 
 class Transport:
-    def __init__(self, creds: Credentials, auth: Auth, *, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        creds: Credentials,
+        auth: Auth,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
         self._creds = creds
         self._auth: Auth = auth
         self._policy = policy or RetryPolicy()
@@ -48,8 +54,7 @@ class Transport:
     def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """Send one API call; returns PVE's `data`. Transient faults are retried per the policy."""
         what = f"{method} {path}"
-        return with_retries(lambda: self._once(method, path, _clean(params)), method, what, self._policy,
-                            self._sleep)
+        return with_retries(lambda: self._once(method, path, _clean(params)), method, what, self._policy, self._sleep)
 
     def _once(self, method: str, path: str, params: dict[str, Any]) -> Any:
         session = self._connect()
@@ -66,16 +71,31 @@ class Transport:
             creds = self._creds
             try:
                 if self._auth == "token" and creds.api_token is not None:
-                    backend = Backend(creds.host_port, user=creds.api_token.user, token_name=creds.api_token.name,
-                                      token_value=creds.api_token.value, verify_ssl=creds.verify,
-                                      timeout=self._timeout, path_prefix=creds.path_prefix)
+                    backend = Backend(
+                        creds.host_port,
+                        user=creds.api_token.user,
+                        token_name=creds.api_token.name,
+                        token_value=creds.api_token.value,
+                        verify_ssl=creds.verify,
+                        timeout=self._timeout,
+                        path_prefix=creds.path_prefix,
+                    )
                 else:
-                    backend = Backend(creds.host_port, user=creds.username, password=creds.password,
-                                      verify_ssl=creds.verify, timeout=self._timeout, path_prefix=creds.path_prefix)
+                    backend = Backend(
+                        creds.host_port,
+                        user=creds.username,
+                        password=creds.password,
+                        verify_ssl=creds.verify,
+                        timeout=self._timeout,
+                        path_prefix=creds.path_prefix,
+                    )
             except AuthenticationError as exc:
-                raise PveAuthError("POST", "/access/ticket", 401,
-                                   f"login as {creds.username} was refused ({exc}); check proxmoxve:password / "
-                                   "PROXMOX_VE_PASSWORD") from exc
+                raise PveAuthError(
+                    "POST",
+                    "/access/ticket",
+                    401,
+                    f"login as {creds.username} was refused ({exc}); check proxmoxve:password / PROXMOX_VE_PASSWORD",
+                ) from exc
             self._session = backend.get_session()
             self._base_url = backend.get_base_url()
         return self._session
@@ -100,9 +120,13 @@ def parse_response(method: str, path: str, response: requests.Response) -> Any:
         raise error(method, path, response.status_code, message, errors, html=html)
     body = _json(text)
     if not isinstance(body, dict):
-        raise PveApiError(method, path, response.status_code,
-                          f"the answer is not PVE's JSON (content type {content_type!r}): {text.strip()[:200]}",
-                          html=html)
+        raise PveApiError(
+            method,
+            path,
+            response.status_code,
+            f"the answer is not PVE's JSON (content type {content_type!r}): {text.strip()[:200]}",
+            html=html,
+        )
     return body.get("data")
 
 

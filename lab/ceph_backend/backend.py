@@ -69,9 +69,16 @@ class CephBackend:
         A repeat call keeps fsid, auth and pool defaults and only rewrites the networks, as PVE does.
         """
         self.layout.ensure_dirs()
-        self._update_conf(lambda sections: conf.with_init(
-            sections, public_network=public_network, cluster_network=cluster_network, size=size,
-            min_size=min_size, client_keyring=self.layout.client_keyring_pattern))
+        self._update_conf(
+            lambda sections: conf.with_init(
+                sections,
+                public_network=public_network,
+                cluster_network=cluster_network,
+                size=size,
+                min_size=min_size,
+                client_keyring=self.layout.client_keyring_pattern,
+            )
+        )
         self._ensure_keyrings()
         return self.fsid
 
@@ -118,16 +125,34 @@ class CephBackend:
         """client.admin with all caps, and the `mon.` key that every MON shares (PVE creates both)."""
         lay = self.layout
         if not lay.admin_keyring.exists():
-            self.cli.tool("ceph-authtool", "--create-keyring", str(lay.admin_keyring), "--gen-key",
-                          "-n", "client.admin", "--cap", "mon", "allow *", "--cap", "osd", "allow *",
-                          "--cap", "mds", "allow *", "--cap", "mgr", "allow *")
+            self.cli.tool(
+                "ceph-authtool",
+                "--create-keyring",
+                str(lay.admin_keyring),
+                "--gen-key",
+                "-n",
+                "client.admin",
+                "--cap",
+                "mon",
+                "allow *",
+                "--cap",
+                "osd",
+                "allow *",
+                "--cap",
+                "mds",
+                "allow *",
+                "--cap",
+                "mgr",
+                "allow *",
+            )
             lay.admin_keyring.chmod(0o600)
         if not lay.mon_keyring.exists():
             tmp = lay.mon_keyring.with_suffix(".tmp")
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            self.cli.tool("ceph-authtool", "--create-keyring", str(tmp), "--gen-key", "-n", "mon.",
-                          "--cap", "mon", "allow *")
+            self.cli.tool(
+                "ceph-authtool", "--create-keyring", str(tmp), "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"
+            )
             # The first MON's mkfs seeds the auth database from this keyring, admin key included.
             self.cli.tool("ceph-authtool", str(tmp), "--import-keyring", str(lay.admin_keyring))
             tmp.chmod(0o600)
@@ -165,22 +190,50 @@ class CephBackend:
         with self._conf_lock:
             try:
                 if first:
-                    self.cli.tool("monmaptool", "--create", "--clobber", "--fsid", self.fsid,
-                                  "--addv", mon_id, conf.mon_addrvec(ip), "--enable-all-features",
-                                  "--set-min-mon-release", "pacific", str(monmap))
+                    self.cli.tool(
+                        "monmaptool",
+                        "--create",
+                        "--clobber",
+                        "--fsid",
+                        self.fsid,
+                        "--addv",
+                        mon_id,
+                        conf.mon_addrvec(ip),
+                        "--enable-all-features",
+                        "--set-min-mon-release",
+                        "pacific",
+                        str(monmap),
+                    )
                 else:
                     self.command("mon", "getmap", "-o", str(monmap))
                 data.mkdir(parents=True)
-                self.cli.tool("ceph-mon", "--mkfs", "--cluster", "ceph", "--id", mon_id,
-                              "--conf", str(self.conf_path), "--mon-data", str(data), "--monmap", str(monmap),
-                              "--keyring", str(self.layout.mon_keyring), "--public-addr", ip,
-                              "--log-file", str(self.layout.log / f"mon.{mon_id}.mkfs.log"))
+                self.cli.tool(
+                    "ceph-mon",
+                    "--mkfs",
+                    "--cluster",
+                    "ceph",
+                    "--id",
+                    mon_id,
+                    "--conf",
+                    str(self.conf_path),
+                    "--mon-data",
+                    str(data),
+                    "--monmap",
+                    str(monmap),
+                    "--keyring",
+                    str(self.layout.mon_keyring),
+                    "--public-addr",
+                    ip,
+                    "--log-file",
+                    str(self.layout.log / f"mon.{mon_id}.mkfs.log"),
+                )
                 write_meta(data, meta)
                 self._update_conf(lambda sections: conf.with_mon(sections, mon_id, ip))
                 joined = not first
                 self.procs.start(meta)
-                self._wait(lambda: mon_id in self._quorum_names(), MON_QUORUM_TIMEOUT,
-                           f"mon.{mon_id} to join the quorum", meta)
+                self._wait(
+                    lambda: mon_id in self._quorum_names(), MON_QUORUM_TIMEOUT, f"mon.{mon_id} to join the quorum", meta
+                )
             except BaseException:
                 self._undo_mon(meta, in_monmap=joined)
                 raise
@@ -245,8 +298,9 @@ class CephBackend:
         meta = DaemonMeta(kind="mgr", id=mgr_id, node=node, ip=ip)
         started = time.monotonic()
         try:
-            key = self._get_or_create_key(f"mgr.{mgr_id}", "mon", "allow profile mgr", "osd", "allow *",
-                                          "mds", "allow *")
+            key = self._get_or_create_key(
+                f"mgr.{mgr_id}", "mon", "allow profile mgr", "osd", "allow *", "mds", "allow *"
+            )
             data.mkdir(parents=True)
             _write_keyring(data / "keyring", f"mgr.{mgr_id}", key)
             write_meta(data, meta)
@@ -327,14 +381,28 @@ class CephBackend:
             params = json.dumps({"cephx_secret": secret, "crush_device_class": cls}).encode()
             out = self.cli.ceph("osd", "new", osd_uuid, "-i", "-", stdin=params)
             osd_id = int(out["osdid"]) if isinstance(out, dict) else int(out)
-            meta = DaemonMeta(kind="osd", id=str(osd_id), node=node, ip=ip, extra={
-                "disk": disk.devpath, "device_class": cls, "encrypted": "1" if encrypted else "0", "uuid": osd_uuid})
+            meta = DaemonMeta(
+                kind="osd",
+                id=str(osd_id),
+                node=node,
+                ip=ip,
+                extra={
+                    "disk": disk.devpath,
+                    "device_class": cls,
+                    "encrypted": "1" if encrypted else "0",
+                    "uuid": osd_uuid,
+                },
+            )
             started = time.monotonic()
             try:
                 self._mkfs_osd(meta, secret, path)
                 self.procs.start(meta)
-                self._wait(lambda: self._osd_state(osd_id) == (True, True), OSD_UP_TIMEOUT,
-                           f"osd.{osd_id} to be up and in", meta)
+                self._wait(
+                    lambda: self._osd_state(osd_id) == (True, True),
+                    OSD_UP_TIMEOUT,
+                    f"osd.{osd_id} to be up and in",
+                    meta,
+                )
             except BaseException:
                 self._undo_osd(meta, path, disk)
                 raise
@@ -350,12 +418,32 @@ class CephBackend:
         monmap = data / "activate.monmap"
         self.command("mon", "getmap", "-o", str(monmap))
         # mkfs links <data>/block to the disk file; the OSD finds its disk through that link later.
-        self.cli.tool("ceph-osd", "--mkfs", "--cluster", "ceph", "--id", meta.id, "--conf", str(self.conf_path),
-                      "--osd-data", str(data), "--osd-uuid", meta.extra["uuid"], "--monmap", str(monmap),
-                      "--keyring", str(data / "keyring"), "--osd-objectstore", "bluestore",
-                      "--bluestore-block-path", str(block),
-                      "--log-file", str(self.layout.log / f"{meta.name}.mkfs.log"),
-                      *tuning.args_for("osd"), timeout=120)
+        self.cli.tool(
+            "ceph-osd",
+            "--mkfs",
+            "--cluster",
+            "ceph",
+            "--id",
+            meta.id,
+            "--conf",
+            str(self.conf_path),
+            "--osd-data",
+            str(data),
+            "--osd-uuid",
+            meta.extra["uuid"],
+            "--monmap",
+            str(monmap),
+            "--keyring",
+            str(data / "keyring"),
+            "--osd-objectstore",
+            "bluestore",
+            "--bluestore-block-path",
+            str(block),
+            "--log-file",
+            str(self.layout.log / f"{meta.name}.mkfs.log"),
+            *tuning.args_for("osd"),
+            timeout=120,
+        )
 
     def _undo_osd(self, meta: DaemonMeta, block: Path, disk: Disk) -> None:
         with contextlib.suppress(CephBackendError):
@@ -403,8 +491,11 @@ class CephBackend:
             raise CephBackendError(f"no such OSD '{osd_id}'")
         if meta is not None and self.procs.stop(meta):
             self._wait_down(osd_id)  # `osd rm` refuses an OSD that is still up
-        for args in (("osd", "crush", "remove", f"osd.{osd_id}"), ("auth", "del", f"osd.{osd_id}"),
-                     ("osd", "rm", str(osd_id))):
+        for args in (
+            ("osd", "crush", "remove", f"osd.{osd_id}"),
+            ("auth", "del", f"osd.{osd_id}"),
+            ("osd", "rm", str(osd_id)),
+        ):
             try:
                 self.command(*args)
             except CephCommandError as exc:
@@ -470,8 +561,9 @@ class CephBackend:
     def _wait_started(self, meta: DaemonMeta) -> None:
         """Wait until Ceph shows a started daemon: a MON in quorum, an OSD up (MGRs need no wait)."""
         if meta.kind == "mon":
-            self._wait(lambda: meta.id in self._quorum_names(), MON_QUORUM_TIMEOUT,
-                       f"{meta.name} to rejoin the quorum", meta)
+            self._wait(
+                lambda: meta.id in self._quorum_names(), MON_QUORUM_TIMEOUT, f"{meta.name} to rejoin the quorum", meta
+            )
         elif meta.kind == "osd":
             self._wait(lambda: self._osd_state(int(meta.id))[0], OSD_UP_TIMEOUT, f"{meta.name} to be up", meta)
 
@@ -489,11 +581,21 @@ class CephBackend:
         out = []
         for meta in self.procs.all():
             proc = self.procs.process(meta)
-            row: dict[str, Any] = {"kind": meta.kind, "id": meta.id, "node": meta.node, "ip": meta.ip,
-                                   "pid": proc.pid if proc else None, "running": proc is not None}
+            row: dict[str, Any] = {
+                "kind": meta.kind,
+                "id": meta.id,
+                "node": meta.node,
+                "ip": meta.ip,
+                "pid": proc.pid if proc else None,
+                "running": proc is not None,
+            }
             if meta.kind == "osd":
-                row |= {"disk": meta.extra.get("disk"), "device_class": meta.extra.get("device_class"),
-                        "encrypted": meta.extra.get("encrypted") == "1", "uuid": meta.extra.get("uuid")}
+                row |= {
+                    "disk": meta.extra.get("disk"),
+                    "device_class": meta.extra.get("device_class"),
+                    "encrypted": meta.extra.get("encrypted") == "1",
+                    "uuid": meta.extra.get("uuid"),
+                }
             out.append(row)
         return out
 

@@ -18,12 +18,34 @@ ETIMEDOUT = 110
 
 # `rbd` subcommands that take --format (the others reject the option).
 _RBD_JSON = {
-    ("ls",), ("list",), ("info",), ("du",), ("disk-usage",), ("status",), ("children",), ("showmapped",),
-    ("snap", "ls"), ("snap", "list"), ("trash", "ls"), ("trash", "list"), ("pool", "stats"),
-    ("image-meta", "list"), ("lock", "ls"), ("lock", "list"), ("namespace", "ls"), ("namespace", "list"),
-    ("journal", "info"), ("journal", "status"), ("group", "ls"), ("group", "list"), ("config", "pool", "list"),
-    ("config", "image", "list"), ("mirror", "pool", "info"), ("mirror", "pool", "status"),
-    ("mirror", "image", "status"), ("migration", "status"),
+    ("ls",),
+    ("list",),
+    ("info",),
+    ("du",),
+    ("disk-usage",),
+    ("status",),
+    ("children",),
+    ("showmapped",),
+    ("snap", "ls"),
+    ("snap", "list"),
+    ("trash", "ls"),
+    ("trash", "list"),
+    ("pool", "stats"),
+    ("image-meta", "list"),
+    ("lock", "ls"),
+    ("lock", "list"),
+    ("namespace", "ls"),
+    ("namespace", "list"),
+    ("journal", "info"),
+    ("journal", "status"),
+    ("group", "ls"),
+    ("group", "list"),
+    ("config", "pool", "list"),
+    ("config", "image", "list"),
+    ("mirror", "pool", "info"),
+    ("mirror", "pool", "status"),
+    ("mirror", "image", "status"),
+    ("migration", "status"),
 }
 
 
@@ -31,11 +53,19 @@ def run(argv: Sequence[str], timeout: float, stdin: bytes | None = None) -> str:
     """Run one tool; its stdout on success, CephCommandError (Ceph's stderr) otherwise."""
     try:
         proc = subprocess.run(
-            list(argv), input=stdin, capture_output=True, timeout=timeout, check=False,
-            stdin=None if stdin is not None else subprocess.DEVNULL)
+            list(argv),
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise CephCommandError(-ETIMEDOUT, f"Error ETIMEDOUT: '{' '.join(argv[:4])} ...' timed out after "
-                               f"{timeout:g} s (no MON quorum?)", argv) from exc
+        raise CephCommandError(
+            -ETIMEDOUT,
+            f"Error ETIMEDOUT: '{' '.join(argv[:4])} ...' timed out after {timeout:g} s (no MON quorum?)",
+            argv,
+        ) from exc
     except FileNotFoundError as exc:
         raise CephCommandError(-2, f"binary not installed: {argv[0]}", argv) from exc
     if proc.returncode != 0:

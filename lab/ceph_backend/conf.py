@@ -65,8 +65,16 @@ def copy(sections: Sections) -> Sections:
     return {name: dict(values) for name, values in sections.items()}
 
 
-def with_init(sections: Sections, *, public_network: str, cluster_network: str | None, size: int,
-              min_size: int, client_keyring: str, fsid: str | None = None) -> Sections:
+def with_init(
+    sections: Sections,
+    *,
+    public_network: str,
+    cluster_network: str | None,
+    size: int,
+    min_size: int,
+    client_keyring: str,
+    fsid: str | None = None,
+) -> Sections:
     """What `pveceph init` leaves behind.
 
     A missing [global] gets a new fsid, cephx, the pool defaults and `mon_allow_pool_delete` (which

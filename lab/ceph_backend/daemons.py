@@ -52,8 +52,9 @@ def read_meta(directory: Path) -> DaemonMeta | None:
     """The daemon described by a data dir, or None for a dir without (valid) lab.json."""
     try:
         row = json.loads((directory / META_FILE).read_text())
-        return DaemonMeta(kind=row["kind"], id=str(row["id"]), node=row["node"], ip=row["ip"],
-                          extra=dict(row.get("extra") or {}))
+        return DaemonMeta(
+            kind=row["kind"], id=str(row["id"]), node=row["node"], ip=row["ip"], extra=dict(row.get("extra") or {})
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -75,8 +76,10 @@ def daemon_env(meta: DaemonMeta) -> dict[str, str]:
 @functools.cache
 def _can_unshare_uts() -> bool:
     try:
-        return subprocess.run(["unshare", "--uts", "--", "true"], capture_output=True, timeout=10,
-                              check=False).returncode == 0
+        return (
+            subprocess.run(["unshare", "--uts", "--", "true"], capture_output=True, timeout=10, check=False).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -143,12 +146,29 @@ class Daemons:
         data = lay.daemon_dir(meta.kind, meta.id)
         run = lay.short_run
         argv = [
-            *node_hostname_prefix(meta.node), f"/usr/bin/ceph-{meta.kind}", "-f", "--cluster", "ceph", "--id", meta.id,
-            "--conf", str(lay.conf), "--keyring", str(data / "keyring"),
-            f"--{meta.kind}-data", str(data),
-            "--log-file", str(self.log_path(meta)), "--admin-socket", str(run / f"{meta.name}.asok"),
-            "--run-dir", str(run), "--crash-dir", str(lay.crash),
-            "--public-addr", meta.ip,
+            *node_hostname_prefix(meta.node),
+            f"/usr/bin/ceph-{meta.kind}",
+            "-f",
+            "--cluster",
+            "ceph",
+            "--id",
+            meta.id,
+            "--conf",
+            str(lay.conf),
+            "--keyring",
+            str(data / "keyring"),
+            f"--{meta.kind}-data",
+            str(data),
+            "--log-file",
+            str(self.log_path(meta)),
+            "--admin-socket",
+            str(run / f"{meta.name}.asok"),
+            "--run-dir",
+            str(run),
+            "--crash-dir",
+            str(lay.crash),
+            "--public-addr",
+            meta.ip,
         ]
         if meta.kind == "mon":
             # The cluster log (PVE shows it as the Ceph log) would go to /var/log/ceph, shared by all labs.
@@ -167,8 +187,9 @@ class Daemons:
                 return running.pid
             self._forget_dead(meta)
             self.layout.ensure_dirs()
-            popen = self.tracker.spawn(meta.name, self.argv(meta), self.layout.log / f"{meta.name}.out",
-                                       env=daemon_env(meta))
+            popen = self.tracker.spawn(
+                meta.name, self.argv(meta), self.layout.log / f"{meta.name}.out", env=daemon_env(meta)
+            )
             self._children[meta.name] = popen
             return popen.pid
 
@@ -195,8 +216,9 @@ class Daemons:
     def ensure_alive(self, meta: DaemonMeta) -> None:
         """Raise with the end of the daemon's log when it has exited (used while waiting for it)."""
         if self.process(meta) is None:
-            raise CephBackendError(f"{meta.name} exited during startup; end of {self.log_path(meta)}:\n"
-                                   + self.log_tail(meta))
+            raise CephBackendError(
+                f"{meta.name} exited during startup; end of {self.log_path(meta)}:\n" + self.log_tail(meta)
+            )
 
     def log_tail(self, meta: DaemonMeta, lines: int = 15) -> str:
         chunks = []

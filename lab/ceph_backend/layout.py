@@ -1,13 +1,13 @@
 """Where a lab's Ceph keeps its files, in one place.
 
-    <root>/ceph.conf                       the cluster's ceph.conf (PVE: /etc/pve/ceph.conf)
-    <root>/priv/ceph.client.admin.keyring  (PVE: /etc/pve/priv/ceph.client.admin.keyring)
-    <root>/priv/ceph.mon.keyring           (PVE: /etc/pve/priv/ceph.mon.keyring)
-    <root>/data/<type>/ceph-<id>/          daemon data (PVE: /var/lib/ceph/<type>/ceph-<id>), with lab.json
-    <root>/disks/<node>-<dev>.img          the sparse file behind each node's disk
-    <root>/run/                            admin sockets (reached through a short symlink when needed)
-    <root>/log/                            daemon logs, the cluster log ceph.log and ceph.audit.log
-    <root>/failed/<node>.json              daemons that ran on a node when `fail_node` cut its power
+<root>/ceph.conf                       the cluster's ceph.conf (PVE: /etc/pve/ceph.conf)
+<root>/priv/ceph.client.admin.keyring  (PVE: /etc/pve/priv/ceph.client.admin.keyring)
+<root>/priv/ceph.mon.keyring           (PVE: /etc/pve/priv/ceph.mon.keyring)
+<root>/data/<type>/ceph-<id>/          daemon data (PVE: /var/lib/ceph/<type>/ceph-<id>), with lab.json
+<root>/disks/<node>-<dev>.img          the sparse file behind each node's disk
+<root>/run/                            admin sockets (reached through a short symlink when needed)
+<root>/log/                            daemon logs, the cluster log ceph.log and ceph.audit.log
+<root>/failed/<node>.json              daemons that ran on a node when `fail_node` cut its power
 """
 
 from __future__ import annotations
@@ -71,8 +71,17 @@ class Layout:
         return Path(tempfile.gettempdir()) / f"cephlab-{digest}"
 
     def ensure_dirs(self) -> None:
-        for path in (self.root, self.priv, self.data, self.disks, self.run, self.log, self.crash, self.failed,
-                     self.tmp):
+        for path in (
+            self.root,
+            self.priv,
+            self.data,
+            self.disks,
+            self.run,
+            self.log,
+            self.crash,
+            self.failed,
+            self.tmp,
+        ):
             path.mkdir(parents=True, exist_ok=True)
         self.priv.chmod(0o700)
         link = self.short_run

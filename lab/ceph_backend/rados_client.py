@@ -62,9 +62,16 @@ class RadosClient:
             if self._handle is not None:
                 return self._handle
             rados = _rados()
-            handle = rados.Rados(conffile=str(self.conf_path), conf={
-                "client_mount_timeout": str(self.timeout), "rados_mon_op_timeout": str(self.timeout),
-                "rados_osd_op_timeout": str(self.timeout), "log_to_stderr": "false", "err_to_stderr": "false"})
+            handle = rados.Rados(
+                conffile=str(self.conf_path),
+                conf={
+                    "client_mount_timeout": str(self.timeout),
+                    "rados_mon_op_timeout": str(self.timeout),
+                    "rados_osd_op_timeout": str(self.timeout),
+                    "log_to_stderr": "false",
+                    "err_to_stderr": "false",
+                },
+            )
             try:
                 handle.connect(timeout=self.timeout)
             except rados.Error as exc:

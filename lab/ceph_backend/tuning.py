@@ -63,10 +63,32 @@ MGR: dict[str, str] = {
     # not, in the active and in the standby MGR alike. Never load the optional ones a lab does not
     # use; Ceph's always-on modules (balancer, crash, devicehealth, orchestrator, pg_autoscaler,
     # progress, rbd_support, status, telemetry, volumes) and iostat stay.
-    "mgr_disabled_modules": ",".join((
-        "alerts", "cephadm", "dashboard", "diskprediction_local", "influx", "insights", "k8sevents",
-        "localpool", "mds_autoscaler", "mirroring", "nfs", "osd_perf_query", "osd_support", "prometheus",
-        "restful", "rook", "selftest", "snap_schedule", "stats", "telegraf", "test_orchestrator", "zabbix")),
+    "mgr_disabled_modules": ",".join(
+        (
+            "alerts",
+            "cephadm",
+            "dashboard",
+            "diskprediction_local",
+            "influx",
+            "insights",
+            "k8sevents",
+            "localpool",
+            "mds_autoscaler",
+            "mirroring",
+            "nfs",
+            "osd_perf_query",
+            "osd_support",
+            "prometheus",
+            "restful",
+            "rook",
+            "selftest",
+            "snap_schedule",
+            "stats",
+            "telegraf",
+            "test_orchestrator",
+            "zabbix",
+        )
+    ),
 }
 
 OSD: dict[str, str] = {
@@ -83,7 +105,8 @@ OSD: dict[str, str] = {
     "bluestore_rocksdb_options": (
         "compression=kNoCompression,max_write_buffer_number=2,min_write_buffer_number_to_merge=1,"
         "recycle_log_file_num=2,write_buffer_size=16777216,writable_file_max_buffer_size=0,"
-        "compaction_readahead_size=2097152,max_background_compactions=1,max_total_wal_size=67108864"),
+        "compaction_readahead_size=2097152,max_background_compactions=1,max_total_wal_size=67108864"
+    ),
     # 8 op shards x 2 threads (ssd) or 5 x 1 (hdd) per OSD are for many-core servers.
     "osd_op_num_shards_ssd": "2",
     "osd_op_num_threads_per_shard_ssd": "1",

@@ -23,8 +23,12 @@ class AptApi(CephHelpers):
 
     def _routes_apt(self) -> list[Route]:
         path = "/nodes/{node}/apt/repositories"
-        return [("GET", path, self._apt_get), ("PUT", path, self._apt_add), ("POST", path, self._apt_change),
-                ("GET", "/nodes/{node}/apt/versions", self._apt_versions)]
+        return [
+            ("GET", path, self._apt_get),
+            ("PUT", path, self._apt_add),
+            ("POST", path, self._apt_change),
+            ("GET", "/nodes/{node}/apt/versions", self._apt_versions),
+        ]
 
     async def _apt_versions(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
         """Package versions: PVE's own, and Ceph's once installed on the node.
@@ -33,12 +37,16 @@ class AptApi(CephHelpers):
         asked for: the lab reports what actually runs.
         """
         pve_version = self.version  # type: ignore[attr-defined]
-        rows = [_package("proxmox-ve", pve_version, "The Proxmox Virtual Environment"),
-                _package("pve-manager", pve_version, "The Proxmox Virtual Environment")]
+        rows = [
+            _package("proxmox-ve", pve_version, "The Proxmox Virtual Environment"),
+            _package("pve-manager", pve_version, "The Proxmox Virtual Environment"),
+        ]
         if self.cluster.is_installed(v["node"]):
             version = await asyncio.to_thread(host_package_version, "ceph-common")
-            rows += [_package(name, version, "distributed storage and file system")
-                     for name in ("ceph", "ceph-common", "ceph-mon", "ceph-mgr", "ceph-osd")]
+            rows += [
+                _package(name, version, "distributed storage and file system")
+                for name in ("ceph", "ceph-common", "ceph-mon", "ceph-mgr", "ceph-osd")
+            ]
         return rows
 
     async def _apt_get(self, v: dict[str, Any], user: str) -> dict[str, Any]:
@@ -62,12 +70,21 @@ class AptApi(CephHelpers):
 
 
 def host_package_version(package: str) -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True,
-                         check=False, timeout=30)
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, check=False, timeout=30
+    )
     return out.stdout.strip() or "unknown"
 
 
 def _package(name: str, version: str, title: str) -> dict[str, Any]:
-    return {"Package": name, "Version": version, "Title": title, "Description": title, "Arch": "amd64",
-            "CurrentState": "Installed", "Origin": "Proxmox" if name.startswith(("proxmox", "pve")) else "Debian",
-            "Priority": "optional", "Section": "admin"}
+    return {
+        "Package": name,
+        "Version": version,
+        "Title": title,
+        "Description": title,
+        "Arch": "amd64",
+        "CurrentState": "Installed",
+        "Origin": "Proxmox" if name.startswith(("proxmox", "pve")) else "Debian",
+        "Priority": "optional",
+        "Section": "admin",
+    }

@@ -46,8 +46,18 @@ class CephHelpers:
     ceph: dict[str, Any]
 
     if TYPE_CHECKING:  # provided by fakepve's Model; declared here for the type checker only
-        async def task(self, node: str, ttype: str, tid: Any, user: str, body: Callable[[], Awaitable[Any]],
-                       vm: Any = None, lock: bool = True, log: Any = ()) -> str: ...
+
+        async def task(
+            self,
+            node: str,
+            ttype: str,
+            tid: Any,
+            user: str,
+            body: Callable[[], Awaitable[Any]],
+            vm: Any = None,
+            lock: bool = True,
+            log: Any = (),
+        ) -> str: ...
 
         def need_quorum(self) -> None: ...
 

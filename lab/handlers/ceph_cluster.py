@@ -14,7 +14,6 @@ from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers,
 Route = tuple[str, str, Any]
 
 
-
 class CephClusterApi(CephHelpers):
     def _routes_ceph_cluster(self) -> list[Route]:
         n = "/nodes/{node}/ceph"
@@ -44,8 +43,14 @@ class CephClusterApi(CephHelpers):
         lock = self.cluster.ceph_conf_lock
 
         async def body() -> None:
-            await asyncio.to_thread(self.backend.init, str(v.get("network") or ""), v.get("cluster-network"),
-                                    int(v.get("size", 3)), int(v.get("min_size", 2)))
+            await asyncio.to_thread(
+                self.backend.init,
+                str(v.get("network") or ""),
+                v.get("cluster-network"),
+                int(v.get("size", 3)),
+                int(v.get("min_size", 2)),
+            )
+
         try:
             await self.holding(lock, body, errors.cfs_lock_timeout("file-ceph_conf"))
         except TaskError as exc:  # init is synchronous: a lock timeout is an HTTP error here
@@ -93,8 +98,10 @@ class CephClusterApi(CephHelpers):
             quorum = set((await asyncio.to_thread(self.rados.mon_command, "quorum_status"))["quorum_names"])
             versions = await asyncio.to_thread(self.rados.mon_command, "mon metadata")
         except RadosError:  # PVE reads RADOS inside an eval here: no cluster yet is not an error
-            return [{"name": mon_id, "host": d["node"], "state": "unknown", "service": 1, "direxists": 1}
-                    for mon_id, d in sorted(placed.items())]
+            return [
+                {"name": mon_id, "host": d["node"], "state": "unknown", "service": 1, "direxists": 1}
+                for mon_id, d in sorted(placed.items())
+            ]
         meta = {m["name"]: m for m in versions or []}
         out = []
         for mon in monmap["mons"]:
@@ -102,14 +109,20 @@ class CephClusterApi(CephHelpers):
             daemon = placed.get(name, {})
             in_quorum = name in quorum
             version = meta.get(name, {}).get("ceph_version", "")
-            out.append({
-                "name": name, "addr": mon.get("public_addr", "").split("/")[0], "rank": mon["rank"],
-                "host": daemon.get("node", meta.get(name, {}).get("hostname", "")),
-                "quorum": 1 if in_quorum else 0,
-                "state": "running" if in_quorum else "stopped" if daemon else "unknown",
-                "service": 1 if daemon else 0, "direxists": 1 if daemon else 0,
-                "ceph_version": version, "ceph_version_short": version_short(version),
-            })
+            out.append(
+                {
+                    "name": name,
+                    "addr": mon.get("public_addr", "").split("/")[0],
+                    "rank": mon["rank"],
+                    "host": daemon.get("node", meta.get(name, {}).get("hostname", "")),
+                    "quorum": 1 if in_quorum else 0,
+                    "state": "running" if in_quorum else "stopped" if daemon else "unknown",
+                    "service": 1 if daemon else 0,
+                    "direxists": 1 if daemon else 0,
+                    "ceph_version": version,
+                    "ceph_version_short": version_short(version),
+                }
+            )
         return out
 
     def _known_mon_addresses(self) -> set[str]:
@@ -155,8 +168,10 @@ class CephClusterApi(CephHelpers):
             # PVE decides "first monitor" before taking the lock; two parallel first creates split the
             # cluster there. The lab refuses instead of building a second monmap.
             if first and self._daemon_nodes("mon"):
-                raise TaskError("lab: another first monitor was created concurrently; PVE would now have two "
-                                "separate clusters - create MONs one after another")
+                raise TaskError(
+                    "lab: another first monitor was created concurrently; PVE would now have two "
+                    "separate clusters - create MONs one after another"
+                )
             if mon_id in self._daemon_nodes("mon"):
                 raise TaskError(f"monitor '{mon_id}' already exists")
             await self.in_thread(self.backend.create_mon, mon_id, node, ip)
@@ -185,6 +200,7 @@ class CephClusterApi(CephHelpers):
         async def body() -> None:
             async def remove() -> None:
                 await self.in_thread(self.backend.destroy_mon, mon_id)
+
             await self.holding(self.cluster.ceph_conf_lock, remove, errors.cfs_lock_timeout("file-ceph_conf"))
 
         return await self.task(node, "cephdestroymon", f"mon.{mon_id}", user, body, lock=False)
@@ -204,9 +220,16 @@ class CephClusterApi(CephHelpers):
         for mgr_id in sorted(set(placed) | set(states)):
             state, addr = states.get(mgr_id, ("stopped" if placed.get(mgr_id) else "unknown", ""))
             daemon = placed.get(mgr_id, {})
-            out.append({"name": mgr_id, "host": daemon.get("node", ""), "state": state,
-                        "addr": addr.split("/")[0], "service": 1 if daemon else 0,
-                        "direxists": 1 if daemon else 0})
+            out.append(
+                {
+                    "name": mgr_id,
+                    "host": daemon.get("node", ""),
+                    "state": state,
+                    "addr": addr.split("/")[0],
+                    "service": 1 if daemon else 0,
+                    "direxists": 1 if daemon else 0,
+                }
+            )
         return out
 
     async def _start_mgr_task(self, node: str, mgr_id: str, user: str) -> str:
@@ -241,11 +264,12 @@ class CephClusterApi(CephHelpers):
         self.need_inited(v["node"])
         service, action, ident = v["service"], v["action"], str(v["id"])
         commands: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
-                    ("osd", "stop"): ("osd ok-to-stop", {"ids": [ident]}),
-                    ("osd", "destroy"): ("osd safe-to-destroy", {"ids": [ident]}),
-                    ("mon", "stop"): ("mon ok-to-stop", {"ids": [ident]}),
-                    ("mon", "destroy"): ("mon ok-to-rm", {"id": ident}),
-                    ("mds", "stop"): ("mds ok-to-stop", {"ids": [ident]})}
+            ("osd", "stop"): ("osd ok-to-stop", {"ids": [ident]}),
+            ("osd", "destroy"): ("osd safe-to-destroy", {"ids": [ident]}),
+            ("mon", "stop"): ("mon ok-to-stop", {"ids": [ident]}),
+            ("mon", "destroy"): ("mon ok-to-rm", {"id": ident}),
+            ("mds", "stop"): ("mds ok-to-stop", {"ids": [ident]}),
+        }
         if (service, action) not in commands:
             raise errors.die(f"Service does not support this action: {service}: {action}")
         prefix, args = commands[(service, action)]
@@ -270,8 +294,12 @@ class CephClusterApi(CephHelpers):
         kind, _, ident = service.partition(".")
 
         async def body() -> None:
-            daemons = [d for d in self.backend.daemons() if d["node"] == node
-                       and (kind in ("ceph", "ceph.target") or (d["kind"] == kind and (not ident or d["id"] == ident)))]
+            daemons = [
+                d
+                for d in self.backend.daemons()
+                if d["node"] == node
+                and (kind in ("ceph", "ceph.target") or (d["kind"] == kind and (not ident or d["id"] == ident)))
+            ]
             if not daemons:
                 raise TaskError(f"unable to find local service {service}")
             for d in daemons:

@@ -44,8 +44,9 @@ def parse_install_options(opts: str, pve_version: int) -> tuple[str, str]:
             raise TaskError(f"Unknown option: {key.lstrip('-')}")
         i += 1
     if release not in CEPH_RELEASES[pve_version]:
-        raise TaskError(f"value '{release}' does not have a value in the enumeration "
-                        f"'{', '.join(CEPH_RELEASES[pve_version])}'")
+        raise TaskError(
+            f"value '{release}' does not have a value in the enumeration '{', '.join(CEPH_RELEASES[pve_version])}'"
+        )
     if repository not in REPOSITORIES:
         raise TaskError(f"value '{repository}' does not have a value in the enumeration '{', '.join(REPOSITORIES)}'")
     return release, repository
@@ -78,10 +79,17 @@ class CephInstallApi(CephHelpers):
             release, repository = parse_install_options(opts, pve_version)
             version = await asyncio.to_thread(host_ceph_version)
             self.cluster.install(node, release)
-            return (f"update available package list\nusing repository '{repository}' for Ceph {release}\n"
-                    f"start installation\ninstalled {version}\n\ninstalled Ceph {release} successfully!")
+            return (
+                f"update available package list\nusing repository '{repository}' for Ceph {release}\n"
+                f"start installation\ninstalled {version}\n\ninstalled Ceph {release} successfully!"
+            )
 
-        upid = await self.task(node, "vncshell", "", user, body, lock=False,
-                               log=[f"starting termproxy: pveceph install {opts}".rstrip()])
-        return {"user": user, "ticket": "PVEVNC:" + secrets.token_hex(16), "port": 5900 + len(self.cluster.installed),
-                "upid": upid}
+        upid = await self.task(
+            node, "vncshell", "", user, body, lock=False, log=[f"starting termproxy: pveceph install {opts}".rstrip()]
+        )
+        return {
+            "user": user,
+            "ticket": "PVEVNC:" + secrets.token_hex(16),
+            "port": 5900 + len(self.cluster.installed),
+            "upid": upid,
+        }

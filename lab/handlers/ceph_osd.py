@@ -16,7 +16,6 @@ Route = tuple[str, str, Any]
 SYSTEM_DISK = Disk(devpath="/dev/sda", size=64 * 1024**3, type="ssd")
 
 
-
 class CephOsdApi(CephHelpers):
     def _routes_ceph_osd(self) -> list[Route]:
         osd = "/nodes/{node}/ceph/osd"
@@ -55,21 +54,50 @@ class CephOsdApi(CephHelpers):
         node = v["node"]
         osd_on = {}
         if self.backend.initialized():
-            osd_on = {disk.devpath: osd_id for osd_id, disk in
-                      (await asyncio.to_thread(self.backend.osd_ids_on, node)).items()}
-        out = [{"devpath": SYSTEM_DISK.devpath, "size": SYSTEM_DISK.size, "used": "BIOS boot", "gpt": 1,
-                "mounted": 1, "osdid": -1, "osdid-list": None, "type": "ssd", "health": "PASSED",
-                "vendor": "QEMU", "model": "QEMU_HARDDISK", "serial": f"lab-{node}-sda", "wwn": "unknown",
-                "rpm": 0, "wearout": 100, "by_id_link": f"/dev/disk/by-id/lab-{node}-sda"}]
+            osd_on = {
+                disk.devpath: osd_id
+                for osd_id, disk in (await asyncio.to_thread(self.backend.osd_ids_on, node)).items()
+            }
+        out = [
+            {
+                "devpath": SYSTEM_DISK.devpath,
+                "size": SYSTEM_DISK.size,
+                "used": "BIOS boot",
+                "gpt": 1,
+                "mounted": 1,
+                "osdid": -1,
+                "osdid-list": None,
+                "type": "ssd",
+                "health": "PASSED",
+                "vendor": "QEMU",
+                "model": "QEMU_HARDDISK",
+                "serial": f"lab-{node}-sda",
+                "wwn": "unknown",
+                "rpm": 0,
+                "wearout": 100,
+                "by_id_link": f"/dev/disk/by-id/lab-{node}-sda",
+            }
+        ]
         for disk in self.cluster.spec.node(node).disks:
             osd_id = osd_on.get(disk.devpath, -1)
             in_use = osd_id >= 0 or await asyncio.to_thread(self.backend.disk_in_use, node, disk)
             item: dict[str, Any] = {
-                "devpath": disk.devpath, "size": disk.size, "gpt": 0, "mounted": 0, "osdid": osd_id,
-                "osdid-list": [osd_id] if osd_id >= 0 else None, "type": disk.type, "health": "PASSED",
-                "vendor": "QEMU", "model": "QEMU_HARDDISK", "serial": f"lab-{node}-{disk.name}", "wwn": "unknown",
-                "rpm": 7200 if disk.type == "hdd" else 0, "wearout": 100,
-                "by_id_link": f"/dev/disk/by-id/lab-{node}-{disk.name}"}
+                "devpath": disk.devpath,
+                "size": disk.size,
+                "gpt": 0,
+                "mounted": 0,
+                "osdid": osd_id,
+                "osdid-list": [osd_id] if osd_id >= 0 else None,
+                "type": disk.type,
+                "health": "PASSED",
+                "vendor": "QEMU",
+                "model": "QEMU_HARDDISK",
+                "serial": f"lab-{node}-{disk.name}",
+                "wwn": "unknown",
+                "rpm": 7200 if disk.type == "hdd" else 0,
+                "wearout": 100,
+                "by_id_link": f"/dev/disk/by-id/lab-{node}-{disk.name}",
+            }
             if in_use:
                 item["used"] = "LVM"
             if osd_id >= 0:
@@ -100,7 +128,8 @@ class CephOsdApi(CephHelpers):
         conf = self.backend.config().get("global", {})
         network = conf.get("cluster_network") or conf.get("public_network")
         if network and ipaddress.ip_address(self.cluster.spec.node(node).ip) not in ipaddress.ip_network(
-                network, strict=False):
+            network, strict=False
+        ):
             raise errors.no_cluster_address(network, node)
 
     async def _osd_create(self, v: dict[str, Any], user: str) -> str:
@@ -141,8 +170,9 @@ class CephOsdApi(CephHelpers):
 
     # -- read -----------------------------------------------------------------------------------
 
-    async def _osd_facts(self) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[int, dict[str, Any]],
-                                        dict[int, dict[str, Any]]]:
+    async def _osd_facts(
+        self,
+    ) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
         tree = await self.mon_command("osd tree")
         dump = {o["osd"]: o for o in (await self.mon_command("osd dump"))["osds"]}
         df = {o["id"]: o for o in (await self.mon_command("osd df"))["nodes"]}
@@ -161,15 +191,27 @@ class CephOsdApi(CephHelpers):
                 osd_id = item["id"]
                 state, usage, m = dump.get(osd_id, {}), df.get(osd_id, {}), meta.get(osd_id, {})
                 version = m.get("ceph_version", "")
-                out.update({
-                    "host": hosts.get(osd_id, ""), "status": "up" if state.get("up") else "down",
-                    "in": 1 if state.get("in") else 0, "crush_weight": item.get("crush_weight", 0),
-                    "reweight": item.get("reweight", 0), "device_class": item.get("device_class", ""),
-                    "pgs": usage.get("pgs", 0), "total_space": usage.get("kb", 0) * 1024,
-                    "bytes_used": usage.get("kb_used", 0) * 1024, "percent_used": usage.get("utilization", 0),
-                    "commit_latency_ms": 0, "apply_latency_ms": 0, "osdtype": m.get("osd_objectstore", "bluestore"),
-                    "blfsdev": m.get("bluestore_bdev_dev_node", ""), "ceph_version": version,
-                    "ceph_version_short": version_short(version), "leaf": 1})
+                out.update(
+                    {
+                        "host": hosts.get(osd_id, ""),
+                        "status": "up" if state.get("up") else "down",
+                        "in": 1 if state.get("in") else 0,
+                        "crush_weight": item.get("crush_weight", 0),
+                        "reweight": item.get("reweight", 0),
+                        "device_class": item.get("device_class", ""),
+                        "pgs": usage.get("pgs", 0),
+                        "total_space": usage.get("kb", 0) * 1024,
+                        "bytes_used": usage.get("kb_used", 0) * 1024,
+                        "percent_used": usage.get("utilization", 0),
+                        "commit_latency_ms": 0,
+                        "apply_latency_ms": 0,
+                        "osdtype": m.get("osd_objectstore", "bluestore"),
+                        "blfsdev": m.get("bluestore_bdev_dev_node", ""),
+                        "ceph_version": version,
+                        "ceph_version_short": version_short(version),
+                        "leaf": 1,
+                    }
+                )
             else:
                 out["children"] = [build(nodes[c]) for c in item.get("children", []) if c in nodes]
                 out["leaf"] = 0
@@ -191,15 +233,30 @@ class CephOsdApi(CephHelpers):
         if placed.get(str(osd_id)) != node:
             raise errors.osd_metadata_wrong_host(osd_id, node)
         meta = await self.mon_command("osd metadata", id=osd_id)
-        return {"osd": {"hostname": node, "id": osd_id, "osd_data": meta.get("osd_data"),
-                        "osd_objectstore": meta.get("osd_objectstore"), "version": meta.get("ceph_version"),
-                        "front_addr": meta.get("front_addr"), "back_addr": meta.get("back_addr"),
-                        "hb_front_addr": meta.get("hb_front_addr"), "hb_back_addr": meta.get("hb_back_addr"),
-                        "mem_usage": 0},
-                "devices": [{"device": "block", "dev_node": meta.get("bluestore_bdev_dev_node", ""),
-                             "physical_device": meta.get("bluestore_bdev_devices", ""),
-                             "size": int(meta.get("bluestore_bdev_size", 0)), "support_discard": 0,
-                             "type": meta.get("bluestore_bdev_type", "ssd")}]}
+        return {
+            "osd": {
+                "hostname": node,
+                "id": osd_id,
+                "osd_data": meta.get("osd_data"),
+                "osd_objectstore": meta.get("osd_objectstore"),
+                "version": meta.get("ceph_version"),
+                "front_addr": meta.get("front_addr"),
+                "back_addr": meta.get("back_addr"),
+                "hb_front_addr": meta.get("hb_front_addr"),
+                "hb_back_addr": meta.get("hb_back_addr"),
+                "mem_usage": 0,
+            },
+            "devices": [
+                {
+                    "device": "block",
+                    "dev_node": meta.get("bluestore_bdev_dev_node", ""),
+                    "physical_device": meta.get("bluestore_bdev_devices", ""),
+                    "size": int(meta.get("bluestore_bdev_size", 0)),
+                    "support_discard": 0,
+                    "type": meta.get("bluestore_bdev_type", "ssd"),
+                }
+            ],
+        }
 
     # -- in / out / scrub -------------------------------------------------------------------------
 

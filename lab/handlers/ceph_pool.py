@@ -18,8 +18,16 @@ UNITS = {None: 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 # PVE's own volume names: only these count as "in use" on pool delete (RBDPlugin parse_volname).
 PVE_IMAGE = re.compile(r"^(vm|base)-\d+-")
 # set_pool applies size first: setting size resets min_size in Ceph (tracker 44862).
-SET_ORDER = ("size", "min_size", "pg_num", "pg_num_min", "crush_rule", "pg_autoscale_mode",
-             "target_size_bytes", "target_size_ratio")
+SET_ORDER = (
+    "size",
+    "min_size",
+    "pg_num",
+    "pg_num_min",
+    "crush_rule",
+    "pg_autoscale_mode",
+    "target_size_bytes",
+    "target_size_ratio",
+)
 
 
 def target_size_bytes(text: str) -> int:
@@ -63,20 +71,30 @@ class CephPoolApi(CephHelpers):
         df = {p["name"]: p["stats"] for p in (await self.mon_command("df", detail="detail"))["pools"]}
         rules = {r["rule_id"]: r["rule_name"] for r in await self.mon_command("osd crush rule dump")}
         try:
-            autoscale = {a["pool_name"]: a for a in await asyncio.to_thread(
-                self.rados.mgr_command, "osd pool autoscale-status") or []}
+            autoscale = {
+                a["pool_name"]: a
+                for a in await asyncio.to_thread(self.rados.mgr_command, "osd pool autoscale-status") or []
+            }
         except (RadosError, Exception):
             autoscale = {}
         out = []
         for p in detail:
             opts = p.get("options", {})
             stats = df.get(p["pool_name"], {})
-            item = {"pool": p["pool_id"], "pool_name": p["pool_name"], "size": p["size"], "min_size": p["min_size"],
-                    "pg_num": p["pg_num"], "pg_autoscale_mode": p.get("pg_autoscale_mode"),
-                    "crush_rule": p["crush_rule"], "crush_rule_name": rules.get(p["crush_rule"]),
-                    "type": {1: "replicated", 3: "erasure"}.get(p.get("type"), "unknown"),
-                    "application_metadata": p.get("application_metadata", {}),
-                    "bytes_used": stats.get("bytes_used", 0), "percent_used": stats.get("percent_used", 0)}
+            item = {
+                "pool": p["pool_id"],
+                "pool_name": p["pool_name"],
+                "size": p["size"],
+                "min_size": p["min_size"],
+                "pg_num": p["pg_num"],
+                "pg_autoscale_mode": p.get("pg_autoscale_mode"),
+                "crush_rule": p["crush_rule"],
+                "crush_rule_name": rules.get(p["crush_rule"]),
+                "type": {1: "replicated", 3: "erasure"}.get(p.get("type"), "unknown"),
+                "application_metadata": p.get("application_metadata", {}),
+                "bytes_used": stats.get("bytes_used", 0),
+                "percent_used": stats.get("percent_used", 0),
+            }
             if "pg_num_min" in opts:
                 item["pg_num_min"] = opts["pg_num_min"]
             if "target_size_bytes" in opts:
@@ -96,13 +114,20 @@ class CephPoolApi(CephHelpers):
         rules = {r["rule_id"]: r["rule_name"] for r in await self.mon_command("osd crush rule dump")}
         detail = next(p for p in await self.mon_command("osd pool ls", detail="detail") if p["pool_name"] == name)
         opts = detail.get("options", {})
-        status = {"id": detail["pool_id"], "name": name, "size": values["size"], "min_size": values["min_size"],
-                  "pg_num": values["pg_num"], "pgp_num": values.get("pgp_num"),
-                  "crush_rule": rules.get(detail["crush_rule"], values.get("crush_rule")),
-                  "pg_autoscale_mode": values.get("pg_autoscale_mode"),
-                  "target_size": opts.get("target_size_bytes", 0),
-                  "target_size_ratio": opts.get("target_size_ratio", 0), "pg_num_min": opts.get("pg_num_min", 0),
-                  "application_list": sorted(detail.get("application_metadata", {}))}
+        status = {
+            "id": detail["pool_id"],
+            "name": name,
+            "size": values["size"],
+            "min_size": values["min_size"],
+            "pg_num": values["pg_num"],
+            "pgp_num": values.get("pgp_num"),
+            "crush_rule": rules.get(detail["crush_rule"], values.get("crush_rule")),
+            "pg_autoscale_mode": values.get("pg_autoscale_mode"),
+            "target_size": opts.get("target_size_bytes", 0),
+            "target_size_ratio": opts.get("target_size_ratio", 0),
+            "pg_num_min": opts.get("pg_num_min", 0),
+            "application_list": sorted(detail.get("application_metadata", {})),
+        }
         if v.get("verbose"):
             stats = {p["name"]: p["stats"] for p in (await self.mon_command("df", detail="detail"))["pools"]}
             status["statistics"] = stats.get(name, {})
@@ -134,8 +159,9 @@ class CephPoolApi(CephHelpers):
                 failed.append(key)
         if application:
             try:
-                await asyncio.to_thread(self.rados.mon_command, "osd pool application enable", pool=name,
-                                        app=application)
+                await asyncio.to_thread(
+                    self.rados.mon_command, "osd pool application enable", pool=name, app=application
+                )
             except RadosError:
                 failed.append("application")
         if failed:
@@ -154,8 +180,9 @@ class CephPoolApi(CephHelpers):
         await self.mon_command("quorum_status")
 
         async def body() -> None:
-            await self.task_mon_command("osd pool create", pool=name, pg_num=int(wanted["pg_num"]),
-                                        pool_type="replicated")
+            await self.task_mon_command(
+                "osd pool create", pool=name, pg_num=int(wanted["pg_num"]), pool_type="replicated"
+            )
             await self._set_pool(name, wanted, application)
             if v.get("add_storages"):
                 self._add_pool_storage(name)
@@ -164,10 +191,19 @@ class CephPoolApi(CephHelpers):
 
     def _add_pool_storage(self, name: str) -> None:
         if name in self.storages:
-            raise TaskError(f"adding PVE storage for ceph pool '{name}' failed: create storage failed: "
-                            f"storage ID '{name}' already defined")
-        self.storages[name] = {"type": "rbd", "pool": name, "content": "rootdir,images", "krbd": 0,
-                               "active": 1, "shared": 1, "files": set()}
+            raise TaskError(
+                f"adding PVE storage for ceph pool '{name}' failed: create storage failed: "
+                f"storage ID '{name}' already defined"
+            )
+        self.storages[name] = {
+            "type": "rbd",
+            "pool": name,
+            "content": "rootdir,images",
+            "krbd": 0,
+            "active": 1,
+            "shared": 1,
+            "files": set(),
+        }
 
     async def _pool_update(self, v: dict[str, Any], user: str) -> str:
         node, name = v["node"], v["name"]
@@ -180,8 +216,11 @@ class CephPoolApi(CephHelpers):
         return await self.task(node, "cephsetpool", name, user, body, lock=False)
 
     def storages_of_pool(self, name: str) -> list[str]:
-        return sorted(sid for sid, s in self.storages.items() if s.get("type") == "rbd"
-                      and name in (s.get("pool", "rbd"), s.get("data-pool")))
+        return sorted(
+            sid
+            for sid, s in self.storages.items()
+            if s.get("type") == "rbd" and name in (s.get("pool", "rbd"), s.get("data-pool"))
+        )
 
     async def _pool_destroy(self, v: dict[str, Any], user: str) -> str:
         node, name = v["node"], v["name"]
@@ -200,8 +239,7 @@ class CephPoolApi(CephHelpers):
                 await asyncio.to_thread(self.rados.mon_command, "osd pool get", pool=name, var="size")
             except RadosError as exc:
                 raise errors.unrecognized_pool("osd pool get", name) from exc
-            await self.task_mon_command("osd pool delete", pool=name, pool2=name,
-                                        yes_i_really_really_mean_it=True)
+            await self.task_mon_command("osd pool delete", pool=name, pool2=name, yes_i_really_really_mean_it=True)
             if v.get("remove_storages"):
                 for sid in storages:
                     if not self.storages[sid].get("monhost"):

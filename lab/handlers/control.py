@@ -94,8 +94,10 @@ class LabControlApi(CephHelpers):
         out = []
         for record in self.tasklog:
             times = self.cluster.task_times.get(record["upid"])
-            out.append({k: record.get(k) for k in ("upid", "node", "type", "id", "user", "status", "exitstatus")}
-                       | {"start": times.start if times else None, "end": times.end if times else None})
+            out.append(
+                {k: record.get(k) for k in ("upid", "node", "type", "id", "user", "status", "exitstatus")}
+                | {"start": times.start if times else None, "end": times.end if times else None}
+            )
         return out
 
     async def _ctl_tasks(self, request: web.Request) -> web.Response:
@@ -103,10 +105,18 @@ class LabControlApi(CephHelpers):
 
     async def _ctl_status(self, request: web.Request) -> web.Response:
         daemons = await asyncio.to_thread(self.backend.daemons)
-        return web.json_response({"data": {
-            "nodes": {n: {"online": s.get("online", True), "ceph_installed": self.cluster.installed.get(n)}
-                      for n, s in sorted(self.nodes.items())},
-            "daemons": daemons, "pve_version": self.cluster.spec.pve_version}})
+        return web.json_response(
+            {
+                "data": {
+                    "nodes": {
+                        n: {"online": s.get("online", True), "ceph_installed": self.cluster.installed.get(n)}
+                        for n, s in sorted(self.nodes.items())
+                    },
+                    "daemons": daemons,
+                    "pve_version": self.cluster.spec.pve_version,
+                }
+            }
+        )
 
     # -- node failure ---------------------------------------------------------------------------
 
@@ -138,15 +148,17 @@ class LabControlApi(CephHelpers):
     async def _ctl_fault(self, request: web.Request) -> web.Response:
         name = request.match_info["fault"]
         if name not in FAULTS:
-            return web.json_response({"data": None, "message": f"unknown fault '{name}'; known: "
-                                      + ", ".join(sorted(FAULTS))}, status=400)
+            return web.json_response(
+                {"data": None, "message": f"unknown fault '{name}'; known: " + ", ".join(sorted(FAULTS))}, status=400
+            )
         method, allowed = FAULTS[name]
         args = await request.json() if request.can_read_body else {}
         unknown = set(args) - set(allowed)
         if unknown:
             takes = ", ".join(allowed) or "nothing"
-            return web.json_response({"data": None, "message": f"fault '{name}' takes {takes};"
-                                      f" not {', '.join(sorted(unknown))}"}, status=400)
+            return web.json_response(
+                {"data": None, "message": f"fault '{name}' takes {takes}; not {', '.join(sorted(unknown))}"}, status=400
+            )
         getattr(self, method)(**args)
         return web.json_response({"data": None})
 

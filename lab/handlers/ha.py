@@ -5,7 +5,6 @@ acts afterwards. PVE 8 labs have HA groups and no rules; PVE 9 labs have rules a
 group call.
 """
 
-
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -38,8 +37,10 @@ RESOURCE_OPTIONS = ("state", "group", "max_restart", "max_relocate", "failback",
 PVE9_RESOURCE_OPTIONS = ("failback", "auto-rebalance")
 GROUP_OPTIONS = ("nodes", "restricted", "nofailback", "comment")
 # Options a rule of each type takes, and those it cannot be without (Rules/*.pm options()).
-RULE_OPTIONS = {"node-affinity": ("resources", "nodes", "strict", "affinity", "disable", "comment"),
-                "resource-affinity": ("resources", "affinity", "disable", "comment")}
+RULE_OPTIONS = {
+    "node-affinity": ("resources", "nodes", "strict", "affinity", "disable", "comment"),
+    "resource-affinity": ("resources", "affinity", "disable", "comment"),
+}
 RULE_REQUIRED = {"node-affinity": ("resources", "nodes"), "resource-affinity": ("resources", "affinity")}
 
 
@@ -52,13 +53,18 @@ class HaApi(HaCrm):
         ha = "/cluster/ha"
         return [
             ("GET", ha, self._ha_index),
-            ("GET", ha + "/groups", self._group_list), ("POST", ha + "/groups", self._group_create),
-            ("GET", ha + "/groups/{group}", self._group_read), ("PUT", ha + "/groups/{group}", self._group_update),
+            ("GET", ha + "/groups", self._group_list),
+            ("POST", ha + "/groups", self._group_create),
+            ("GET", ha + "/groups/{group}", self._group_read),
+            ("PUT", ha + "/groups/{group}", self._group_update),
             ("DELETE", ha + "/groups/{group}", self._group_delete),
-            ("GET", ha + "/rules", self._rule_list), ("POST", ha + "/rules", self._rule_create),
-            ("GET", ha + "/rules/{rule}", self._rule_read), ("PUT", ha + "/rules/{rule}", self._rule_update),
+            ("GET", ha + "/rules", self._rule_list),
+            ("POST", ha + "/rules", self._rule_create),
+            ("GET", ha + "/rules/{rule}", self._rule_read),
+            ("PUT", ha + "/rules/{rule}", self._rule_update),
             ("DELETE", ha + "/rules/{rule}", self._rule_delete),
-            ("GET", ha + "/resources", self._resource_list), ("POST", ha + "/resources", self._resource_create),
+            ("GET", ha + "/resources", self._resource_list),
+            ("POST", ha + "/resources", self._resource_create),
             ("GET", ha + "/resources/{sid}", self._resource_read),
             ("PUT", ha + "/resources/{sid}", self._resource_update),
             ("DELETE", ha + "/resources/{sid}", self._resource_delete),
@@ -143,8 +149,10 @@ class HaApi(HaCrm):
         def create() -> None:
             if name in self.ha.groups:
                 raise HaError(f"ha group ID '{name}' already defined")
-            self.ha.groups[name] = HaGroup(name, nodes, _flag(v, "restricted"), _flag(v, "nofailback"),
-                                           v.get("comment"))
+            self.ha.groups[name] = HaGroup(
+                name, nodes, _flag(v, "restricted"), _flag(v, "nofailback"), v.get("comment")
+            )
+
         self._locked("create ha group failed", create)
 
     async def _group_update(self, v: dict[str, Any], user: str) -> None:
@@ -168,6 +176,7 @@ class HaApi(HaCrm):
                 if key == "nodes":
                     raise HaError("unable to delete required option 'nodes'")
                 setattr(group, key, None)
+
         self._locked("update ha group failed", update)
         self._reconsider_all()
 
@@ -180,6 +189,7 @@ class HaApi(HaCrm):
                 if resource.group == name:
                     raise HaError(f"ha group is used by service '{sid}'")
             self.ha.groups.pop(name, None)
+
         self._locked("delete ha group failed", delete)
 
     # -- rules (PVE 9) -----------------------------------------------------------------------------
@@ -214,8 +224,13 @@ class HaApi(HaCrm):
         return values
 
     def _rule_config(self, rule: HaRule, errs: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
-        out = {"rule": rule.name, "type": rule.type, **rule.options(), "digest": self.ha.rules_digest(),
-               "order": rule.order}
+        out = {
+            "rule": rule.name,
+            "type": rule.type,
+            **rule.options(),
+            "digest": self.ha.rules_digest(),
+            "order": rule.order,
+        }
         if rule.name in errs:
             out["errors"] = errs[rule.name]
         return out
@@ -244,8 +259,11 @@ class HaApi(HaCrm):
     async def _rule_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
         self._rules_exist("GET", v)
         errs = rule_errors(self.ha.rules, len(self.nodes))
-        return [self._rule_config(r, errs) for r in sorted(self.ha.rules.values(), key=lambda r: r.order)
-                if v.get("type") in (None, r.type) and v.get("resource") in (None, *r.resources)]
+        return [
+            self._rule_config(r, errs)
+            for r in sorted(self.ha.rules.values(), key=lambda r: r.order)
+            if v.get("type") in (None, r.type) and v.get("resource") in (None, *r.resources)
+        ]
 
     async def _rule_read(self, v: dict[str, Any], user: str) -> dict[str, Any]:
         self._rules_exist("GET", v)
@@ -265,15 +283,23 @@ class HaApi(HaCrm):
                 raise HaError(f"HA rule '{name}' already defined")
             self._check_rule_refs(values)
             order = max((r.order for r in self.ha.rules.values()), default=0) + 1
-            self.ha.rules[name] = HaRule(name, kind, set(split_list(str(values["resources"]))), order,
-                                         nodes=values.get("nodes"), strict=_flag(values, "strict"),
-                                         affinity=values.get("affinity"),
-                                         disable=_flag(values, "disable") or None, comment=values.get("comment"))
+            self.ha.rules[name] = HaRule(
+                name,
+                kind,
+                set(split_list(str(values["resources"]))),
+                order,
+                nodes=values.get("nodes"),
+                strict=_flag(values, "strict"),
+                affinity=values.get("affinity"),
+                disable=_flag(values, "disable") or None,
+                comment=values.get("comment"),
+            )
             try:
                 self._assert_feasible(name)
             except HaError:
                 del self.ha.rules[name]
                 raise
+
         self._locked("create ha rule failed", create)
         self._reconsider_all()
 
@@ -307,6 +333,7 @@ class HaApi(HaCrm):
             except HaError:
                 self.ha.rules[name] = before
                 raise
+
         self._locked("update HA rules failed", update)
         self._reconsider_all()
 
@@ -368,6 +395,7 @@ class HaApi(HaCrm):
             guest = self._guest(sid)
             node = guest.node if guest is not None else self.local_node()
             self.ha.add_service(resource, node, guest is not None and guest.status == "running")
+
         self._locked("create resource failed", create)
         self._elect_master()
         self._mirror(sid)
@@ -397,6 +425,7 @@ class HaApi(HaCrm):
                 if key not in allowed:
                     raise HaError(f"no such option '{key}'")
                 setattr(resource, key.replace("-", "_"), None)
+
         self._locked("update resources config failed", update)
         self._after_state_change(sid)
 
@@ -437,24 +466,56 @@ class HaApi(HaCrm):
         self._sync()
         vm_nodes = {f"vm:{vm.vmid}": vm.node for vm in self.vms}
         vm_nodes.update((f"ct:{ct.vmid}", ct.node) for ct in getattr(self, "cts", []))
-        return status_entries(local_node=self.local_node(), quorate=self.quorate, master=self.ha.master,
-                              now=time.time(), nodes=self.nodes, lost=self.ha.lost, services=self.ha.services,
-                              resources=self.ha.resources, vm_nodes=vm_nodes, pve_version=self.cluster.spec.pve_version)
+        return status_entries(
+            local_node=self.local_node(),
+            quorate=self.quorate,
+            master=self.ha.master,
+            now=time.time(),
+            nodes=self.nodes,
+            lost=self.ha.lost,
+            services=self.ha.services,
+            resources=self.ha.resources,
+            vm_nodes=vm_nodes,
+            pve_version=self.cluster.spec.pve_version,
+        )
 
     async def _ha_manager_status(self, v: dict[str, Any], user: str) -> dict[str, Any]:
         self._sync()
         now = int(time.time())
-        services = {sid: {k: val for k, val in {"node": s.node, "state": s.state, "running": int(s.running) or None,
-                                               "failed_nodes": s.failed_nodes or None, "target": s.target}.items()
-                          if val is not None} for sid, s in self.ha.services.items()}
+        services = {
+            sid: {
+                k: val
+                for k, val in {
+                    "node": s.node,
+                    "state": s.state,
+                    "running": int(s.running) or None,
+                    "failed_nodes": s.failed_nodes or None,
+                    "target": s.target,
+                }.items()
+                if val is not None
+            }
+            for sid, s in self.ha.services.items()
+        }
         manager: dict[str, Any] = {}
         if self.ha.master is not None:
-            manager = {"master_node": self.ha.master, "timestamp": now, "service_status": services,
-                       "node_status": self.ha.node_status(self.nodes)}
-        return {"manager_status": manager, "quorum": {"node": self.local_node(), "quorate": int(self.quorate)},
-                "lrm_status": {n: {"mode": "active", "timestamp": int(self.ha.lost.get(n, now)),
-                                   "state": "active" if any(s.node == n for s in self.ha.services.values())
-                                   else "wait_for_agent_lock"} for n in sorted(self.nodes)}}
+            manager = {
+                "master_node": self.ha.master,
+                "timestamp": now,
+                "service_status": services,
+                "node_status": self.ha.node_status(self.nodes),
+            }
+        return {
+            "manager_status": manager,
+            "quorum": {"node": self.local_node(), "quorate": int(self.quorate)},
+            "lrm_status": {
+                n: {
+                    "mode": "active",
+                    "timestamp": int(self.ha.lost.get(n, now)),
+                    "state": "active" if any(s.node == n for s in self.ha.services.values()) else "wait_for_agent_lock",
+                }
+                for n in sorted(self.nodes)
+            },
+        }
 
 
 def _flag(values: dict[str, Any], key: str) -> bool | None:

@@ -119,8 +119,12 @@ class RbdVolumes(CephHelpers):
             parent = item.get("parent") or {}
             base = parent.get("image") if parent.get("snapshot") == "__base__" else None
             volname = f"{base}/{item['image']}" if base else item["image"]
-            out[volname] = {"content": "images", "format": "raw", "size": int(item.get("size") or 0),
-                            "vmid": int(found.group(1))}
+            out[volname] = {
+                "content": "images",
+                "format": "raw",
+                "size": int(item.get("size") or 0),
+                "vmid": int(found.group(1)),
+            }
         return out
 
     def _rbd_create(self, sid: str, volname: str, size: int, base: str | None) -> None:
@@ -130,8 +134,14 @@ class RbdVolumes(CephHelpers):
             if base:
                 self._rbd("clone", f"{self._rbd_spec(sid, base)}@__base__", self._rbd_spec(sid, name))
             else:
-                self._rbd("create", "--image-format", "2", "--size", f"{max(1, math.ceil(size / MIB))}M",
-                          self._rbd_spec(sid, name))
+                self._rbd(
+                    "create",
+                    "--image-format",
+                    "2",
+                    "--size",
+                    f"{max(1, math.ceil(size / MIB))}M",
+                    self._rbd_spec(sid, name),
+                )
         except RbdError as exc:
             raise TaskError(f"rbd {'clone' if base else 'create'} '{name}' error: {exc}") from exc
 
@@ -168,8 +178,9 @@ class RbdVolumes(CephHelpers):
         for name, vol in listing.items():
             volumes[name] = {**volumes.get(name, {"ctime": int(time.time())}), **vol}
 
-    def _rbd_reserve(self, sid: str, vmid: int, fmt: str | None, size: int,
-                     linked_from: str | None) -> tuple[str, str, str | None]:
+    def _rbd_reserve(
+        self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
+    ) -> tuple[str, str, str | None]:
         """fakepve's bookkeeping of a new volume: (volume id, format, base image of a linked clone)."""
         parent: Any = super()
         volid, fmt = parent._qm_alloc(sid, vmid, fmt, size)
@@ -187,8 +198,9 @@ class RbdVolumes(CephHelpers):
 
     # -- fakepve's allocation hooks (synchronous) --------------------------------------------------
 
-    def _qm_alloc(self, sid: str, vmid: int, fmt: str | None, size: int,
-                  linked_from: str | None = None) -> tuple[str, str]:
+    def _qm_alloc(
+        self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None
+    ) -> tuple[str, str]:
         """PVE::Storage::vdisk_alloc; on RBD the pool is listed first, as find_free_diskname does."""
         if not self._is_rbd(sid):
             parent: Any = super()
@@ -270,6 +282,7 @@ class QemuExtraApi(RbdVolumes):
     tasklog: list[dict[str, Any]]
 
     if TYPE_CHECKING:  # fakepve's Model, StorageApi and QemuApi; HaApi
+
         def find(self, node: str, vmid: Any) -> Any: ...
         def vm(self, vmid: int) -> Any: ...
         def require(self, user: str, path: str, priv: str) -> None: ...
@@ -347,10 +360,15 @@ class QemuExtraApi(RbdVolumes):
                 not_allowed[other] = {"unavailable_storages": problems}
             else:
                 allowed.append(other)
-        answer: dict[str, Any] = {"running": int(vm.status == "running"), "allowed_nodes": allowed,
-                                  "not_allowed_nodes": not_allowed, "local_disks": self._local_disks(vm),
-                                  "local_resources": local_resources(vm.config), "mapped-resources": [],
-                                  "mapped-resource-info": {}}
+        answer: dict[str, Any] = {
+            "running": int(vm.status == "running"),
+            "allowed_nodes": allowed,
+            "not_allowed_nodes": not_allowed,
+            "local_disks": self._local_disks(vm),
+            "local_resources": local_resources(vm.config),
+            "mapped-resources": [],
+            "mapped-resource-info": {},
+        }
         if self.cluster.spec.pve_version >= 9:
             answer["has-dbus-vmstate"] = 1
             if vm.ha_state is not None:
@@ -367,8 +385,12 @@ class QemuExtraApi(RbdVolumes):
         if target not in self.nodes:
             raise errors.die(f"no such cluster node '{target}'")
         if self.cluster.spec.pve_version < 9 and "with-conntrack-state" in v:
-            raise errors.param(**{"with-conntrack-state": "property is not defined in schema and the schema does "
-                                                          "not allow additional properties"})
+            raise errors.param(
+                **{
+                    "with-conntrack-state": "property is not defined in schema and the schema does "
+                    "not allow additional properties"
+                }
+            )
         for opt in ROOT_ONLY_MIGRATE:
             if v.get(opt) and user != "root@pam":
                 raise errors.param(**{opt: "Only root may use this option."})
@@ -387,8 +409,15 @@ class QemuExtraApi(RbdVolumes):
         notes = ["VM isn't running. Doing offline migration instead."] if v.get("online") and not running else []
         if vm.ha_state is not None:
             return await self._ha_migrate_task(vm, target, user)
-        return await self.qm_migrate(vm, target, user, online=running, with_local_disks=bool(v.get("with-local-disks")),
-                                     storagemap=storagemap, log=notes)
+        return await self.qm_migrate(
+            vm,
+            target,
+            user,
+            online=running,
+            with_local_disks=bool(v.get("with-local-disks")),
+            storagemap=storagemap,
+            log=notes,
+        )
 
     def _storage_map(self, text: str, target: str, user: str) -> dict[str, str]:
         """A storage-pair-list ('store', 'src:dst,...' or '1' for identity), its targets checked on the target."""
@@ -416,11 +445,26 @@ class QemuExtraApi(RbdVolumes):
             except PveError as exc:
                 raise TaskError(f"command 'ha-manager migrate {sid} {target}' failed: exit code 255") from exc
 
-        return await self.task(vm.node, "hamigrate", vm.vmid, user, body, lock=False,
-                               log=[f"Requesting HA migration for VM {vm.vmid} to node {target}"])
+        return await self.task(
+            vm.node,
+            "hamigrate",
+            vm.vmid,
+            user,
+            body,
+            lock=False,
+            log=[f"Requesting HA migration for VM {vm.vmid} to node {target}"],
+        )
 
-    async def qm_migrate(self, vm: Any, target: str, user: str, online: bool, with_local_disks: bool = False,
-                         storagemap: dict[str, str] | None = None, log: Any = ()) -> str:
+    async def qm_migrate(
+        self,
+        vm: Any,
+        target: str,
+        user: str,
+        online: bool,
+        with_local_disks: bool = False,
+        storagemap: dict[str, str] | None = None,
+        log: Any = (),
+    ) -> str:
         """A `qmigrate` task: PVE::QemuMigrate's checks inside the worker, then the VM lives on `target`.
 
         Local disks stay in fakepve's (node-less) storage table, or move to the mapped target storage.
@@ -459,8 +503,9 @@ class QemuExtraApi(RbdVolumes):
         holder["upid"] = await self.task(source, "qmigrate", vm.vmid, user, body, vm=vm, log=lines)
         return holder["upid"]
 
-    def _scan_local_volumes(self, vm: Any, online: bool, with_local_disks: bool,
-                            storagemap: dict[str, str] | None, record: list[str]) -> str | None:
+    def _scan_local_volumes(
+        self, vm: Any, online: bool, with_local_disks: bool, storagemap: dict[str, str] | None, record: list[str]
+    ) -> str | None:
         """QemuMigrate scan_local_volumes: what is wrong with the local disks, or None."""
         attached = {volume for _k, volume, props in drives_of(vm.config) if not is_cdrom(volume, props)}
         abort = False
@@ -471,8 +516,10 @@ class QemuExtraApi(RbdVolumes):
             kind = "attached" if volid in attached else "unused"
             record.append(f"found local disk '{volid}' ({kind})")
             if kind == "attached" and online and not with_local_disks:
-                record.append(f"WARN: can't migrate local disk '{volid}': can't live migrate attached local disks "
-                              "without with-local-disks option")
+                record.append(
+                    f"WARN: can't migrate local disk '{volid}': can't live migrate attached local disks "
+                    "without with-local-disks option"
+                )
                 abort = True
         if abort:
             return "can't migrate VM - check log"
@@ -498,8 +545,9 @@ class QemuExtraApi(RbdVolumes):
 
     # -- move_disk -------------------------------------------------------------------------------------
 
-    def _drive_for_move(self, vm: Any, disk: str, storage: str, fmt: str | None,
-                        digest: str | None, delete: bool) -> tuple[str, dict[str, str]]:
+    def _drive_for_move(
+        self, vm: Any, disk: str, storage: str, fmt: str | None, digest: str | None, delete: bool
+    ) -> tuple[str, dict[str, str]]:
         """move_vm_disk's $load_and_check_move: (old volume id, drive options)."""
         self._check_lock(vm)
         if digest and digest != vm.digest():
@@ -558,8 +606,9 @@ class QemuExtraApi(RbdVolumes):
                 return fmt
         return str(self.storages[storage].get("format") or spec.get("format") or "raw")
 
-    async def _copy_volume(self, vm: Any, key: str, storage: str, fmt: str | None, delete: bool,
-                           record: list[str]) -> None:
+    async def _copy_volume(
+        self, vm: Any, key: str, storage: str, fmt: str | None, delete: bool, record: list[str]
+    ) -> None:
         """clone_disk + config update: a new volume of the same size on `storage` replaces the old one."""
         old_volid, props = split_drive(vm.config[key])
         old_sid, old_name = volume_ref(old_volid)
@@ -595,8 +644,10 @@ class QemuExtraApi(RbdVolumes):
             raise errors.param(skiplock="Only root may use this option.")
         vm = self.vm(vmid)
         if vm is None or vm.node != node:
+
             async def missing() -> None:
                 raise TaskError(f"Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist")
+
             return await self.task(node, "resize", vmid, user, missing)
         return await self.task(node, "resize", vmid, user, self._resize_body(vm, v, user), vm=vm)
 
@@ -633,8 +684,9 @@ class QemuExtraApi(RbdVolumes):
             if self._is_rbd(sid):
                 assert sid is not None
                 try:
-                    await self.in_thread(self._rbd, "resize", "--size", f"{math.ceil(new_size / MIB)}M",
-                                         self._rbd_spec(sid, volname))
+                    await self.in_thread(
+                        self._rbd, "resize", "--size", f"{math.ceil(new_size / MIB)}M", self._rbd_spec(sid, volname)
+                    )
                 except TaskError as exc:
                     raise TaskError(f"rbd resize '{volname}' error: {exc}") from exc
             vol = self.storages.get(sid or "", {}).get("volumes", {}).get(volname)

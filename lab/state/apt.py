@@ -32,9 +32,15 @@ class Repo:
     comment: str = ""
 
     def as_api(self, file_type: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"Types": self.types, "URIs": self.uris, "Suites": self.suites,
-                               "Components": self.components, "Enabled": 1 if self.enabled else 0,
-                               "FileType": file_type, "Options": []}
+        out: dict[str, Any] = {
+            "Types": self.types,
+            "URIs": self.uris,
+            "Suites": self.suites,
+            "Components": self.components,
+            "Enabled": 1 if self.enabled else 0,
+            "FileType": file_type,
+            "Options": [],
+        }
         if self.comment:
             out["Comment"] = self.comment + "\n"
         return out
@@ -60,8 +66,8 @@ def _handle_parts(handle: str, pve: int) -> tuple[str | None, str]:
         return None, handle
     for release in CEPH_RELEASES[pve]:
         prefix = f"ceph-{release}-"
-        if handle.startswith(prefix) and handle[len(prefix):] in KINDS:
-            return release, handle[len(prefix):]
+        if handle.startswith(prefix) and handle[len(prefix) :] in KINDS:
+            return release, handle[len(prefix) :]
     raise AptError(f"unknown handle '{handle}'")
 
 
@@ -78,11 +84,25 @@ class NodeApt:
         modern = pve >= 9
         self.files: list[AptFile] = []
         debian = "/etc/apt/sources.list.d/debian.sources" if modern else "/etc/apt/sources.list"
-        self.files.append(AptFile(debian, [
-            Repo(["deb"], ["http://deb.debian.org/debian"], [suite, f"{suite}-updates"],
-                 ["main", "contrib", "non-free-firmware"]),
-            Repo(["deb"], ["http://security.debian.org/debian-security"], [f"{suite}-security"],
-                 ["main", "contrib", "non-free-firmware"])]))
+        self.files.append(
+            AptFile(
+                debian,
+                [
+                    Repo(
+                        ["deb"],
+                        ["http://deb.debian.org/debian"],
+                        [suite, f"{suite}-updates"],
+                        ["main", "contrib", "non-free-firmware"],
+                    ),
+                    Repo(
+                        ["deb"],
+                        ["http://security.debian.org/debian-security"],
+                        [f"{suite}-security"],
+                        ["main", "contrib", "non-free-firmware"],
+                    ),
+                ],
+            )
+        )
         self.files.append(AptFile(self._path("enterprise"), [self._repo(None, "enterprise")]))
         default_ceph = CEPH_RELEASES[pve][0]
         self.files.append(AptFile(self._path("ceph"), [self._repo(default_ceph, "enterprise")]))
@@ -94,8 +114,11 @@ class NodeApt:
         if what == "ceph":
             return "/etc/apt/sources.list.d/ceph.sources" if modern else "/etc/apt/sources.list.d/ceph.list"
         if what == "enterprise":
-            return ("/etc/apt/sources.list.d/pve-enterprise.sources" if modern
-                    else "/etc/apt/sources.list.d/pve-enterprise.list")
+            return (
+                "/etc/apt/sources.list.d/pve-enterprise.sources"
+                if modern
+                else "/etc/apt/sources.list.d/pve-enterprise.list"
+            )
         return "/etc/apt/sources.list.d/proxmox.sources" if modern else "/etc/apt/sources.list"
 
     def _repo(self, ceph: str | None, kind: str) -> Repo:
@@ -103,8 +126,11 @@ class NodeApt:
         host = "https://enterprise.proxmox.com" if kind == "enterprise" else "http://download.proxmox.com"
         if ceph:
             return Repo(["deb"], [f"{host}/debian/ceph-{ceph}"], [suite], [kind])
-        component = "pve-enterprise" if kind == "enterprise" else (
-            "pvetest" if kind == "test" and self.pve < 9 else f"pve-{kind}")
+        component = (
+            "pve-enterprise"
+            if kind == "enterprise"
+            else ("pvetest" if kind == "test" and self.pve < 9 else f"pve-{kind}")
+        )
         return Repo(["deb"], [f"{host}/debian/pve"], [suite], [component])
 
     def _find(self, ceph: str | None, kind: str) -> Repo | None:
@@ -151,14 +177,27 @@ class NodeApt:
         for handle in standard_handles(self.pve):
             ceph, kind = _handle_parts(handle, self.pve)
             name = f"Ceph {ceph.capitalize()} {KIND_NAMES[kind]}" if ceph else KIND_NAMES[kind]
-            item: dict[str, Any] = {"handle": handle, "name": name,
-                                    "description": f"{name} repository" + (" for Ceph" if ceph else "")}
+            item: dict[str, Any] = {
+                "handle": handle,
+                "name": name,
+                "description": f"{name} repository" + (" for Ceph" if ceph else ""),
+            }
             repo = self._find(ceph, kind)
             if repo is not None:
                 item["status"] = 1 if repo.enabled else 0
             standard.append(item)
-        return {"digest": self.digest(), "errors": [], "infos": [],
-                "files": [{"path": f.path, "file-type": f.file_type,
-                           "repositories": [r.as_api(f.file_type) for r in f.repos],
-                           "digest": list(bytes.fromhex(f.digest()))} for f in self.files],
-                "standard-repos": standard}
+        return {
+            "digest": self.digest(),
+            "errors": [],
+            "infos": [],
+            "files": [
+                {
+                    "path": f.path,
+                    "file-type": f.file_type,
+                    "repositories": [r.as_api(f.file_type) for r in f.repos],
+                    "digest": list(bytes.fromhex(f.digest())),
+                }
+                for f in self.files
+            ],
+            "standard-repos": standard,
+        }

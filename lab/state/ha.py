@@ -23,8 +23,17 @@ HA_TYPE = {"qemu": "vm", "lxc": "ct"}
 # alone, 'fence' and 'recovery' are already on the way; 'stopped' is fenced unless disabled.
 FENCED_STATES = ("started", "request_start", "request_stop", "migrate", "relocate", "freeze")
 # Locks PVE removes from a recovered guest's config (Manager.pm $fence_recovery_cleanup).
-REMOVABLE_LOCKS = ("backup", "mounted", "migrate", "clone", "rollback", "snapshot", "snapshot-delete",
-                   "suspending", "create")
+REMOVABLE_LOCKS = (
+    "backup",
+    "mounted",
+    "migrate",
+    "clone",
+    "rollback",
+    "snapshot",
+    "snapshot-delete",
+    "suspending",
+    "create",
+)
 
 _SID = re.compile(r"^([a-z]+):(\S+)$")
 _SID_OR_VMID = re.compile(r"^(?:[a-z]+:\S+|\d+)$")
@@ -41,6 +50,7 @@ class HaError(Exception):
 
 
 # -- ids and lists --------------------------------------------------------------------------------
+
 
 def split_list(text: str) -> list[str]:
     """PVE::Tools::split_list: commas, semicolons and white space separate items."""
@@ -78,8 +88,9 @@ def check_guest(ha_type: str, name: str, guest_types: Mapping[int, str]) -> None
     if kind is None:
         raise HaError(f"resource '{ha_type}:{name}' does not exist in cluster")
     if HA_TYPE[kind] != ha_type:
-        raise HaError(f"resource '{ha_type}:{name}' - guest with ID {name} is not a "
-                      + ("VM" if ha_type == "vm" else "CT"))
+        raise HaError(
+            f"resource '{ha_type}:{name}' - guest with ID {name} is not a " + ("VM" if ha_type == "vm" else "CT")
+        )
 
 
 def parse_node_list(text: str, field: str = "nodes", what: str = "ha node") -> dict[str, int | None]:
@@ -102,6 +113,7 @@ def format_node_list(nodes: Mapping[str, int | None]) -> str:
 
 
 # -- configuration ----------------------------------------------------------------------------------
+
 
 @dataclass
 class HaResource:
@@ -136,9 +148,15 @@ class HaResource:
 
     def options(self) -> dict[str, object]:
         """The set options under their API names."""
-        raw = {"state": self.state, "group": self.group, "max_restart": self.max_restart,
-               "max_relocate": self.max_relocate, "failback": _bool(self.failback),
-               "auto-rebalance": _bool(self.auto_rebalance), "comment": self.comment}
+        raw = {
+            "state": self.state,
+            "group": self.group,
+            "max_restart": self.max_restart,
+            "max_relocate": self.max_relocate,
+            "failback": _bool(self.failback),
+            "auto-rebalance": _bool(self.auto_rebalance),
+            "comment": self.comment,
+        }
         return {k: v for k, v in raw.items() if v is not None}
 
 
@@ -153,8 +171,12 @@ class HaGroup:
     comment: str | None = None
 
     def options(self) -> dict[str, object]:
-        raw = {"nodes": format_node_list(self.nodes), "restricted": _bool(self.restricted),
-               "nofailback": _bool(self.nofailback), "comment": self.comment}
+        raw = {
+            "nodes": format_node_list(self.nodes),
+            "restricted": _bool(self.restricted),
+            "nofailback": _bool(self.nofailback),
+            "comment": self.comment,
+        }
         return {k: v for k, v in raw.items() if v is not None}
 
 
@@ -173,11 +195,15 @@ class HaRule:
     comment: str | None = None
 
     def options(self) -> dict[str, object]:
-        raw = {"resources": ",".join(sorted(self.resources)),
-               "nodes": format_node_list(self.nodes) if self.nodes is not None else None,
-               "strict": _bool(self.strict), "disable": _bool(self.disable), "comment": self.comment,
-               # set_rule_defaults: node-affinity's `affinity` defaults to positive (falsy defaults are left out)
-               "affinity": self.affinity or ("positive" if self.type == "node-affinity" else None)}
+        raw = {
+            "resources": ",".join(sorted(self.resources)),
+            "nodes": format_node_list(self.nodes) if self.nodes is not None else None,
+            "strict": _bool(self.strict),
+            "disable": _bool(self.disable),
+            "comment": self.comment,
+            # set_rule_defaults: node-affinity's `affinity` defaults to positive (falsy defaults are left out)
+            "affinity": self.affinity or ("positive" if self.type == "node-affinity" else None),
+        }
         return {k: v for k, v in raw.items() if v is not None}
 
 
@@ -187,12 +213,15 @@ def _bool(value: bool | None) -> int | None:
 
 def digest(sections: Iterable[tuple[str, str, Mapping[str, object]]]) -> str:
     """SHA1 of the section-config text PVE would write; clients pass it back to detect changes."""
-    text = "".join(f"{kind}: {name}\n" + "".join(f"\t{k} {v}\n" for k, v in sorted(opts.items())) + "\n"
-                   for kind, name, opts in sections)
+    text = "".join(
+        f"{kind}: {name}\n" + "".join(f"\t{k} {v}\n" for k, v in sorted(opts.items())) + "\n"
+        for kind, name, opts in sections
+    )
     return hashlib.sha1(text.encode()).hexdigest()
 
 
 # -- the manager's view ---------------------------------------------------------------------------
+
 
 @dataclass
 class Service:
@@ -214,8 +243,9 @@ class Placement:
     failback: bool = True
 
 
-def placement_for(resource: HaResource, groups: Mapping[str, HaGroup], rules: Iterable[HaRule],
-                  all_nodes: Iterable[str]) -> Placement:
+def placement_for(
+    resource: HaResource, groups: Mapping[str, HaGroup], rules: Iterable[HaRule], all_nodes: Iterable[str]
+) -> Placement:
     """PVE 8: the resource's group (restricted, nofailback). PVE 9: its enabled node-affinity rule
     (strict) and the resource's own `failback`. Without either, every node is equal."""
     group = groups.get(resource.group) if resource.group else None
@@ -264,8 +294,14 @@ def usage(services: Mapping[str, Service], online: Iterable[str]) -> Counter[str
     return count
 
 
-def select_service_node(placement: Placement, online: Iterable[str], load: Mapping[str, int], current: str,
-                        preference: str = "best-score", tried: Iterable[str] = ()) -> str | None:
+def select_service_node(
+    placement: Placement,
+    online: Iterable[str],
+    load: Mapping[str, int],
+    current: str,
+    preference: str = "best-score",
+    tried: Iterable[str] = (),
+) -> str | None:
     """Manager.pm select_service_node: 'none' (stay if allowed), 'best-score' (recovery), 'try-next'
     (relocation after a failed start, skipping nodes tried already). Ties: fewest services, then name."""
     allowed, preferred = candidate_nodes(placement, online)
@@ -305,8 +341,14 @@ class Decision:
         return self.state == "started"
 
 
-def decide_recovery(sid: str, resource: HaResource, service: Service, placement: Placement,
-                    online: Iterable[str], load: Mapping[str, int]) -> Decision:
+def decide_recovery(
+    sid: str,
+    resource: HaResource,
+    service: Service,
+    placement: Placement,
+    online: Iterable[str],
+    load: Mapping[str, int],
+) -> Decision:
     """next_state_recovery: after the node is fenced, pick a new node (best score) and steal the service.
 
     No allowed node online (a strict rule or restricted group whose nodes are all down): the service
@@ -315,8 +357,11 @@ def decide_recovery(sid: str, resource: HaResource, service: Service, placement:
     fenced = service.node
     node = select_service_node(placement, online, load, fenced, "best-score")
     if node is not None:
-        reason = (f"recover service '{sid}' to previous failed and fenced node '{fenced}' again" if node == fenced
-                  else f"recover service '{sid}' from fenced node '{fenced}' to node '{node}'")
+        reason = (
+            f"recover service '{sid}' to previous failed and fenced node '{fenced}' again"
+            if node == fenced
+            else f"recover service '{sid}' from fenced node '{fenced}' to node '{node}'"
+        )
         return Decision("started" if resource.request_state == "started" else "request_stop", node, reason)
     reason = f"recovering service '{sid}' from fenced node '{fenced}' failed, no recovery node found"
     if resource.request_state == "disabled":
@@ -324,8 +369,14 @@ def decide_recovery(sid: str, resource: HaResource, service: Service, placement:
     return Decision("recovery", None, reason)
 
 
-def decide_start_failure(sid: str, resource: HaResource, service: Service, placement: Placement,
-                         online: Iterable[str], load: Mapping[str, int]) -> Decision:
+def decide_start_failure(
+    sid: str,
+    resource: HaResource,
+    service: Service,
+    placement: Placement,
+    online: Iterable[str],
+    load: Mapping[str, int],
+) -> Decision:
     """The relocation policy (next_state_started on an LRM ERROR), once the LRM used up max_restart.
 
     The failed node is recorded; while no more than max_relocate nodes failed the service moves to
@@ -333,17 +384,25 @@ def decide_start_failure(sid: str, resource: HaResource, service: Service, place
     """
     failed = [*service.failed_nodes, service.node]
     if len(failed) > resource.relocate_limit:
-        return Decision("error", None, f"recovery policy for service {sid} failed, entering error state. "
-                        f"Failed nodes: {', '.join(failed)}")
+        return Decision(
+            "error",
+            None,
+            f"recovery policy for service {sid} failed, entering error state. Failed nodes: {', '.join(failed)}",
+        )
     node = select_service_node(placement, online, load, service.node, "try-next", failed)
     if node is None or node == service.node:
-        return Decision("started", None, f"Start Error Recovery: Tried all available nodes for service '{sid}', "
-                        f"retry start on current node. Tried nodes: {', '.join(failed)}")
+        return Decision(
+            "started",
+            None,
+            f"Start Error Recovery: Tried all available nodes for service '{sid}', "
+            f"retry start on current node. Tried nodes: {', '.join(failed)}",
+        )
     return Decision("relocate", node, f"starting service {sid} on node '{service.node}' failed, relocating service.")
 
 
-def decide_failback(sid: str, service: Service, placement: Placement, online: Iterable[str],
-                    load: Mapping[str, int]) -> Decision | None:
+def decide_failback(
+    sid: str, service: Service, placement: Placement, online: Iterable[str], load: Mapping[str, int]
+) -> Decision | None:
     """A started service moves to a node of higher priority that came (back) online, unless failback is off."""
     if service.state != "started":
         return None
@@ -354,6 +413,7 @@ def decide_failback(sid: str, service: Service, placement: Placement, online: It
 
 
 # -- status ---------------------------------------------------------------------------------------
+
 
 def verbose_state(service: Service | None, resource: HaResource | None, vm_known: bool = True) -> str:
     """PVE::HA::Tools::get_verbose_service_state."""
@@ -383,9 +443,19 @@ def _ctime(ts: float) -> str:
     return time.asctime(time.localtime(ts))
 
 
-def status_entries(*, local_node: str, quorate: bool, master: str | None, now: float, nodes: Iterable[str],
-                   lost: Mapping[str, float], services: Mapping[str, Service], resources: Mapping[str, HaResource],
-                   vm_nodes: Mapping[str, str], pve_version: int) -> list[dict]:
+def status_entries(
+    *,
+    local_node: str,
+    quorate: bool,
+    master: str | None,
+    now: float,
+    nodes: Iterable[str],
+    lost: Mapping[str, float],
+    services: Mapping[str, Service],
+    resources: Mapping[str, HaResource],
+    vm_nodes: Mapping[str, str],
+    pve_version: int,
+) -> list[dict]:
     """GET /cluster/ha/status/current (API2/HA/Status.pm of HA 4.0 and 5.0).
 
     `lost` maps each lost node to the moment its LRM stopped writing. PVE calls an LRM "old timestamp
@@ -393,21 +463,44 @@ def status_entries(*, local_node: str, quorate: bool, master: str | None, now: f
     No master and no LRM entries before the CRM ever had a service to manage. `vm_nodes` says where
     each resource's guest is (sid -> node); a resource whose guest is gone shows as 'not found'.
     """
-    out: list[dict] = [{"id": "quorum", "type": "quorum", "node": local_node, "quorate": int(quorate),
-                        "status": "OK" if quorate else f"No quorum on node '{local_node}'!"}]
+    out: list[dict] = [
+        {
+            "id": "quorum",
+            "type": "quorum",
+            "node": local_node,
+            "quorate": int(quorate),
+            "status": "OK" if quorate else f"No quorum on node '{local_node}'!",
+        }
+    ]
     if master is not None:
-        out.append({"id": "master", "type": "master", "node": master, "timestamp": int(now),
-                    "status": f"{master} (active, {_ctime(now)})"})
+        out.append(
+            {
+                "id": "master",
+                "type": "master",
+                "node": master,
+                "timestamp": int(now),
+                "status": f"{master} (active, {_ctime(now)})",
+            }
+        )
         for node in sorted(nodes):
             seen = lost.get(node, now)
             if node in lost:
                 text = "old timestamp - dead?"
             else:
-                busy = any(s.node == node and s.state not in ("stopped", "freeze", "error", "request_start")
-                           for s in services.values())
+                busy = any(
+                    s.node == node and s.state not in ("stopped", "freeze", "error", "request_start")
+                    for s in services.values()
+                )
                 text = "active" if busy else "idle"
-            out.append({"id": f"lrm:{node}", "type": "lrm", "node": node, "timestamp": int(seen),
-                        "status": f"{node} ({text}, {_ctime(seen)})"})
+            out.append(
+                {
+                    "id": f"lrm:{node}",
+                    "type": "lrm",
+                    "node": node,
+                    "timestamp": int(seen),
+                    "status": f"{node} ({text}, {_ctime(seen)})",
+                }
+            )
     for sid in sorted(set(services) | set(resources)):
         svc, res = services.get(sid), resources.get(sid)
         entry: dict = {"id": f"service:{sid}", "type": "service", "sid": sid}
@@ -420,8 +513,9 @@ def status_entries(*, local_node: str, quorate: bool, master: str | None, now: f
         entry["status"] = f"{sid} ({entry.get('node', '---')}, {state})"
         if res is not None:
             # read_and_check_resources_config fills in the defaults the CRM works with
-            entry.update(request_state=res.request_state, max_restart=res.restart_limit,
-                         max_relocate=res.relocate_limit)
+            entry.update(
+                request_state=res.request_state, max_restart=res.restart_limit, max_relocate=res.relocate_limit
+            )
             if pve_version >= 9:
                 entry["failback"] = int(res.failback is not False)
             entry.update((k, v) for k, v in res.options().items() if k in ("group", "comment"))
@@ -443,15 +537,18 @@ def rule_errors(rules: Mapping[str, HaRule], node_count: int) -> dict[str, dict[
                 users.setdefault(sid, []).append(name)
         elif len(rule.resources) < 2:
             errs.setdefault(name, {}).setdefault("resources", []).append(
-                "rule is ineffective as there are less than two resources")
+                "rule is ineffective as there are less than two resources"
+            )
         elif rule.affinity == "negative" and len(rule.resources) > node_count:
             errs.setdefault(name, {}).setdefault("resources", []).append(
-                "rule defines more resources than available nodes")
+                "rule defines more resources than available nodes"
+            )
     for sid, names in sorted(users.items()):
         if len(names) > 1:
             for name in sorted(names):
                 errs.setdefault(name, {}).setdefault("resources", []).append(
-                    f"resource '{sid}' is already used in another node affinity rule")
+                    f"resource '{sid}' is already used in another node affinity rule"
+                )
     return errs
 
 

@@ -36,8 +36,9 @@ class DevStack:
 def dev(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     lab = lab_factory("--pve-version", "9")  # Ceph not even installed: the stack does everything
     config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
-    project = PulumiProject.create(tmp_path_factory.mktemp("dev"), "dev", config, engine_bin(),
-                                   lab_environment(lab.info.state_dir))
+    project = PulumiProject.create(
+        tmp_path_factory.mktemp("dev"), "dev", config, engine_bin(), lab_environment(lab.info.state_dir)
+    )
     start = time.monotonic()
     project.up()
     yield DevStack(lab=lab, project=project, up_seconds=time.monotonic() - start)
@@ -53,6 +54,7 @@ def vm_nodes(lab: Lab) -> dict[int, dict[str, Any]]:
 
 
 # -- 1. up from nothing -----------------------------------------------------------------------------
+
 
 def test_up_builds_the_hci_cluster_ceph_says_so(dev: DevStack) -> None:
     lab = dev.lab
@@ -106,6 +108,7 @@ def test_ha_resources_exist_with_their_settings(dev: DevStack) -> None:
 
 # -- 2. a second up changes nothing -----------------------------------------------------------------
 
+
 def test_second_up_changes_nothing(dev: DevStack) -> None:
     dev.lab.control("POST", "/lab/requests/reset")
     dev.project.up("--expect-no-changes")
@@ -114,6 +117,7 @@ def test_second_up_changes_nothing(dev: DevStack) -> None:
 
 
 # -- 3. preview shows exactly the intended operation -----------------------------------------------
+
 
 def _planned_after(dev: DevStack, change: Any) -> dict[str, str]:
     original = dev.project.read_config()
@@ -127,15 +131,19 @@ def _planned_after(dev: DevStack, change: Any) -> dict[str, str]:
 def test_pool_min_size_change_is_an_update_in_place(dev: DevStack) -> None:
     def change(config: dict[str, Any]) -> None:
         config["proxmox-hci:pools"][0]["minSize"] = 3
+
     planned = _planned_after(dev, change)
     # The pool is updated in place; the health gate after the pools waits again (its trigger changed).
-    assert planned == {"pulumi-python:dynamic/ceph:Pool::hci-ceph-pool-vm-pool": "update",
-                       "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-ready": "update"}, planned
+    assert planned == {
+        "pulumi-python:dynamic/ceph:Pool::hci-ceph-pool-vm-pool": "update",
+        "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-ready": "update",
+    }, planned
 
 
 def test_vm_node_change_is_a_live_migration_not_a_replacement(dev: DevStack) -> None:
     def change(config: dict[str, Any]) -> None:
         next(v for v in config["proxmox-hci:vms"] if v["name"] == "legacy1")["node"] = "pve2"
+
     planned = _planned_after(dev, change)
     assert list(planned.values()) == ["update"], planned
     assert next(iter(planned)).startswith("proxmoxve:index/vmLegacy:VmLegacy::")
@@ -144,9 +152,11 @@ def test_vm_node_change_is_a_live_migration_not_a_replacement(dev: DevStack) -> 
 def test_disk_storage_change_is_the_disk_move(dev: DevStack) -> None:
     def change(config: dict[str, Any]) -> None:
         # A second RBD storage to move legacy1's running disk to.
-        config["proxmox-hci:pools"].append({"name": "fast-pool", "size": 3, "minSize": 2,
-                                            "storage": {"name": "ceph-fast", "content": ["images"]}})
+        config["proxmox-hci:pools"].append(
+            {"name": "fast-pool", "size": 3, "minSize": 2, "storage": {"name": "ceph-fast", "content": ["images"]}}
+        )
         next(v for v in config["proxmox-hci:vms"] if v["name"] == "legacy1")["disks"][0]["moveTo"] = "ceph-fast"
+
     planned = _planned_after(dev, change)
     moves = {k: op for k, op in planned.items() if ":DiskMove::" in k}
     assert list(moves.values()) == ["update"], planned
@@ -155,6 +165,7 @@ def test_disk_storage_change_is_the_disk_move(dev: DevStack) -> None:
 
 
 # -- 4. drift ---------------------------------------------------------------------------------------
+
 
 def test_pool_size_drift_shows_in_refresh_and_up_puts_it_back(dev: DevStack) -> None:
     lab = dev.lab
@@ -169,6 +180,7 @@ def test_pool_size_drift_shows_in_refresh_and_up_puts_it_back(dev: DevStack) -> 
 
 
 # -- 8. bad config fails before any request ---------------------------------------------------------
+
 
 def test_bad_config_fails_preview_with_the_models_message_and_no_request(dev: DevStack) -> None:
     original = dev.project.read_config()
@@ -185,17 +197,23 @@ def test_bad_config_fails_preview_with_the_models_message_and_no_request(dev: De
 
 # -- 5. node failure drill --------------------------------------------------------------------------
 
+
 def test_node_failure_ha_recovers_ceph_degrades_but_serves_and_no_replacement_is_planned(dev: DevStack) -> None:
     lab = dev.lab
     victim = vm_nodes(lab)[101]["node"]
     lab.fail_node(victim)
     try:
-        moved = wait_for("HA to restart the VMs of the failed node elsewhere", lambda: all(
-            r["node"] != victim and r["status"] == "running"
-            for vmid, r in vm_nodes(lab).items() if vmid in HA_VMS), timeout=120)
+        moved = wait_for(
+            "HA to restart the VMs of the failed node elsewhere",
+            lambda: all(
+                r["node"] != victim and r["status"] == "running" for vmid, r in vm_nodes(lab).items() if vmid in HA_VMS
+            ),
+            timeout=120,
+        )
         assert moved
-        status = wait_for("Ceph to notice", lambda: (s := ceph_json(lab, "status"))["osdmap"]["num_up_osds"] == 2
-                          and s, timeout=60)
+        status = wait_for(
+            "Ceph to notice", lambda: (s := ceph_json(lab, "status"))["osdmap"]["num_up_osds"] == 2 and s, timeout=60
+        )
         assert status["health"]["status"] == "HEALTH_WARN"
         # Degraded but serving: the VM disks are readable and writable with two of three copies.
         lab.rbd("bench", "--io-type", "write", "--io-total", "4M", "vm-pool/vm-101-disk-0")
@@ -210,6 +228,7 @@ def test_node_failure_ha_recovers_ceph_degrades_but_serves_and_no_replacement_is
 
 
 # -- 7. destroy -------------------------------------------------------------------------------------
+
 
 def test_destroy_stops_at_protected_resources(dev: DevStack) -> None:
     lab = dev.lab

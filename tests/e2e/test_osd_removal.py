@@ -22,16 +22,18 @@ pytestmark = pytest.mark.e2e
 
 
 def stack_config(osds: dict[str, list[str]]) -> dict[str, Any]:
-    return {"config": {
-        "proxmox-hci:pveVersion": 9,
-        "proxmox-hci:publicNetwork": "env:PROXMOX_HCI_PUBLIC_NETWORK",
-        "proxmox-hci:aptRepositories": False,
-        "proxmox-hci:protect": False,
-        "proxmox-hci:monitors": ["pve1", "pve2", "pve3"],
-        "proxmox-hci:managers": ["pve1", "pve2"],
-        "proxmox-hci:nodes": [{"name": n, "osds": [{"device": d} for d in devs]} for n, devs in osds.items()],
-        "proxmox-hci:pools": [{"name": "vm-pool", "size": 3, "minSize": 2}],
-    }}
+    return {
+        "config": {
+            "proxmox-hci:pveVersion": 9,
+            "proxmox-hci:publicNetwork": "env:PROXMOX_HCI_PUBLIC_NETWORK",
+            "proxmox-hci:aptRepositories": False,
+            "proxmox-hci:protect": False,
+            "proxmox-hci:monitors": ["pve1", "pve2", "pve3"],
+            "proxmox-hci:managers": ["pve1", "pve2"],
+            "proxmox-hci:nodes": [{"name": n, "osds": [{"device": d} for d in devs]} for n, devs in osds.items()],
+            "proxmox-hci:pools": [{"name": "vm-pool", "size": 3, "minSize": 2}],
+        }
+    }
 
 
 FOUR = {"pve1": ["/dev/sdb", "/dev/sdc"], "pve2": ["/dev/sdb"], "pve3": ["/dev/sdb"]}
@@ -40,8 +42,9 @@ FOUR = {"pve1": ["/dev/sdb", "/dev/sdc"], "pve2": ["/dev/sdb"], "pve3": ["/dev/s
 @pytest.fixture(scope="module")
 def stack(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, PulumiProject]]:
     lab = lab_factory("--disks", "pve1=512G+512G,pve2=512G,pve3=1T")
-    project = PulumiProject.create(tmp_path_factory.mktemp("osd"), "osd", stack_config(FOUR), engine_bin(),
-                                   lab_environment(lab.info.state_dir))
+    project = PulumiProject.create(
+        tmp_path_factory.mktemp("osd"), "osd", stack_config(FOUR), engine_bin(), lab_environment(lab.info.state_dir)
+    )
     project.up()
     yield lab, project
     lab_factory.stop(lab)
@@ -76,6 +79,7 @@ def test_removing_one_of_four_drains_it_and_loses_no_pg(stack: tuple[Lab, Pulumi
         states = {s["name"] for s in ceph_json(lab, "pg", "stat")["pg_summary"]["num_pg_by_state"]}
         assert not states & {"down", "incomplete", "stale"}, states  # never lost, even while re-peering
         return states == {"active+clean"}
+
     deadline = time.monotonic() + 120
     while not settled():
         assert time.monotonic() < deadline, "PGs not active+clean 120 s after the OSD was removed"
@@ -101,7 +105,8 @@ def test_removing_a_host_below_the_pools_size_is_refused_by_the_config(stack: tu
 
 
 def test_removing_an_osd_whose_data_has_nowhere_to_go_is_refused_with_cephs_reason(
-        stack: tuple[Lab, PulumiProject]) -> None:
+    stack: tuple[Lab, PulumiProject],
+) -> None:
     """The config is fine, but pve1's other OSD is out for maintenance: Ceph has nowhere to put the data."""
     lab, project = stack
     project.write_config(stack_config(FOUR))

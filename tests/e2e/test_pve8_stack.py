@@ -22,8 +22,9 @@ def pve8(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> I
     raw = pve8_raw()
     raw["cephVersion"] = "squid"  # PVE 8 offers quincy, reef and squid; the stack asks for one it has
     config: dict[str, Any] = {"config": {f"proxmox-hci:{key}": value for key, value in raw.items()}}
-    project = PulumiProject.create(tmp_path_factory.mktemp("pve8"), "pve8", config, engine_bin(),
-                                   lab_environment(lab.info.state_dir))
+    project = PulumiProject.create(
+        tmp_path_factory.mktemp("pve8"), "pve8", config, engine_bin(), lab_environment(lab.info.state_dir)
+    )
     project.up()
     yield lab, project
     lab_factory.stop(lab)

@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-PROGRAM_FILES = tuple(REPO / name for name in ("Pulumi.yaml", "__main__.py", "components", "dynamic_providers",
-                                                "hci_config"))
+PROGRAM_FILES = tuple(
+    REPO / name for name in ("Pulumi.yaml", "__main__.py", "components", "dynamic_providers", "hci_config")
+)
 PULUMI_TIMEOUT = 1800
 
 
@@ -31,15 +32,21 @@ def engine_bin() -> Path:
     given = os.environ.get("PROXMOX_HCI_ENGINE_BIN")
     if given:
         return Path(given)
-    out = subprocess.run([str(REPO / "scripts" / "install-engine.sh")], capture_output=True, text=True, check=True,
-                         timeout=3600)
+    out = subprocess.run(
+        [str(REPO / "scripts" / "install-engine.sh")], capture_output=True, text=True, check=True, timeout=3600
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
 def lab_environment(state_dir: str) -> dict[str, str]:
     """What `eval "$(python -m lab env ...)"` would export."""
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "lab", "env", "--state-dir", state_dir],
-                         capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-m", "lab", "env", "--state-dir", state_dir],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
     env = {}
     for line in out.stdout.splitlines():
         key, _, value = line.removeprefix("export ").partition("=")
@@ -52,14 +59,16 @@ def pulumi_environment(base: Path, bin_dir: Path, lab_env: dict[str, str]) -> di
     (base / "state").mkdir(exist_ok=True)
     env = dict(os.environ)
     env.update(lab_env)
-    env.update({
-        "PATH": f"{bin_dir}:{REPO / '.venv' / 'bin'}:{env.get('PATH', '')}",
-        "PULUMI_BACKEND_URL": f"file://{base / 'state'}",
-        "PULUMI_HOME": str(base / "home"),
-        "PULUMI_CONFIG_PASSPHRASE": "",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-    })
+    env.update(
+        {
+            "PATH": f"{bin_dir}:{REPO / '.venv' / 'bin'}:{env.get('PATH', '')}",
+            "PULUMI_BACKEND_URL": f"file://{base / 'state'}",
+            "PULUMI_HOME": str(base / "home"),
+            "PULUMI_CONFIG_PASSPHRASE": "",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+    )
     return env
 
 
@@ -70,8 +79,15 @@ class PulumiProject:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, base: Path, stack: str, config: dict[str, Any], bin_dir: Path,
-               lab_env: dict[str, str], files: tuple[Path, ...] = PROGRAM_FILES) -> PulumiProject:
+    def create(
+        cls,
+        base: Path,
+        stack: str,
+        config: dict[str, Any],
+        bin_dir: Path,
+        lab_env: dict[str, str],
+        files: tuple[Path, ...] = PROGRAM_FILES,
+    ) -> PulumiProject:
         """A project in base/project from `files` (files and folders, copied by name), its stack initialised."""
         root = base / "project"
         root.mkdir(parents=True)
@@ -106,14 +122,15 @@ class PulumiProject:
 
     # -- commands -------------------------------------------------------------------------------
 
-    def run(self, *args: str, check: bool = True,
-            timeout: float = PULUMI_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True, timeout: float = PULUMI_TIMEOUT) -> subprocess.CompletedProcess[str]:
         cmd = ["pulumi", *args, "--stack", self.stack, "--non-interactive"]
-        out = subprocess.run(cmd, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
-                             check=False)
+        out = subprocess.run(
+            cmd, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and out.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}:\n"
-                                 f"{out.stdout[-6000:]}\n{out.stderr[-4000:]}")
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-6000:]}\n{out.stderr[-4000:]}"
+            )
         return out
 
     def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:

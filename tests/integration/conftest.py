@@ -15,8 +15,15 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 PROJECT = "proxmox-hci"
-ENV_VARS = ("PROXMOX_VE_ENDPOINT", "PROXMOX_VE_API_TOKEN", "PROXMOX_VE_USERNAME", "PROXMOX_VE_PASSWORD",
-            "PROXMOX_VE_INSECURE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+ENV_VARS = (
+    "PROXMOX_VE_ENDPOINT",
+    "PROXMOX_VE_API_TOKEN",
+    "PROXMOX_VE_USERNAME",
+    "PROXMOX_VE_PASSWORD",
+    "PROXMOX_VE_INSECURE",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+)
 
 
 class CheckFailed(AssertionError):
@@ -25,6 +32,7 @@ class CheckFailed(AssertionError):
 
 def wire(props: dict[str, Any]) -> dict[str, Any]:
     """State as the engine hands it back: None dropped, ints as floats (Struct numbers are doubles)."""
+
     def one(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             return [one(v) for v in value] if isinstance(value, list) else value

@@ -161,7 +161,8 @@ def test_pool_update_in_place(drive: Any, hci_lab: Any, built: dict[str, Any]) -
     assert diff.changes and diff.replaces == []
     built["pool"] = pool.update(built["pool"], size=2, min_size=2)
     assert "size 2 " in hci_lab.ceph("osd", "pool", "ls", "detail") or "size 2" in hci_lab.ceph(
-        "osd", "pool", "get", "vm", "size")
+        "osd", "pool", "get", "vm", "size"
+    )
 
 
 def test_pool_drift_is_detected_and_reverted(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
@@ -245,8 +246,11 @@ def test_pool_delete_refused_while_it_holds_data(drive: Any, hci_lab: Any, built
     hci_lab.api().storage("ceph-vm").delete()  # the storage entry goes; the image stays in the pool
     # Ceph's pool statistics trail writes by a few seconds (OSD stat reports); let them catch up.
     deadline = time.monotonic() + 30
-    while '"vm"' not in json.dumps([p["pool_name"] for p in hci_lab.api().nodes("pve1").ceph.pool.get()
-                                    if p.get("bytes_used")]) and time.monotonic() < deadline:
+    while (
+        '"vm"'
+        not in json.dumps([p["pool_name"] for p in hci_lab.api().nodes("pve1").ceph.pool.get() if p.get("bytes_used")])
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.5)
     with pytest.raises(UnsafeToProceed, match=r"it holds data \(\d+ bytes used, \d+ objects\)"):
         drive(CephPoolProvider).delete(built["pool"])

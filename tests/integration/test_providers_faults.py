@@ -33,10 +33,18 @@ def test_init_retried_while_ceph_conf_is_locked(drive: Any, hci_lab: Any) -> Non
 
 
 def test_mon_create_survives_a_proxy_page_and_no_route(drive: Any, hci_lab: Any) -> None:
-    hci_lab.fault("fail", method="GET", suffix="/nodes/{node}/ceph/mon", status=502,
-                  message="<html><body><h1>502 Bad Gateway</h1></body></html>", html=True, times=1)
-    hci_lab.fault("fail", method="POST", suffix="/nodes/{node}/ceph/mon/{monid}", status=595,
-                  message="No route to host", times=1)
+    hci_lab.fault(
+        "fail",
+        method="GET",
+        suffix="/nodes/{node}/ceph/mon",
+        status=502,
+        message="<html><body><h1>502 Bad Gateway</h1></body></html>",
+        html=True,
+        times=1,
+    )
+    hci_lab.fault(
+        "fail", method="POST", suffix="/nodes/{node}/ceph/mon/{monid}", status=595, message="No route to host", times=1
+    )
     res = drive(CephMonitorProvider).create(node="pve1")
     assert res.outs["in_quorum"] is True
     assert count(hci_lab, "POST", "/nodes/{node}/ceph/mon/{monid}") == 2
@@ -53,8 +61,13 @@ def test_dropped_connections_are_retried(drive: Any, hci_lab: Any) -> None:
 
 
 def test_real_errors_are_not_retried(drive: Any, hci_lab: Any) -> None:
-    hci_lab.fault("fail", method="GET", suffix="/nodes/{node}/ceph/mon", status=500,
-                  message="rados_connect failed - No such file or directory")
+    hci_lab.fault(
+        "fail",
+        method="GET",
+        suffix="/nodes/{node}/ceph/mon",
+        status=500,
+        message="rados_connect failed - No such file or directory",
+    )
     before = count(hci_lab, "GET", "/nodes/{node}/ceph/mon")
     mon = drive(CephMonitorProvider)
     with pytest.raises(PveApiError, match="rados_connect failed - No such file or directory"):

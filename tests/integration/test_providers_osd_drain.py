@@ -61,8 +61,9 @@ def test_replacing_an_osd_drains_the_old_one_then_creates(drive: Any, hci_lab: A
     cluster["osd-pve1-sdc"] = new
 
 
-def test_interrupted_drain_resumes_from_live_state(drive: Any, hci_lab: Any, cluster: dict[str, Any],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_drain_resumes_from_live_state(
+    drive: Any, hci_lab: Any, cluster: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     osd = drive(CephOsdProvider)
     res = cluster["osd-pve1-sdc"]
     osd_id = int(res.outs["osd_id"])

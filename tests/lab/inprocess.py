@@ -44,11 +44,17 @@ class InProcessLab:
     """A LabPve served on a private event loop in a thread, as fakepve's own pytest plugin does."""
 
     def __init__(self, tmp: Path, pve_version: int = 9, nodes: int = 3, backend: Any = None) -> None:
-        spec = build_spec(f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(250)}.0/24", nodes=nodes,
-                          pve_version=pve_version)
+        spec = build_spec(
+            f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(250)}.0/24", nodes=nodes, pve_version=pve_version
+        )
         self.password = secrets.token_hex(8)
-        self.pve = LabPve(ClusterState(spec=spec), backend or NoCeph(), self.password,  # type: ignore[arg-type]
-                          host=spec.api_host, port=0)
+        self.pve = LabPve(
+            ClusterState(spec=spec),
+            backend or NoCeph(),
+            self.password,  # type: ignore[arg-type]
+            host=spec.api_host,
+            port=0,
+        )
         self.pve.ha_fence_delay = FENCE_DELAY
         # VM disks default to a shared (RBD) storage: HA migrates running VMs live, which PVE refuses
         # for VMs with local disks. Nothing here allocates on it, so no Ceph is needed.
@@ -64,18 +70,29 @@ class InProcessLab:
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """Run plain code on the server's loop (model changes must not race the API)."""
+
         async def wrapped() -> Any:
             return fn()
+
         return self.call(wrapped())
 
     def api(self) -> Any:
-        return ProxmoxAPI(self.pve.host, port=self.pve.port, user="root@pam", password=self.password,
-                          verify_ssl=str(self.certs.ca_cert), timeout=30)
+        return ProxmoxAPI(
+            self.pve.host,
+            port=self.pve.port,
+            user="root@pam",
+            password=self.password,
+            verify_ssl=str(self.certs.ca_cert),
+            timeout=30,
+        )
 
     def add_vm(self, vmid: int, node: str = "pve1", running: bool = False, **config: Any) -> Any:
         cfg = {"memory": "1024", "scsi0": f"ceph-vm:vm-{vmid}-disk-0,size=4G", **config}
-        return self.run(lambda: self.pve.add_vm(vmid, f"vm{vmid}", node=node, config=cfg,
-                                                status="running" if running else "stopped"))
+        return self.run(
+            lambda: self.pve.add_vm(
+                vmid, f"vm{vmid}", node=node, config=cfg, status="running" if running else "stopped"
+            )
+        )
 
     def fail_node(self, node: str) -> None:
         self.call(self.pve.fail_node(node))

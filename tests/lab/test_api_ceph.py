@@ -63,7 +63,8 @@ def test_install_rejects_a_release_this_pve_version_does_not_offer(root: Any) ->
 def test_install_on_every_node(root: Any, fresh: Lab) -> None:
     for node in fresh.nodes:
         reply = root.nodes(node).termproxy.post(
-            cmd="ceph_install", **{"cmd-opts": "--version squid --repository no-subscription"})
+            cmd="ceph_install", **{"cmd-opts": "--version squid --repository no-subscription"}
+        )
         assert ":vncshell:" in reply["upid"]
         exitstatus, log = wait_task(root, reply["upid"])
         assert exitstatus == "OK"

@@ -30,25 +30,38 @@ KEYRING = "/x/priv/$cluster.$name.keyring"
 
 
 def _init(sections: conf.Sections | None = None, **kw: Any) -> conf.Sections:
-    args: dict[str, Any] = {"public_network": "10.0.0.0/24", "cluster_network": None, "size": 3, "min_size": 2,
-                            "client_keyring": KEYRING, "fsid": "f5e1c2a4-0000-4000-8000-000000000001"}
+    args: dict[str, Any] = {
+        "public_network": "10.0.0.0/24",
+        "cluster_network": None,
+        "size": 3,
+        "min_size": 2,
+        "client_keyring": KEYRING,
+        "fsid": "f5e1c2a4-0000-4000-8000-000000000001",
+    }
     return conf.with_init(sections or {}, **(args | kw))
 
 
 def test_first_init_writes_pve_global_section() -> None:
     sections = _init()
     assert sections["global"] == {
-        "auth_client_required": "cephx", "auth_cluster_required": "cephx", "auth_service_required": "cephx",
-        "fsid": "f5e1c2a4-0000-4000-8000-000000000001", "osd_pool_default_size": "3",
-        "osd_pool_default_min_size": "2", "mon_allow_pool_delete": "true",
-        "public_network": "10.0.0.0/24", "cluster_network": "10.0.0.0/24"}  # network sets both
+        "auth_client_required": "cephx",
+        "auth_cluster_required": "cephx",
+        "auth_service_required": "cephx",
+        "fsid": "f5e1c2a4-0000-4000-8000-000000000001",
+        "osd_pool_default_size": "3",
+        "osd_pool_default_min_size": "2",
+        "mon_allow_pool_delete": "true",
+        "public_network": "10.0.0.0/24",
+        "cluster_network": "10.0.0.0/24",
+    }  # network sets both
     assert sections["client"] == {"keyring": KEYRING}
 
 
 def test_repeat_init_keeps_fsid_and_defaults_and_rewrites_networks() -> None:
     first = _init()
-    again = _init(first, public_network="10.1.0.0/24", cluster_network="10.2.0.0/24", size=2, min_size=1,
-                  fsid="another")
+    again = _init(
+        first, public_network="10.1.0.0/24", cluster_network="10.2.0.0/24", size=2, min_size=1, fsid="another"
+    )
     assert again["global"]["fsid"] == first["global"]["fsid"]
     assert again["global"]["osd_pool_default_size"] == "3"
     assert again["global"]["osd_pool_default_min_size"] == "2"
@@ -57,8 +70,9 @@ def test_repeat_init_keeps_fsid_and_defaults_and_rewrites_networks() -> None:
 
 
 def test_init_without_fsid_makes_a_uuid() -> None:
-    fsid = conf.with_init({}, public_network="10.0.0.0/24", cluster_network=None, size=3, min_size=2,
-                          client_keyring=KEYRING)["global"]["fsid"]
+    fsid = conf.with_init(
+        {}, public_network="10.0.0.0/24", cluster_network=None, size=3, min_size=2, client_keyring=KEYRING
+    )["global"]["fsid"]
     assert len(fsid) == 36 and fsid.count("-") == 4
 
 
@@ -73,8 +87,10 @@ def test_render_is_pve_layout_and_parses_back() -> None:
 
 def test_parse_normalises_keys_and_skips_comments() -> None:
     text = "# comment\n[global]\n  mon host = 1.2.3.4\n; other\n\tosd-pool-default-size=2\n[client]\nkeyring = k\n"
-    assert conf.parse(text) == {"global": {"mon_host": "1.2.3.4", "osd_pool_default_size": "2"},
-                                "client": {"keyring": "k"}}
+    assert conf.parse(text) == {
+        "global": {"mon_host": "1.2.3.4", "osd_pool_default_size": "2"},
+        "client": {"keyring": "k"},
+    }
 
 
 def test_with_mon_appends_v2_v1_addrvec_and_public_addr() -> None:
@@ -95,12 +111,15 @@ def test_without_mon_drops_section_and_mon_host_entry() -> None:
     assert "mon_host" not in conf.without_mon(one, "pve1", "10.0.0.11")["global"]
 
 
-@pytest.mark.parametrize(("value", "ips"), [
-    ("10.0.0.1 10.0.0.2", ["10.0.0.1", "10.0.0.2"]),  # PVE's plain form
-    ("10.0.0.1,10.0.0.2:6789", ["10.0.0.1", "10.0.0.2"]),  # comma separated, with a port
-    ("[v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] [v2:10.0.0.2:3300,v1:10.0.0.2:6789]", ["10.0.0.1", "10.0.0.2"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    ("value", "ips"),
+    [
+        ("10.0.0.1 10.0.0.2", ["10.0.0.1", "10.0.0.2"]),  # PVE's plain form
+        ("10.0.0.1,10.0.0.2:6789", ["10.0.0.1", "10.0.0.2"]),  # comma separated, with a port
+        ("[v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] [v2:10.0.0.2:3300,v1:10.0.0.2:6789]", ["10.0.0.1", "10.0.0.2"]),
+        ("", []),
+    ],
+)
 def test_mon_host_entries(value: str, ips: list[str]) -> None:
     assert [conf.entry_ip(e) for e in conf.mon_host_entries(value)] == ips
 
@@ -141,8 +160,10 @@ def test_long_roots_get_a_short_socket_dir(tmp_path: Path) -> None:
 
 # -- real daemons -----------------------------------------------------------------------------------
 
-needs_ceph = pytest.mark.skipif(shutil.which("ceph-mon") is None or shutil.which("ceph-osd") is None,
-                                reason="Debian's ceph-mon/ceph-osd are not installed")
+needs_ceph = pytest.mark.skipif(
+    shutil.which("ceph-mon") is None or shutil.which("ceph-osd") is None,
+    reason="Debian's ceph-mon/ceph-osd are not installed",
+)
 
 
 @dataclass
@@ -177,7 +198,6 @@ def _free_subnet() -> str:
                 continue
         return f"127.{x}.{y}.0/24"
     raise RuntimeError("no free 127.X.Y.0/24 found")
-
 
 
 @pytest.fixture(scope="module")
@@ -244,9 +264,12 @@ def test_three_mons_form_a_quorum(cluster: Cluster) -> None:
 def test_two_mgrs_one_active_one_standby(cluster: Cluster) -> None:
     for node in cluster.spec.nodes[:2]:
         cluster.timed(f"mgr.{node.name}", cluster.backend.create_mgr, node.name, node.name)
-    dump = wait_for("an active MGR with a standby",
-                    lambda: (d := cluster.ceph("mgr", "dump"))["available"] and d["standbys"] and d, 30,
-                    ignore=(CephCommandError,))
+    dump = wait_for(
+        "an active MGR with a standby",
+        lambda: (d := cluster.ceph("mgr", "dump"))["available"] and d["standbys"] and d,
+        30,
+        ignore=(CephCommandError,),
+    )
     assert {dump["active_name"], *[s["name"] for s in dump["standbys"]]} == {"pve1", "pve2"}
 
 
@@ -286,6 +309,7 @@ def test_size3_pool_goes_active_clean_and_health_ok(cluster: Cluster) -> None:
             summary = cluster.ceph("pg", "stat")["pg_summary"]
             states = {s["name"] for s in summary["num_pg_by_state"]}
             return summary["num_pgs"] >= 129 and states == {"active+clean"}
+
         wait_for("every PG active+clean", clean, 90, 0.3, ignore=(CephCommandError,))
 
     cluster.timed("pool active+clean", create)
@@ -313,8 +337,15 @@ def test_rbd_with_conf_path(cluster: Cluster) -> None:
 def test_memory_budget(cluster: Cluster) -> None:
     daemons = cluster.backend.daemons()
     assert sorted((d["kind"], d["node"]) for d in daemons if d["running"]) == [
-        ("mgr", "pve1"), ("mgr", "pve2"), ("mon", "pve1"), ("mon", "pve2"), ("mon", "pve3"),
-        ("osd", "pve1"), ("osd", "pve2"), ("osd", "pve3")]
+        ("mgr", "pve1"),
+        ("mgr", "pve2"),
+        ("mon", "pve1"),
+        ("mon", "pve2"),
+        ("mon", "pve3"),
+        ("osd", "pve1"),
+        ("osd", "pve2"),
+        ("osd", "pve3"),
+    ]
     total = 0
     for d in daemons:
         status = Path(f"/proc/{d['pid']}/status").read_text()
@@ -343,16 +374,19 @@ def test_fail_node_degrades_and_recover_node_heals(cluster: Cluster) -> None:
 
     def osd_down() -> bool:
         return not next(o for o in cluster.ceph("osd", "dump")["osds"] if o["osd"] == osd_id)["up"]
+
     wait_for(f"osd.{osd_id} marked down", osd_down, 20, 0.3, ignore=(CephCommandError,))
     cluster.timings["fail_node -> osd down"] = round(time.monotonic() - start, 2)
-    health = wait_for("PG_DEGRADED", lambda: "PG_DEGRADED" in (h := _health(cluster))["checks"] and h, 30,
-                      ignore=(CephCommandError,))
+    health = wait_for(
+        "PG_DEGRADED", lambda: "PG_DEGRADED" in (h := _health(cluster))["checks"] and h, 30, ignore=(CephCommandError,)
+    )
     assert health["status"] == "HEALTH_WARN"
 
     start = time.monotonic()
     b.recover_node("pve3")
-    wait_for("HEALTH_OK after recovery", lambda: _health(cluster)["status"] == "HEALTH_OK", 60,
-             ignore=(CephCommandError,))
+    wait_for(
+        "HEALTH_OK after recovery", lambda: _health(cluster)["status"] == "HEALTH_OK", 60, ignore=(CephCommandError,)
+    )
     cluster.timings["recover_node -> HEALTH_OK"] = round(time.monotonic() - start, 2)
     assert len(cluster.ceph("quorum_status")["quorum_names"]) == 3
 
@@ -385,8 +419,9 @@ def test_destroy_osd_with_cleanup_frees_the_disk(cluster: Cluster) -> None:
     # the freed disk takes a new OSD, and the cluster heals again
     new_id = cluster.timed("osd again", b.create_osd, "pve3", disk, "nvme")
     assert _osd_tree_nodes(cluster)[f"osd.{new_id}"]["device_class"] == "nvme"
-    wait_for("HEALTH_OK with the new OSD", lambda: _health(cluster)["status"] == "HEALTH_OK", 90,
-             ignore=(CephCommandError,))
+    wait_for(
+        "HEALTH_OK with the new OSD", lambda: _health(cluster)["status"] == "HEALTH_OK", 90, ignore=(CephCommandError,)
+    )
 
 
 @needs_ceph
@@ -414,6 +449,7 @@ def test_failed_osd_create_leaves_nothing_behind(cluster: Cluster, monkeypatch: 
 
     def broken_start(meta: Any) -> int:
         raise RuntimeError("no power")
+
     monkeypatch.setattr(b.procs, "start", broken_start)  # fails after `osd new` and mkfs
     with pytest.raises(RuntimeError, match="no power"):
         b.create_osd("pve3", disk, None)
@@ -428,7 +464,8 @@ def test_destroy_mgr_and_mon(cluster: Cluster) -> None:
     b = cluster.backend
     b.destroy_mgr("pve2")
     assert [d for d in b.daemons() if d["kind"] == "mgr"] == [
-        d for d in b.daemons() if d["kind"] == "mgr" and d["id"] == "pve1"]
+        d for d in b.daemons() if d["kind"] == "mgr" and d["id"] == "pve1"
+    ]
     assert "mgr.pve2" not in [e["entity"] for e in cluster.ceph("auth", "ls")["auth_dump"]]
     cluster.timed("destroy_mon", b.destroy_mon, "pve3")
     assert sorted(cluster.ceph("quorum_status")["quorum_names"]) == ["pve1", "pve2"]

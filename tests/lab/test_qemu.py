@@ -61,9 +61,16 @@ class FakeRbd:
             pool = words[-1]
             if pool not in self.pools:
                 raise self._fail(args, f"rbd: error opening pool '{pool}': (2) No such file or directory")
-            return [{"image": s.split("/")[-1], "size": i["size"], "format": 2,
-                     **({"parent": i["parent"]} if i.get("parent") else {})}
-                    for s, i in sorted(self.images.items()) if s.startswith(pool + "/")]
+            return [
+                {
+                    "image": s.split("/")[-1],
+                    "size": i["size"],
+                    "format": 2,
+                    **({"parent": i["parent"]} if i.get("parent") else {}),
+                }
+                for s, i in sorted(self.images.items())
+                if s.startswith(pool + "/")
+            ]
         if verb == "create":
             spec, size = words[-1], int(words[words.index("--size") + 1].rstrip("M")) * MIB
             if spec.split("/")[0] not in self.pools:
@@ -76,14 +83,20 @@ class FakeRbd:
             parent, snap = words[1].split("@")
             base = self._image(args, parent)
             pool, _, image = parent.partition("/")
-            self.images[words[2]] = {"size": base["size"], "snaps": set(),
-                                     "parent": {"pool": pool, "image": image, "snapshot": snap}}
+            self.images[words[2]] = {
+                "size": base["size"],
+                "snaps": set(),
+                "parent": {"pool": pool, "image": image, "snapshot": snap},
+            }
             return None
         if verb == "rm":
             found = self._image(args, words[1])
             if found["snaps"]:
-                raise self._fail(args, "rbd: image has snapshots - these must be deleted with 'rbd snap purge' "
-                                       "before the image can be removed.")
+                raise self._fail(
+                    args,
+                    "rbd: image has snapshots - these must be deleted with 'rbd snap purge' "
+                    "before the image can be removed.",
+                )
             del self.images[words[1]]
             return None
         if verb == "info":
@@ -138,6 +151,7 @@ def volids(api: Any, node: str, storage: str) -> set[str]:
 
 # -- RBD volumes ---------------------------------------------------------------------------------------
 
+
 def test_create_and_destroy_allocate_and_free_rbd_images(api: Any, rbd: FakeRbd) -> None:
     create_vm(api, "pve1", 100, scsi0="ceph-vm:2", scsi1="local-lvm:1")
     assert config(api, "pve1", 100)["scsi0"] == "ceph-vm:vm-100-disk-0,size=2G"
@@ -167,8 +181,9 @@ def test_disk_numbers_skip_images_already_in_the_pool(api: Any, rbd: FakeRbd) ->
 def test_create_on_a_missing_pool_fails_like_pve(api: Any, inproc: InProcessLab) -> None:
     inproc.pve.storages["ceph-vm"]["pool"] = "nopool"
     upid = api.nodes("pve1").qemu.post(vmid=100, scsi0="ceph-vm:1")
-    assert wait_task(api, upid)[0] == ("unable to create VM 100 - rbd error: rbd: error opening pool 'nopool': "
-                                       "(2) No such file or directory")
+    assert wait_task(api, upid)[0] == (
+        "unable to create VM 100 - rbd error: rbd: error opening pool 'nopool': (2) No such file or directory"
+    )
 
 
 def test_template_and_linked_clone_on_rbd(api: Any, rbd: FakeRbd) -> None:
@@ -183,6 +198,7 @@ def test_template_and_linked_clone_on_rbd(api: Any, rbd: FakeRbd) -> None:
 
 # -- move_disk ---------------------------------------------------------------------------------------------
 
+
 def test_move_disk_to_rbd_keeps_the_source_as_unused(api: Any, rbd: FakeRbd) -> None:
     create_vm(api, "pve1", 100, scsi0="local-lvm:2,cache=writeback,discard=on")
     api.nodes("pve1").qemu(100).status.start.post()
@@ -190,8 +206,9 @@ def test_move_disk_to_rbd_keeps_the_source_as_unused(api: Any, rbd: FakeRbd) -> 
     assert ":qmmove:100:" in upid
     exitstatus, log = wait_task(api, upid)
     assert exitstatus == "OK"
-    assert ("copying volume 'local-lvm:vm-100-disk-0' from current storage 'local-lvm' to target storage "
-            "'ceph-vm'") in log
+    assert (
+        "copying volume 'local-lvm:vm-100-disk-0' from current storage 'local-lvm' to target storage 'ceph-vm'"
+    ) in log
     cfg = config(api, "pve1", 100)
     assert cfg["scsi0"] == "ceph-vm:vm-100-disk-0,cache=writeback,discard=on,size=2G"
     assert cfg["unused0"] == "local-lvm:vm-100-disk-0"
@@ -214,9 +231,13 @@ def test_move_disk_refusals(api: Any, inproc: InProcessLab) -> None:
     inproc.pve.storages["iso-only"] = {"type": "dir", "path": "/srv/iso", "content": "iso", "files": set()}
     qemu = api.nodes("pve1").qemu(100)
     assert error_of(lambda: qemu.move_disk.post(disk="scsi0", storage="local-lvm"))[:2] == (
-        500, "you can't move to the same storage with same format")
+        500,
+        "you can't move to the same storage with same format",
+    )
     assert error_of(lambda: qemu.move_disk.post(disk="scsi5", storage="ceph-vm"))[:2] == (
-        500, "disk 'scsi5' does not exist")
+        500,
+        "disk 'scsi5' does not exist",
+    )
     status, _, errs = error_of(lambda: qemu.move_disk.post(disk="scsi0", storage="iso-only"))
     assert (status, errs) == (400, {"storage": "storage 'iso-only' does not support vm images"})
     status, _, errs = error_of(lambda: qemu.move_disk.post(disk="scsi0"))
@@ -227,6 +248,7 @@ def test_move_disk_refusals(api: Any, inproc: InProcessLab) -> None:
 
 
 # -- resize ---------------------------------------------------------------------------------------------------
+
 
 def test_resize_grows_the_image_and_the_drive(api: Any, rbd: FakeRbd) -> None:
     create_vm(api, "pve1", 100, scsi0="ceph-vm:2")
@@ -245,12 +267,14 @@ def test_resize_refusals_are_task_errors(api: Any) -> None:
     assert wait_task(api, qemu.resize.put(disk="scsi0", size="1G"))[0] == "shrinking disks is not supported"
     assert wait_task(api, qemu.resize.put(disk="scsi3", size="+1G"))[0] == "disk 'scsi3' does not exist"
     assert wait_task(api, api.nodes("pve2").qemu(100).resize.put(disk="scsi0", size="+1G"))[0] == (
-        "Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist")
+        "Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist"
+    )
     assert wait_task(api, qemu.resize.put(disk="scsi0", size="+512M"))[0] == "OK"
     assert config(api, "pve1", 100)["scsi0"] == "local-lvm:vm-100-disk-0,size=2560M"
 
 
 # -- migrate -------------------------------------------------------------------------------------------------
+
 
 def test_migrate_moves_the_vm(api: Any) -> None:
     create_vm(api, "pve1", 100, scsi0="ceph-vm:1")
@@ -261,14 +285,18 @@ def test_migrate_moves_the_vm(api: Any) -> None:
     assert config(api, "pve2", 100)["scsi0"] == "ceph-vm:vm-100-disk-0,size=1G"
     assert next(r for r in api.cluster.resources.get(type="vm") if r["vmid"] == 100)["node"] == "pve2"
     assert error_of(lambda: api.nodes("pve1").qemu(100).config.get())[:2] == (
-        500, "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist")
+        500,
+        "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist",
+    )
 
 
 def test_migrate_running_vm_online(api: Any) -> None:
     create_vm(api, "pve1", 100, scsi0="ceph-vm:1")
     api.nodes("pve1").qemu(100).status.start.post()
     assert error_of(lambda: api.nodes("pve1").qemu(100).migrate.post(target="pve3"))[:2] == (
-        500, "can't migrate running VM without --online")
+        500,
+        "can't migrate running VM without --online",
+    )
     assert wait_task(api, api.nodes("pve1").qemu(100).migrate.post(target="pve3", online=1))[0] == "OK"
     assert api.nodes("pve3").qemu(100).status.current.get()["status"] == "running"
 
@@ -279,10 +307,14 @@ def test_migrate_sync_refusals(api: Any, inproc: InProcessLab) -> None:
     status, _, errs = error_of(lambda: qemu.migrate.post(target="pve1"))
     assert (status, errs) == (400, {"target": "target is local node."})
     assert error_of(lambda: api.nodes("pve2").qemu(100).migrate.post(target="pve3"))[:2] == (
-        500, "Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist")
+        500,
+        "Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist",
+    )
     inproc.pve.storages["ceph-vm"]["nodes"] = "pve1,pve2"
     assert error_of(lambda: qemu.migrate.post(target="pve3"))[:2] == (
-        500, "storage 'ceph-vm' is not available on node 'pve3'")
+        500,
+        "storage 'ceph-vm' is not available on node 'pve3'",
+    )
     inproc.run(lambda: inproc.pve.snapshot_lock(100, "backup"))
     assert error_of(lambda: qemu.migrate.post(target="pve2"))[:2] == (500, "VM is locked (backup)")
     inproc.pve.lose_quorum()
@@ -294,8 +326,10 @@ def test_live_migration_with_local_disks_needs_with_local_disks(api: Any) -> Non
     api.nodes("pve1").qemu(100).status.start.post()
     exitstatus, log = wait_task(api, api.nodes("pve1").qemu(100).migrate.post(target="pve2", online=1))
     assert exitstatus == "migration aborted"
-    assert ("WARN: can't migrate local disk 'local-lvm:vm-100-disk-0': can't live migrate attached local disks "
-            "without with-local-disks option") in log
+    assert (
+        "WARN: can't migrate local disk 'local-lvm:vm-100-disk-0': can't live migrate attached local disks "
+        "without with-local-disks option"
+    ) in log
     assert "ERROR: Problem found while scanning volumes - can't migrate VM - check log" in log
     upid = api.nodes("pve1").qemu(100).migrate.post(target="pve2", online=1, **{"with-local-disks": 1})
     assert wait_task(api, upid)[0] == "OK"
@@ -318,10 +352,12 @@ def test_migrate_preconditions(api: Any, inproc: InProcessLab) -> None:
     assert answer["not_allowed_nodes"] == {"pve3": {"unavailable_storages": ["ceph-vm"]}}
     assert answer["local_resources"] == []
     assert [(d["volid"], d["size"], d["drivename"]) for d in answer["local_disks"]] == [
-        ("local-lvm:vm-100-disk-0", 2 * GIB, "scsi1")]
+        ("local-lvm:vm-100-disk-0", 2 * GIB, "scsi1")
+    ]
 
 
 # -- against real Ceph -----------------------------------------------------------------------------------------
+
 
 def wait_lab_task(api: Any, upid: str, timeout: float = 300) -> str:
     return wait_task(api, upid, timeout)[0]
@@ -344,6 +380,7 @@ def ceph_lab(lab_factory: LabFactory) -> Iterator[Lab]:
         stat = json.loads(lab.ceph("pg", "stat", "--format", "json"))
         states = stat.get("pg_summary", stat).get("num_pg_by_state", [])
         return bool(states) and all("active" in s["name"] for s in states)
+
     wait_for("active PGs", pgs_active, 300)
     yield lab
     lab_factory.stop(lab)
@@ -360,7 +397,8 @@ def test_real_vm_disk_on_rbd_is_an_image(ceph_lab: Lab) -> None:
     assert wait_lab_task(api, upid) == "OK"
     assert rbd_images(ceph_lab)["vm-100-disk-0"] == 2 * GIB
     assert {c["volid"]: c["size"] for c in api.nodes("pve2").storage("ceph-vm").content.get()} == {
-        "ceph-vm:vm-100-disk-0": 2 * GIB}
+        "ceph-vm:vm-100-disk-0": 2 * GIB
+    }
 
 
 @pytest.mark.lab
@@ -403,13 +441,18 @@ def test_real_ha_vm_on_rbd_survives_a_node_failure(ceph_lab: Lab) -> None:
     api = ceph_lab.api()
     assert wait_lab_task(api, api.nodes("pve3").qemu.post(vmid=102, memory=512, scsi0="ceph-vm:1")) == "OK"
     api.cluster.ha.resources.post(sid="vm:102")
-    wait_for("VM 102 started by HA", lambda: next(
-        e for e in api.cluster.ha.status.current.get() if e.get("sid") == "vm:102")["state"] == "started", 60)
+    wait_for(
+        "VM 102 started by HA",
+        lambda: next(e for e in api.cluster.ha.status.current.get() if e.get("sid") == "vm:102")["state"] == "started",
+        60,
+    )
     ceph_lab.fail_node("pve3")
     try:
+
         def recovered() -> bool:
             vm = next(r for r in api.cluster.resources.get(type="vm") if r["vmid"] == 102)
             return vm["node"] != "pve3" and vm["status"] == "running"
+
         wait_for("VM 102 running on another node", recovered, 60)
     finally:
         ceph_lab.recover_node("pve3")

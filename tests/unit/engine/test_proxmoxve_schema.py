@@ -45,6 +45,7 @@ CONFIG_KEYS = ("endpoint", "apiToken", "username", "password", "insecure")
 
 # -- fixtures ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
     if os.environ.get("PROXMOX_HCI_NO_ENGINE") == "1":
@@ -62,13 +63,16 @@ def bin_dir() -> Path:
 def schema(bin_dir: Path) -> dict[str, Any]:
     path = bin_dir.parent / "share" / "pulumi-resource-proxmoxve" / "schema.json"
     if not path.is_file():
-        pytest.fail(f"{path} is missing: scripts/install-engine.sh did not build pulumi-resource-proxmoxve "
-                    "(see its warnings; PROXMOX_HCI_REQUIRE_PROXMOXVE=1 makes it fail loudly)")
+        pytest.fail(
+            f"{path} is missing: scripts/install-engine.sh did not build pulumi-resource-proxmoxve "
+            "(see its warnings; PROXMOX_HCI_REQUIRE_PROXMOXVE=1 makes it fail loudly)"
+        )
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
 # -- SDK introspection ---------------------------------------------------------------------------
+
 
 def pulumi_names(cls: type) -> set[str]:
     """The wire names of a pulumi input/output type or resource class (@pulumi.getter(name=...))."""
@@ -112,8 +116,16 @@ def type_refs(prop: dict[str, Any]) -> list[str]:
     return refs
 
 
-def check_properties(what: str, sdk_names: set[str], schema_props: dict[str, Any], required: list[str],
-                     schema: dict[str, Any], kind: str, problems: list[str], seen: set[tuple[str, str]]) -> None:
+def check_properties(
+    what: str,
+    sdk_names: set[str],
+    schema_props: dict[str, Any],
+    required: list[str],
+    schema: dict[str, Any],
+    kind: str,
+    problems: list[str],
+    seen: set[tuple[str, str]],
+) -> None:
     """Every SDK name is in the schema, the schema requires nothing the SDK lacks; recurse into types."""
     for name in sorted(sdk_names - set(schema_props)):
         problems.append(f"{what}: SDK property {name!r} is not in the plugin's schema")
@@ -130,15 +142,27 @@ def check_properties(what: str, sdk_names: set[str], schema_props: dict[str, Any
                 continue
             type_name = token.rsplit(":", 1)[1]
             module = sdk_module(token)
-            cls = getattr(module, type_name + "Args", None) if kind == "input" else \
-                getattr(getattr(module, "outputs", module), type_name, None)
+            cls = (
+                getattr(module, type_name + "Args", None)
+                if kind == "input"
+                else getattr(getattr(module, "outputs", module), type_name, None)
+            )
             if cls is None:
                 continue  # the SDK omits types it does not need on this side (e.g. output-only)
-            check_properties(f"{what}.{name} ({token})", pulumi_names(cls), spec.get("properties", {}),
-                             spec.get("required", []) if kind == "input" else [], schema, kind, problems, seen)
+            check_properties(
+                f"{what}.{name} ({token})",
+                pulumi_names(cls),
+                spec.get("properties", {}),
+                spec.get("required", []) if kind == "input" else [],
+                schema,
+                kind,
+                problems,
+                seen,
+            )
 
 
 # -- tests ---------------------------------------------------------------------------------------
+
 
 def test_schema_is_the_pinned_release(bin_dir: Path, schema: dict[str, Any]) -> None:
     want = (BRIDGE_DIR / "VERSION").read_text().strip()
@@ -156,18 +180,35 @@ def test_resource_matches_sdk(label: str, schema: dict[str, Any]) -> None:
     assert token in schema["resources"], f"{label}: token {token} is not in the plugin's schema"
     spec = schema["resources"][token]
     problems: list[str] = []
-    check_properties(f"{label} inputs", pulumi_names(args_class(cls)), spec.get("inputProperties", {}),
-                     spec.get("requiredInputs", []), schema, "input", problems, set())
-    check_properties(f"{label} outputs", pulumi_names(cls), spec.get("properties", {}), [], schema, "output",
-                     problems, set())
+    check_properties(
+        f"{label} inputs",
+        pulumi_names(args_class(cls)),
+        spec.get("inputProperties", {}),
+        spec.get("requiredInputs", []),
+        schema,
+        "input",
+        problems,
+        set(),
+    )
+    check_properties(
+        f"{label} outputs", pulumi_names(cls), spec.get("properties", {}), [], schema, "output", problems, set()
+    )
     assert not problems, "\n".join(problems)
 
 
 def test_provider_matches_sdk(schema: dict[str, Any]) -> None:
     problems: list[str] = []
     spec = schema["provider"]
-    check_properties("Provider inputs", pulumi_names(px.ProviderArgs), spec.get("inputProperties", {}),
-                     spec.get("requiredInputs", []), schema, "input", problems, set())
+    check_properties(
+        "Provider inputs",
+        pulumi_names(px.ProviderArgs),
+        spec.get("inputProperties", {}),
+        spec.get("requiredInputs", []),
+        schema,
+        "input",
+        problems,
+        set(),
+    )
     assert not problems, "\n".join(problems)
     missing = [key for key in CONFIG_KEYS if key not in schema["config"]["variables"]]
     assert not missing, f"config keys missing from the schema: {missing}"
@@ -184,9 +225,24 @@ def test_function_matches_sdk(label: str, schema: dict[str, Any]) -> None:
     result_cls = getattr(px, result_cls) if isinstance(result_cls, str) else result_cls
     problems: list[str] = []
     inputs = spec.get("inputs", {}).get("properties", {})
-    check_properties(f"{label} inputs", sdk_inputs, inputs, spec.get("inputs", {}).get("required", []), schema,
-                     "input", problems, set())
-    check_properties(f"{label} outputs", pulumi_names(result_cls), spec.get("outputs", {}).get("properties", {}),
-                     [], schema, "output", problems, set())
+    check_properties(
+        f"{label} inputs",
+        sdk_inputs,
+        inputs,
+        spec.get("inputs", {}).get("required", []),
+        schema,
+        "input",
+        problems,
+        set(),
+    )
+    check_properties(
+        f"{label} outputs",
+        pulumi_names(result_cls),
+        spec.get("outputs", {}).get("properties", {}),
+        [],
+        schema,
+        "output",
+        problems,
+        set(),
+    )
     assert not problems, "\n".join(problems)
-

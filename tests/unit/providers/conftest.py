@@ -34,8 +34,9 @@ def token_creds(fakepve: Any, fakepve_cafile: str) -> Credentials:
 def full_creds(fakepve: Any, fakepve_cafile: str) -> Credentials:
     """The token plus a root@pam password, for the root-only calls."""
     fakepve.apitokens["root@pam!ci"] = TOKEN_SECRET
-    return Credentials(endpoint=fakepve.url, api_token=_token(), username="root@pam", password="secret",
-                       ca_bundle=fakepve_cafile)
+    return Credentials(
+        endpoint=fakepve.url, api_token=_token(), username="root@pam", password="secret", ca_bundle=fakepve_cafile
+    )
 
 
 @pytest.fixture

@@ -22,14 +22,17 @@ THREE_HOSTS = osds((0, "pve1", True), (1, "pve2", True), (2, "pve3", True))
 FOUR_HOSTS = osds((0, "pve1", True), (1, "pve2", True), (2, "pve3", True), (3, "pve4", True))
 
 
-@pytest.mark.parametrize(("cluster", "pools", "blocked"), [
-    (THREE_HOSTS, POOLS, True),  # 3 OSDs, size 3: nowhere to go
-    (FOUR_HOSTS, POOLS, False),  # a fourth host takes the copies
-    (osds((0, "pve1", True), (4, "pve1", True), (1, "pve2", True), (2, "pve3", True)), POOLS, False),  # same host
-    (THREE_HOSTS, [{"pool_name": "vm", "size": 2}], False),  # two copies fit on two hosts
-    (THREE_HOSTS, [], False),  # no pools, no data
-    (osds((0, "pve1", True), (1, "pve2", True), (2, "pve3", False), (3, "pve4", True)), POOLS, True),  # pve3 is out
-])
+@pytest.mark.parametrize(
+    ("cluster", "pools", "blocked"),
+    [
+        (THREE_HOSTS, POOLS, True),  # 3 OSDs, size 3: nowhere to go
+        (FOUR_HOSTS, POOLS, False),  # a fourth host takes the copies
+        (osds((0, "pve1", True), (4, "pve1", True), (1, "pve2", True), (2, "pve3", True)), POOLS, False),  # same host
+        (THREE_HOSTS, [{"pool_name": "vm", "size": 2}], False),  # two copies fit on two hosts
+        (THREE_HOSTS, [], False),  # no pools, no data
+        (osds((0, "pve1", True), (1, "pve2", True), (2, "pve3", False), (3, "pve4", True)), POOLS, True),  # pve3 is out
+    ],
+)
 def test_nowhere_to_go(cluster: dict[int, OsdState], pools: list[dict[str, object]], blocked: bool) -> None:
     reason = nowhere_to_go(cluster, pools, 0)
     assert (reason is not None) is blocked
@@ -58,8 +61,9 @@ def test_full_drain_sequence() -> None:
     removal = OsdRemoval(0, "pve1")
     assert removal.next_step(LiveOsd(state()), None, 0).action is Action.MARK_OUT
     removal.marked_out(0, 30)
-    step = removal.next_step(LiveOsd(state(in_=False, pgs=12), ceph_says="OSD(s) 0 have 12 pgs currently mapped"),
-                             None, 5)
+    step = removal.next_step(
+        LiveOsd(state(in_=False, pgs=12), ceph_says="OSD(s) 0 have 12 pgs currently mapped"), None, 5
+    )
     assert step.action is Action.WAIT and "12 PGs still mapped" in step.reason
     assert removal.phase is Phase.DRAIN and removal.pgs_last_seen == 12
     assert removal.next_step(LiveOsd(state(in_=False, pgs=0), safe_to_destroy=True), None, 9).action is Action.STOP
@@ -90,8 +94,9 @@ def test_drain_that_cannot_finish_is_undone() -> None:
     # Marked out by hand (or before a pool grew): the copies can go nowhere, so it is marked in again.
     removal = OsdRemoval(0, "pve1")
     no_room = nowhere_to_go(THREE_HOSTS, POOLS, 0)
-    step = removal.next_step(LiveOsd(state(in_=False, pgs=0), False, "not all PGs are active+clean; not proceeding"),
-                             no_room, 0)
+    step = removal.next_step(
+        LiveOsd(state(in_=False, pgs=0), False, "not all PGs are active+clean; not proceeding"), no_room, 0
+    )
     assert step.action is Action.REFUSE and step.restore_in
     assert "not all PGs are active+clean" in step.reason
 

@@ -27,9 +27,16 @@ CONF = """[global]
 # -- install ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "release"), [
-    ("19.2.1-pve3", "squid"), ("ceph version 18.2.4 (abc) reef (stable)", "reef"), ("20.2.0", "tentacle"),
-    ("fake", None), (None, None)])
+@pytest.mark.parametrize(
+    ("text", "release"),
+    [
+        ("19.2.1-pve3", "squid"),
+        ("ceph version 18.2.4 (abc) reef (stable)", "reef"),
+        ("20.2.0", "tentacle"),
+        ("fake", None),
+        (None, None),
+    ],
+)
 def test_release_of(text: str | None, release: str | None) -> None:
     assert install.release_of(text) == release
 
@@ -60,8 +67,13 @@ def test_installer_options_match_the_wizard() -> None:
 
 def test_read_global_from_pve_conf() -> None:
     live = init.read_global(CONF)
-    assert live == {"fsid": "0c9a8a5e-1d1b-4f8c-9d0c-111111111111", "network": "10.0.0.0/24",
-                    "cluster_network": None, "size": 3, "min_size": 2}
+    assert live == {
+        "fsid": "0c9a8a5e-1d1b-4f8c-9d0c-111111111111",
+        "network": "10.0.0.0/24",
+        "cluster_network": None,
+        "size": 3,
+        "min_size": 2,
+    }
 
 
 def test_init_adopt_mismatch_lists_each_difference() -> None:
@@ -71,21 +83,31 @@ def test_init_adopt_mismatch_lists_each_difference() -> None:
 
 
 def test_init_min_size_above_size() -> None:
-    _, failures = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.0.0.0/24", "size": 2,
-                                               "min_size": 3})
+    _, failures = check_inputs(
+        init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.0.0.0/24", "size": 2, "min_size": 3}
+    )
     assert [p for p, _ in failures] == ["min_size"]
 
 
 # -- MON -------------------------------------------------------------------------------------
 
-MONS = [{"name": "pve1", "host": "pve1", "addr": "10.0.0.11:6789/0", "quorum": 1},
-        {"name": "pve2", "host": "pve2", "addr": "[v2:10.0.0.12:3300/0,v1:10.0.0.12:6789/0]", "quorum": 1},
-        {"name": "pve3", "host": "pve3", "addr": "10.0.0.13:6789/0", "quorum": 1}]
+MONS = [
+    {"name": "pve1", "host": "pve1", "addr": "10.0.0.11:6789/0", "quorum": 1},
+    {"name": "pve2", "host": "pve2", "addr": "[v2:10.0.0.12:3300/0,v1:10.0.0.12:6789/0]", "quorum": 1},
+    {"name": "pve3", "host": "pve3", "addr": "10.0.0.13:6789/0", "quorum": 1},
+]
 
 
-@pytest.mark.parametrize(("addr", "ip"), [
-    ("10.0.0.11:6789/0", "10.0.0.11"), ("[v2:10.0.0.12:3300/0,v1:10.0.0.12:6789/0]", "10.0.0.12"),
-    ("[v2:[2001:db8::1]:3300/0,v1:[2001:db8::1]:6789/0]", "2001:db8::1"), ("10.0.0.9", "10.0.0.9"), (None, None)])
+@pytest.mark.parametrize(
+    ("addr", "ip"),
+    [
+        ("10.0.0.11:6789/0", "10.0.0.11"),
+        ("[v2:10.0.0.12:3300/0,v1:10.0.0.12:6789/0]", "10.0.0.12"),
+        ("[v2:[2001:db8::1]:3300/0,v1:[2001:db8::1]:6789/0]", "2001:db8::1"),
+        ("10.0.0.9", "10.0.0.9"),
+        (None, None),
+    ],
+)
 def test_mon_address_forms(addr: str | None, ip: str | None) -> None:
     assert mon_address_ip(addr) == ip
 
@@ -96,14 +118,17 @@ def test_mon_replace_order_depends_on_id() -> None:
     assert not mon.delete_before_replace(old, {"node": "pve4", "mon_id": "pve4"})  # new MON joins first
 
 
-@pytest.mark.parametrize(("mons", "allow", "safe", "expected"), [
-    (MONS, False, True, "fewer than 3"),  # 3 -> 2
-    (MONS, True, True, None),  # opted in
-    (MONS[:1], True, True, "last monitor"),  # never the last, opt-in or not
-    ([*MONS, {"name": "pve4", "quorum": 1}], False, False, "Ceph says"),  # cmd-safety unsafe
-    ([*MONS, {"name": "pve4", "quorum": 0}], False, True, "pve4 are out of quorum"),
-    ([*MONS, {"name": "pve4", "quorum": 1}], False, True, None),  # 4 -> 3, all in quorum, safe
-])
+@pytest.mark.parametrize(
+    ("mons", "allow", "safe", "expected"),
+    [
+        (MONS, False, True, "fewer than 3"),  # 3 -> 2
+        (MONS, True, True, None),  # opted in
+        (MONS[:1], True, True, "last monitor"),  # never the last, opt-in or not
+        ([*MONS, {"name": "pve4", "quorum": 1}], False, False, "Ceph says"),  # cmd-safety unsafe
+        ([*MONS, {"name": "pve4", "quorum": 0}], False, True, "pve4 are out of quorum"),
+        ([*MONS, {"name": "pve4", "quorum": 1}], False, True, None),  # 4 -> 3, all in quorum, safe
+    ],
+)
 def test_mon_removal_refusals(mons: list[dict[str, Any]], allow: bool, safe: bool, expected: str | None) -> None:
     reason = mon.removal_refusal(mons, "pve1", allow, safe, "mon.pve1 is not ok-to-rm")
     assert (reason is None) if expected is None else (expected in (reason or ""))
@@ -146,10 +171,12 @@ DISKS = [
 
 def test_osd_plan_create_adopt_wipe_refuse() -> None:
     by_id = osd.find_disk(DISKS, "/dev/disk/by-id/lab-pve1-sdb")
-    assert osd.plan_create("pve1", "/dev/disk/by-id/lab-pve1-sdb", by_id, wipe=False, adopt=False) == \
-        osd.CreatePlan("create", "/dev/sdb")
-    assert osd.plan_create("pve1", "/dev/sdc", DISKS[2], wipe=False, adopt=True) == \
-        osd.CreatePlan("adopt", "/dev/sdc", 4)
+    assert osd.plan_create("pve1", "/dev/disk/by-id/lab-pve1-sdb", by_id, wipe=False, adopt=False) == osd.CreatePlan(
+        "create", "/dev/sdb"
+    )
+    assert osd.plan_create("pve1", "/dev/sdc", DISKS[2], wipe=False, adopt=True) == osd.CreatePlan(
+        "adopt", "/dev/sdc", 4
+    )
     with pytest.raises(AlreadyExists, match=r"holds osd\.4; set adopt=true"):
         osd.plan_create("pve1", "/dev/sdc", DISKS[2], wipe=True, adopt=False)
     with pytest.raises(UnsafeToProceed, match=r"in use \(ext4\).*wipe=true"):
@@ -164,12 +191,15 @@ def test_osd_devices_must_differ() -> None:
     assert failures == [("db_device", "CephOsd.db_device is '/dev/sdb', already used as device")]
 
 
-@pytest.mark.parametrize(("change", "replaces", "first"), [
-    ({"device": "/dev/sdc"}, ["device"], False),  # a new disk fills before the old one drains
-    ({"encrypted": True}, ["encrypted"], True),  # same disk: the old OSD must go first
-    ({"crush_device_class": "nvme"}, ["crush_device_class"], True),
-    ({"wipe": True}, [], False),  # an opt-in is recorded, nothing is rebuilt
-])
+@pytest.mark.parametrize(
+    ("change", "replaces", "first"),
+    [
+        ({"device": "/dev/sdc"}, ["device"], False),  # a new disk fills before the old one drains
+        ({"encrypted": True}, ["encrypted"], True),  # same disk: the old OSD must go first
+        ({"crush_device_class": "nvme"}, ["crush_device_class"], True),
+        ({"wipe": True}, [], False),  # an opt-in is recorded, nothing is rebuilt
+    ],
+)
 def test_osd_replacements(change: dict[str, Any], replaces: list[str], first: bool) -> None:
     olds, _ = check_inputs(osd.SPEC, {}, {"node": "pve1", "device": "/dev/sdb"})
     news, _ = check_inputs(osd.SPEC, olds, {**olds, **change})
@@ -178,11 +208,32 @@ def test_osd_replacements(change: dict[str, Any], replaces: list[str], first: bo
 
 
 def test_tree_osds_flattens_the_crush_tree() -> None:
-    tree = {"root": {"children": [{"type": "root", "name": "default", "children": [
-        {"type": "host", "name": "pve1", "children": [
-            {"type": "osd", "id": 0, "status": "up", "in": 1, "pgs": 33, "device_class": "ssd"}]},
-        {"type": "host", "name": "pve2", "children": [
-            {"type": "osd", "id": "1", "host": "pve2", "status": "down", "in": 0, "pgs": 0}]}]}]}}
+    tree = {
+        "root": {
+            "children": [
+                {
+                    "type": "root",
+                    "name": "default",
+                    "children": [
+                        {
+                            "type": "host",
+                            "name": "pve1",
+                            "children": [
+                                {"type": "osd", "id": 0, "status": "up", "in": 1, "pgs": 33, "device_class": "ssd"}
+                            ],
+                        },
+                        {
+                            "type": "host",
+                            "name": "pve2",
+                            "children": [
+                                {"type": "osd", "id": "1", "host": "pve2", "status": "down", "in": 0, "pgs": 0}
+                            ],
+                        },
+                    ],
+                }
+            ]
+        }
+    }
     osds = osd.tree_osds(tree)
     assert osds[0] == osd.OsdState(0, "pve1", True, True, 33, "ssd")
     assert osds[1].host == "pve2" and not osds[1].up and not osds[1].in_
@@ -191,22 +242,26 @@ def test_tree_osds_flattens_the_crush_tree() -> None:
 # -- pool ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("inputs", "prop"), [
-    ({"size": 1, "min_size": 1}, "size"),  # PVE cannot set size 1
-    ({"size": 2, "min_size": 3}, "min_size"),
-    ({"size": 2, "min_size": 1}, "min_size"),  # needs allow_data_loss
-    ({"autoscale_mode": "on", "pg_num": 64}, "pg_num"),
-    ({"pool_name": ".mgr"}, "pool_name"),
-    ({"pool_name": "a/b"}, "pool_name"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "prop"),
+    [
+        ({"size": 1, "min_size": 1}, "size"),  # PVE cannot set size 1
+        ({"size": 2, "min_size": 3}, "min_size"),
+        ({"size": 2, "min_size": 1}, "min_size"),  # needs allow_data_loss
+        ({"autoscale_mode": "on", "pg_num": 64}, "pg_num"),
+        ({"pool_name": ".mgr"}, "pool_name"),
+        ({"pool_name": "a/b"}, "pool_name"),
+    ],
+)
 def test_pool_validation(inputs: dict[str, Any], prop: str) -> None:
     _, failures = check_inputs(pool.SPEC, {}, {"api_nodes": ["pve1"], "pool_name": "vm", **inputs})
     assert prop in [p for p, _ in failures]
 
 
 def test_pool_min_size_one_with_opt_in() -> None:
-    _, failures = check_inputs(pool.SPEC, {}, {"api_nodes": ["pve1"], "pool_name": "vm", "size": 2, "min_size": 1,
-                                               "allow_data_loss": True})
+    _, failures = check_inputs(
+        pool.SPEC, {}, {"api_nodes": ["pve1"], "pool_name": "vm", "size": 2, "min_size": 1, "allow_data_loss": True}
+    )
     assert failures == []
 
 
@@ -218,8 +273,14 @@ def test_pool_create_never_adds_storages() -> None:
 
 
 def test_pool_update_sends_size_with_min_size_and_only_changes() -> None:
-    live = {"size": 3, "min_size": 2, "pg_num": 32, "autoscale_mode": "off", "crush_rule": "replicated_rule",
-            "target_size_ratio": None}
+    live = {
+        "size": 3,
+        "min_size": 2,
+        "pg_num": 32,
+        "autoscale_mode": "off",
+        "crush_rule": "replicated_rule",
+        "target_size_ratio": None,
+    }
     wanted = {**live, "size": 2}
     assert pool.update_params(live, wanted) == {"size": 2, "min_size": 2}
     assert pool.update_params(live, {**live, "autoscale_mode": "on", "pg_num": 64}) == {"pg_autoscale_mode": "on"}
@@ -228,9 +289,19 @@ def test_pool_update_sends_size_with_min_size_and_only_changes() -> None:
 
 
 def test_pool_live_view_accepts_string_ids() -> None:
-    live = pool.live_view({"pool": "3", "pool_name": "vm", "size": "3", "min_size": 2, "pg_num": 32,
-                           "pg_autoscale_mode": "on", "application_metadata": {"rbd": {}}, "bytes_used": 0,
-                           "crush_rule_name": "replicated_rule"})
+    live = pool.live_view(
+        {
+            "pool": "3",
+            "pool_name": "vm",
+            "size": "3",
+            "min_size": 2,
+            "pg_num": 32,
+            "pg_autoscale_mode": "on",
+            "application_metadata": {"rbd": {}},
+            "bytes_used": 0,
+            "crush_rule_name": "replicated_rule",
+        }
+    )
     assert live["pool_id"] == 3 and live["size"] == 3 and live["application"] == "rbd"
 
 
@@ -242,8 +313,11 @@ def test_pool_refresh_ignores_pg_num_under_autoscale() -> None:
 
 
 def test_pool_deletion_guards() -> None:
-    storages = [{"storage": "vmstore", "type": "rbd", "pool": "vm"}, {"storage": "x", "type": "rbd"},
-                {"storage": "ec", "type": "rbd", "pool": "meta", "data-pool": "vm"}]
+    storages = [
+        {"storage": "vmstore", "type": "rbd", "pool": "vm"},
+        {"storage": "x", "type": "rbd"},
+        {"storage": "ec", "type": "rbd", "pool": "meta", "data-pool": "vm"},
+    ]
     users = pool.storages_using(storages, "vm")
     assert users == ["ec", "vmstore"]
     reason = pool.deletion_refusal("vm", {"bytes_used": 4096}, 0, users, False)
@@ -272,14 +346,22 @@ def test_pool_adopt_refuses_another_application() -> None:
 
 def test_storage_live_view_makes_defaults_explicit() -> None:
     live = storage.live_view({"storage": "s", "type": "rbd", "content": "rootdir,images", "nodes": "pve2,pve1"})
-    assert live == {"storage": "s", "type": "rbd", "pool": "rbd", "content": ["images", "rootdir"], "krbd": False,
-                    "nodes": ["pve1", "pve2"]}
+    assert live == {
+        "storage": "s",
+        "type": "rbd",
+        "pool": "rbd",
+        "content": ["images", "rootdir"],
+        "krbd": False,
+        "nodes": ["pve1", "pve2"],
+    }
 
 
 def test_storage_update_clears_nodes_with_delete() -> None:
     live = {"content": ["images"], "krbd": False, "nodes": ["pve1"]}
-    assert storage.update_params(live, {"content": ["images"], "krbd": True, "nodes": None}) == \
-        {"krbd": True, "delete": "nodes"}
+    assert storage.update_params(live, {"content": ["images"], "krbd": True, "nodes": None}) == {
+        "krbd": True,
+        "delete": "nodes",
+    }
 
 
 def test_storage_delete_refused_with_volumes() -> None:
@@ -298,26 +380,32 @@ def test_storage_content_validation() -> None:
 
 
 def status_doc(health: str, pgs: list[tuple[str, int]]) -> dict[str, Any]:
-    return {"health": {"status": health, "checks": {"PG_DEGRADED": {"summary": {"message": "Degraded data"}}}},
-            "pgmap": {"pgs_by_state": [{"state_name": s, "count": c} for s, c in pgs]},
-            "osdmap": {"num_osds": 3, "num_up_osds": 3, "num_in_osds": 2}}
+    return {
+        "health": {"status": health, "checks": {"PG_DEGRADED": {"summary": {"message": "Degraded data"}}}},
+        "pgmap": {"pgs_by_state": [{"state_name": s, "count": c} for s, c in pgs]},
+        "osdmap": {"num_osds": 3, "num_up_osds": 3, "num_in_osds": 2},
+    }
 
 
-@pytest.mark.parametrize(("health_status", "pgs", "require", "met"), [
-    ("HEALTH_OK", [("active+clean", 33)], "HEALTH_OK", True),
-    ("HEALTH_WARN", [("active+clean", 33)], "HEALTH_OK", False),
-    ("HEALTH_WARN", [("active+clean", 30), ("active+remapped+backfilling", 3)], "no_degraded_pgs", True),
-    ("HEALTH_WARN", [("active+undersized+degraded", 3)], "no_degraded_pgs", False),
-    ("HEALTH_WARN", [("peering", 3)], "no_degraded_pgs", False),
-])
+@pytest.mark.parametrize(
+    ("health_status", "pgs", "require", "met"),
+    [
+        ("HEALTH_OK", [("active+clean", 33)], "HEALTH_OK", True),
+        ("HEALTH_WARN", [("active+clean", 33)], "HEALTH_OK", False),
+        ("HEALTH_WARN", [("active+clean", 30), ("active+remapped+backfilling", 3)], "no_degraded_pgs", True),
+        ("HEALTH_WARN", [("active+undersized+degraded", 3)], "no_degraded_pgs", False),
+        ("HEALTH_WARN", [("peering", 3)], "no_degraded_pgs", False),
+    ],
+)
 def test_health_requirements(health_status: str, pgs: list[tuple[str, int]], require: str, met: bool) -> None:
     assert health.evaluate(status_doc(health_status, pgs), require)[0] is met
 
 
 def test_health_summary_is_readable() -> None:
     summary = health.summarise(status_doc("HEALTH_WARN", [("active+undersized+degraded", 3)]))
-    assert summary == ("HEALTH_WARN; PG_DEGRADED: Degraded data; pgs: 3 active+undersized+degraded; "
-                       "osds: 3 up, 2 in of 3")
+    assert summary == (
+        "HEALTH_WARN; PG_DEGRADED: Degraded data; pgs: 3 active+undersized+degraded; osds: 3 up, 2 in of 3"
+    )
 
 
 # -- disk move -------------------------------------------------------------------------------
@@ -332,19 +420,32 @@ def test_disk_move_finds_the_vm_and_its_storage() -> None:
     assert disk_move.disk_volume({}, "scsi1") is None
 
 
-@pytest.mark.parametrize(("disk", "ok"), [("scsi0", True), ("scsi30", True), ("scsi31", False), ("virtio15", True),
-                                          ("efidisk0", True), ("unused255", True), ("net0", False)])
+@pytest.mark.parametrize(
+    ("disk", "ok"),
+    [
+        ("scsi0", True),
+        ("scsi30", True),
+        ("scsi31", False),
+        ("virtio15", True),
+        ("efidisk0", True),
+        ("unused255", True),
+        ("net0", False),
+    ],
+)
 def test_disk_keys(disk: str, ok: bool) -> None:
     _, failures = check_inputs(disk_move.SPEC, {}, {"vm_id": 100, "disk": disk, "storage": "ceph-vm"})
     assert (failures == []) is ok
 
 
-@pytest.mark.parametrize(("pgs", "clean"), [
-    ([("active+clean", 32), ("active+clean+scrubbing", 1)], True),
-    ([("active+clean", 30), ("creating+peering", 2)], False),
-    ([("active+remapped+backfilling", 2)], False),
-    ([], True),
-])
+@pytest.mark.parametrize(
+    ("pgs", "clean"),
+    [
+        ([("active+clean", 32), ("active+clean+scrubbing", 1)], True),
+        ([("active+clean", 30), ("creating+peering", 2)], False),
+        ([("active+remapped+backfilling", 2)], False),
+        ([], True),
+    ],
+)
 def test_all_clean(pgs: list[tuple[str, int]], clean: bool) -> None:
     assert health.all_clean(status_doc("HEALTH_OK", pgs))[0] is clean
 

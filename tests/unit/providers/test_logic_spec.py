@@ -34,15 +34,22 @@ def test_missing_required_input() -> None:
 
 def test_unknown_inputs_pass_check_untouched() -> None:
     # During preview a pool name from another resource's output is not known yet.
-    inputs, failures = check_inputs(pool.SPEC, {}, {"api_nodes": UNKNOWN, "pool_name": UNKNOWN, "size": UNKNOWN,
-                                                    "min_size": 2})
+    inputs, failures = check_inputs(
+        pool.SPEC, {}, {"api_nodes": UNKNOWN, "pool_name": UNKNOWN, "size": UNKNOWN, "min_size": 2}
+    )
     assert failures == []
     assert inputs["pool_name"] == UNKNOWN and inputs["size"] == UNKNOWN
 
 
 def test_unknown_replace_input_is_a_possible_replacement() -> None:
-    olds = {"node": "pve1", "device": "/dev/sdb", "encrypted": False, "wipe": False, "allow_data_loss": False,
-            "adopt": False}
+    olds = {
+        "node": "pve1",
+        "device": "/dev/sdb",
+        "encrypted": False,
+        "wipe": False,
+        "allow_data_loss": False,
+        "adopt": False,
+    }
     plan = diff_inputs(osd.SPEC, olds, {**olds, "device": UNKNOWN}, osd.delete_before_replace)
     assert plan.replaces == ["device"] and plan.changes
     assert plan.delete_before_replace is False  # unknown: not assumed to collide

@@ -26,8 +26,13 @@ from dynamic_providers.values import UNKNOWN
 
 SECRET = "s3cr3t-password-value"
 TOKEN = "root@pam!pulumi=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
-STACK_CONFIG = {"proxmoxve:endpoint": "https://10.0.0.1:8006/", "proxmoxve:apiToken": TOKEN,
-                "proxmoxve:username": "root@pam", "proxmoxve:password": SECRET, "proxmox-hci:other": "x"}
+STACK_CONFIG = {
+    "proxmoxve:endpoint": "https://10.0.0.1:8006/",
+    "proxmoxve:apiToken": TOKEN,
+    "proxmoxve:username": "root@pam",
+    "proxmoxve:password": SECRET,
+    "proxmox-hci:other": "x",
+}
 
 
 def configured(provider: Any) -> Any:
@@ -71,8 +76,9 @@ def test_check_with_unknowns_makes_no_calls(monkeypatch: pytest.MonkeyPatch) -> 
     # No endpoint anywhere: any API call would fail, so passing proves check stays offline.
     monkeypatch.delenv("PROXMOX_VE_ENDPOINT", raising=False)
     provider = CephPoolProvider()
-    result = provider.check({}, {"api_nodes": [Unknown()], "pool_name": Unknown(), "size": 3.0,
-                                 "__provider": "serialized"})
+    result = provider.check(
+        {}, {"api_nodes": [Unknown()], "pool_name": Unknown(), "size": 3.0, "__provider": "serialized"}
+    )
     assert result.failures == []
     assert result.inputs["pool_name"] == UNKNOWN and result.inputs["size"] == 3
     assert "__provider" not in result.inputs
@@ -91,8 +97,15 @@ def test_secret_inputs_are_unwrapped() -> None:
 
 def test_diff_reports_replace_and_order() -> None:
     provider = CephMonitorProvider()
-    olds = {"node": "pve1", "mon_id": "pve1", "address": "10.0.0.11", "allow_shrink": False, "adopt": False,
-            "in_quorum": True, "__provider": "x"}
+    olds = {
+        "node": "pve1",
+        "mon_id": "pve1",
+        "address": "10.0.0.11",
+        "allow_shrink": False,
+        "adopt": False,
+        "in_quorum": True,
+        "__provider": "x",
+    }
     news = provider.check(olds, {**olds, "address": "10.0.0.21"}).inputs
     result = provider.diff("pve1/pve1", olds, news)
     assert result.changes is True and result.replaces == ["address"] and result.delete_before_replace is True
@@ -107,10 +120,19 @@ def test_diff_of_unknown_during_preview() -> None:
     assert result.replaces == ["node"] and result.delete_before_replace is False
 
 
-@pytest.mark.parametrize(("cls", "token"), [
-    (CephInstall, "dynamic/ceph:Install"), (CephInit, "dynamic/ceph:Init"), (CephMonitor, "dynamic/ceph:Monitor"),
-    (CephManager, "dynamic/ceph:Manager"), (CephOsd, "dynamic/ceph:Osd"), (CephPool, "dynamic/ceph:Pool"),
-    (RbdStorage, "dynamic/storage:Rbd"), (CephHealthGate, "dynamic/ceph:HealthGate"),
-    (DiskMove, "dynamic/vm:DiskMove")])
+@pytest.mark.parametrize(
+    ("cls", "token"),
+    [
+        (CephInstall, "dynamic/ceph:Install"),
+        (CephInit, "dynamic/ceph:Init"),
+        (CephMonitor, "dynamic/ceph:Monitor"),
+        (CephManager, "dynamic/ceph:Manager"),
+        (CephOsd, "dynamic/ceph:Osd"),
+        (CephPool, "dynamic/ceph:Pool"),
+        (RbdStorage, "dynamic/storage:Rbd"),
+        (CephHealthGate, "dynamic/ceph:HealthGate"),
+        (DiskMove, "dynamic/vm:DiskMove"),
+    ],
+)
 def test_type_tokens(cls: Any, token: str) -> None:
     assert cls._resource_type_name == token  # shown as pulumi-python:<token>

@@ -79,13 +79,17 @@ def test_real_500_is_not_retried(client: PveClient, fakepve: Any, seen: Any, sle
     assert len(seen("GET", "/nodes")) == 1 and sleeps == []
 
 
-@pytest.mark.parametrize(("status", "message", "html"), [
-    (502, "<html><body>502 Bad Gateway</body></html>", True),  # a reverse proxy's page
-    (595, "No route to host", False),  # PVE's proxy between nodes
-    (500, LOCK_TIMEOUT, False),  # the ceph.conf lock was busy
-])
-def test_transient_faults_are_retried(client: PveClient, fakepve: Any, seen: Any, sleeps: Any,
-                                      status: int, message: str, html: bool) -> None:
+@pytest.mark.parametrize(
+    ("status", "message", "html"),
+    [
+        (502, "<html><body>502 Bad Gateway</body></html>", True),  # a reverse proxy's page
+        (595, "No route to host", False),  # PVE's proxy between nodes
+        (500, LOCK_TIMEOUT, False),  # the ceph.conf lock was busy
+    ],
+)
+def test_transient_faults_are_retried(
+    client: PveClient, fakepve: Any, seen: Any, sleeps: Any, status: int, message: str, html: bool
+) -> None:
     fakepve.fail("GET", "/nodes", status, message, html=html, times=2)
     assert client.nodes()
     assert len(seen("GET", "/nodes")) == 3 and len(sleeps) == 2

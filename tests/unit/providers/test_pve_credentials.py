@@ -19,7 +19,8 @@ def config_of(values: dict[str, str]):  # type: ignore[no-untyped-def]
 def test_config_wins_over_environment() -> None:
     creds = Credentials.resolve(
         config_of({"proxmoxve:endpoint": "https://cfg:8006/", "proxmoxve:apiToken": TOKEN}),
-        {"PROXMOX_VE_ENDPOINT": "https://env:8006", "PROXMOX_VE_API_TOKEN": "x@pam!y=z"})
+        {"PROXMOX_VE_ENDPOINT": "https://env:8006", "PROXMOX_VE_API_TOKEN": "x@pam!y=z"},
+    )
     assert creds.endpoint == "https://cfg:8006"
     assert creds.api_token is not None and creds.api_token.name == "pulumi"
 
@@ -27,8 +28,13 @@ def test_config_wins_over_environment() -> None:
 def test_environment_fills_each_missing_key() -> None:
     creds = Credentials.resolve(
         config_of({"proxmoxve:endpoint": "https://cfg:8006"}),
-        {"PROXMOX_VE_API_TOKEN": TOKEN, "PROXMOX_VE_USERNAME": "root@pam", "PROXMOX_VE_PASSWORD": "pw",
-         "PROXMOX_VE_INSECURE": "true"})
+        {
+            "PROXMOX_VE_API_TOKEN": TOKEN,
+            "PROXMOX_VE_USERNAME": "root@pam",
+            "PROXMOX_VE_PASSWORD": "pw",
+            "PROXMOX_VE_INSECURE": "true",
+        },
+    )
     assert creds.endpoint == "https://cfg:8006"
     assert creds.has_root_password
     assert creds.insecure and creds.verify is False
@@ -49,10 +55,13 @@ def test_missing_credentials_name_what_to_set() -> None:
         Credentials.resolve(None, {"PROXMOX_VE_ENDPOINT": "https://h:8006"})
 
 
-@pytest.mark.parametrize("endpoint", [
-    "http://h:8006",  # TLS is not optional
-    "h:8006",  # no scheme
-])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://h:8006",  # TLS is not optional
+        "h:8006",  # no scheme
+    ],
+)
 def test_endpoint_must_be_https(endpoint: str) -> None:
     with pytest.raises(ConfigError, match="https"):
         normalise_endpoint(endpoint)
@@ -69,8 +78,15 @@ def test_malformed_token_is_refused_without_echoing_it() -> None:
 
 
 def test_repr_hides_every_secret() -> None:
-    creds = Credentials.resolve(None, {"PROXMOX_VE_ENDPOINT": "https://h", "PROXMOX_VE_API_TOKEN": TOKEN,
-                                       "PROXMOX_VE_USERNAME": "root@pam", "PROXMOX_VE_PASSWORD": "hunter2"})
+    creds = Credentials.resolve(
+        None,
+        {
+            "PROXMOX_VE_ENDPOINT": "https://h",
+            "PROXMOX_VE_API_TOKEN": TOKEN,
+            "PROXMOX_VE_USERNAME": "root@pam",
+            "PROXMOX_VE_PASSWORD": "hunter2",
+        },
+    )
     text = repr(creds) + str(creds)
     assert "hunter2" not in text and "11111111" not in text
     assert "root@pam!pulumi" in text

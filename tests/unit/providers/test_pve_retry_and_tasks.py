@@ -18,21 +18,24 @@ def api_error(status: int, message: str, html: bool = False) -> PveApiError:
     return PveApiError("POST", "/nodes/pve1/ceph/init", status, message, html=html)
 
 
-@pytest.mark.parametrize(("exc", "method", "expected"), [
-    (requests.exceptions.ConnectionError("reset"), "POST", True),  # refused or reset: never reached PVE
-    (requests.exceptions.ReadTimeout(), "GET", True),  # a read is safe to repeat
-    (requests.exceptions.ReadTimeout(), "POST", False),  # a write may still be running
-    (requests.exceptions.SSLError("bad cert"), "GET", False),  # certificates do not heal
-    (api_error(595, "No route to host"), "POST", True),  # PVE's proxy could not reach the node
-    (api_error(596, "Connection timed out"), "GET", True),
-    (api_error(502, "<html>bad gateway</html>", html=True), "POST", True),  # a reverse proxy's page
-    (api_error(500, "cfs-lock 'file-ceph_conf' error: got lock request timeout"), "POST", True),
-    (api_error(500, "can't lock file '/run/lock/pve-diskmanage.lck' - got timeout"), "POST", True),
-    (api_error(500, "'file-ceph_conf'-locked command timed out - aborting"), "POST", False),  # it ran
-    (api_error(500, "monitor 'pve1' already exists"), "POST", False),  # a real answer
-    (api_error(400, "Parameter verification failed."), "GET", False),
-    (api_error(403, "Permission check failed (user != root@pam)"), "POST", False),
-])
+@pytest.mark.parametrize(
+    ("exc", "method", "expected"),
+    [
+        (requests.exceptions.ConnectionError("reset"), "POST", True),  # refused or reset: never reached PVE
+        (requests.exceptions.ReadTimeout(), "GET", True),  # a read is safe to repeat
+        (requests.exceptions.ReadTimeout(), "POST", False),  # a write may still be running
+        (requests.exceptions.SSLError("bad cert"), "GET", False),  # certificates do not heal
+        (api_error(595, "No route to host"), "POST", True),  # PVE's proxy could not reach the node
+        (api_error(596, "Connection timed out"), "GET", True),
+        (api_error(502, "<html>bad gateway</html>", html=True), "POST", True),  # a reverse proxy's page
+        (api_error(500, "cfs-lock 'file-ceph_conf' error: got lock request timeout"), "POST", True),
+        (api_error(500, "can't lock file '/run/lock/pve-diskmanage.lck' - got timeout"), "POST", True),
+        (api_error(500, "'file-ceph_conf'-locked command timed out - aborting"), "POST", False),  # it ran
+        (api_error(500, "monitor 'pve1' already exists"), "POST", False),  # a real answer
+        (api_error(400, "Parameter verification failed."), "GET", False),
+        (api_error(403, "Permission check failed (user != root@pam)"), "POST", False),
+    ],
+)
 def test_transient_classification(exc: BaseException, method: str, expected: bool) -> None:
     assert is_transient(exc, method) is expected
 
@@ -53,9 +56,16 @@ def test_upid_parse_rejects_other_values() -> None:
         Upid.parse(None)
 
 
-@pytest.mark.parametrize(("status", "ok"), [
-    ("OK", True), ("WARNINGS: 2", True), ("monitor address '10.0.0.1' already in use", False),
-    ("unexpected status", False), (None, False)])
+@pytest.mark.parametrize(
+    ("status", "ok"),
+    [
+        ("OK", True),
+        ("WARNINGS: 2", True),
+        ("monitor address '10.0.0.1' already in use", False),
+        ("unexpected status", False),
+        (None, False),
+    ],
+)
 def test_exit_status_verdict(status: str | None, ok: bool) -> None:
     assert exit_ok(status) is ok
 
@@ -94,8 +104,15 @@ class FakeTask:
 
 
 def run(task: FakeTask, timeout: float = 60) -> Any:
-    return wait_task(Upid.parse(UPID), status=task.status, log_lines=task.log, timeout=timeout,
-                     what="creating mon.pve2", sleep=task.sleep, clock=task.clock)
+    return wait_task(
+        Upid.parse(UPID),
+        status=task.status,
+        log_lines=task.log,
+        timeout=timeout,
+        what="creating mon.pve2",
+        sleep=task.sleep,
+        clock=task.clock,
+    )
 
 
 def test_wait_task_success_and_warnings() -> None:
