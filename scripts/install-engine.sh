@@ -407,6 +407,14 @@ main() {
   SRC_DIR="$ENGINE_DIR/src"
   mkdir -p "$BIN_DIR" "$STAMP_DIR" "$SRC_DIR"
 
+  # One build per engine directory at a time: a second run (another terminal, a test) waits for the
+  # first and then finds its stamps current, instead of compiling the same binaries beside it.
+  exec 8>"$ENGINE_DIR/.lock"
+  if ! flock -n 8; then
+    log "another install-engine.sh is building in $ENGINE_DIR; waiting for it"
+    flock 8
+  fi
+
   install_dynamic_provider_launcher   # no Go needed
 
   # What each binary must have been built from (compared with its stamp file).
