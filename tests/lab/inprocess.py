@@ -50,8 +50,8 @@ class InProcessLab:
         self.password = secrets.token_hex(8)
         self.pve = LabPve(
             ClusterState(spec=spec),
-            backend or NoCeph(),
-            self.password,  # type: ignore[arg-type]
+            backend or NoCeph(),  # type: ignore[arg-type]
+            self.password,
             host=spec.api_host,
             port=0,
         )
