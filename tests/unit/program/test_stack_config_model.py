@@ -102,7 +102,8 @@ def _pulumi_type(field: FieldInfo) -> str | None:
 
 
 def _declared() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    declared: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    return declared
 
 
 def test_pulumi_yaml_declares_exactly_the_typable_keys() -> None:
