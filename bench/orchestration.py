@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment  # noqa: E402
 from lab.pytest_plugin import start_lab, stop_lab  # noqa: E402
-from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment  # noqa: E402
 
 Task = dict[str, Any]
 

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.lab_bringup import bring_up  # noqa: E402
+from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment  # noqa: E402
 from lab.pytest_plugin import Lab, start_lab, stop_lab  # noqa: E402
-from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment  # noqa: E402
 
 PROJECT = ROOT / "bench" / "peer_pool"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab, LabFactory
-from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment
 from tests.unit.program.program_stacks import pve8_raw
 
 pytestmark = pytest.mark.e2e

@@ -1,7 +1,7 @@
 """Run the real `pulumi` CLI on a copy of the program, against a lab, with a local file backend.
 
 The program's files are copied into a temporary project directory (the virtualenv is linked),
-so a test can edit the stack's config without touching the repository.
+so a caller (an e2e test, a bench) can edit the stack's config without touching the repository.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PROGRAM_FILES = tuple(
     REPO / name for name in ("Pulumi.yaml", "__main__.py", "components", "dynamic_providers", "hci_config")
 )
 PULUMI_TIMEOUT = 1800
+
+
+class PulumiCommandFailed(RuntimeError):
+    """A `pulumi` command exited non-zero; the message holds the tail of its output."""
 
 
 def engine_bin() -> Path:
@@ -128,7 +132,7 @@ class PulumiProject:
             cmd, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         if check and out.returncode != 0:
-            raise AssertionError(
+            raise PulumiCommandFailed(
                 f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-6000:]}\n{out.stderr[-4000:]}"
             )
         return out
