@@ -1,8 +1,8 @@
 """Generate a stack config of N nodes x D disks x V VMs for the preview-cost benchmark.
 
-    python bench/gen_stack.py                         # 12 nodes, 4 disks each, 100 VMs: print the YAML
-    python bench/gen_stack.py --name bench            # write Pulumi.bench.yaml next to Pulumi.yaml
-    python bench/gen_stack.py -n 3 -d 1 -v 10 --pve-version 8
+    python -m bench.gen_stack                         # 12 nodes, 4 disks each, 100 VMs: print the YAML
+    python -m bench.gen_stack --name bench            # write Pulumi.bench.yaml next to Pulumi.yaml
+    python -m bench.gen_stack -n 3 -d 1 -v 10 --pve-version 8
 
 Every VM sits on the Ceph storage and is HA-managed (one HA rule, or group on PVE 8, over all
 nodes), so the graph has every kind of resource the program declares. The result passes
@@ -19,10 +19,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from hci_config import load_config
 
-from hci_config import load_config  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PROJECT = "proxmox-hci"
 MAX_DISKS = 24  # /dev/sdb../dev/sdy, as the lab names them

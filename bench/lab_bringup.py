@@ -2,19 +2,16 @@
 
 Targets (issue 2): HEALTH_OK with 3 MONs in quorum, 2 MGRs, 3 OSDs up/in and one replicated
 size-3 pool in under 60 s; all lab processes together under 2 GiB RSS; >= 500 simple GETs/s.
-Usage: .venv/bin/python bench/lab_bringup.py [--keep]
+Usage: .venv/bin/python -m bench.lab_bringup [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 

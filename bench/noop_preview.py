@@ -4,35 +4,27 @@ Each stack is deployed first (`pulumi up` against its own fresh lab), then previ
 changed while the lab counts requests. Targets: no write request at all in a no-op preview, and
 requests growing at most linearly with the number of resources.
 
-Usage: .venv/bin/python bench/noop_preview.py [--big NODES DISKS VMS] [--skip-big]
+Usage: .venv/bin/python -m bench.noop_preview [--big NODES DISKS VMS] [--skip-big]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import yaml
 
-import yaml  # noqa: E402
-
-from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment  # noqa: E402
-from lab.pytest_plugin import start_lab, stop_lab  # noqa: E402
+from bench.gen_stack import generate
+from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
+from lab.pytest_plugin import start_lab, stop_lab
 
 
 def generated_stack(nodes: int, disks: int, vms: int) -> dict[str, Any]:
-    spec = importlib.util.spec_from_file_location("gen_stack", ROOT / "bench" / "gen_stack.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {"config": module.generate(nodes=nodes, disks=disks, vms=vms)}
+    return {"config": generate(nodes=nodes, disks=disks, vms=vms)}
 
 
 def measure(name: str, config: dict[str, Any], lab_args: list[str]) -> dict[str, Any]:
@@ -68,7 +60,7 @@ def main() -> None:
     parser.add_argument("--big", nargs=3, type=int, default=(12, 4, 100), metavar=("NODES", "DISKS", "VMS"))
     parser.add_argument("--skip-big", action="store_true")
     args = parser.parse_args()
-    results = [measure("dev", yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text()), ["--pve-version", "9"])]
+    results = [measure("dev", yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text()), ["--pve-version", "9"])]
     report(results[0])
     if not args.skip_big:
         nodes, disks, vms = args.big

@@ -6,7 +6,7 @@ sub-second start and end times). Orchestration efficiency = critical path / wall
 is >= 0.8. Waits that are not PVE tasks (quorum, health gates, PGs active+clean) count as
 overhead here, so the figure is a lower bound on how well the program overlaps its work.
 
-Usage: .venv/bin/python bench/orchestration.py [--stack-file Pulumi.dev.yaml] [--lab-args "..."]
+Usage: .venv/bin/python -m bench.orchestration [--stack-file Pulumi.dev.yaml] [--lab-args "..."]
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import yaml
 
-import yaml  # noqa: E402
-
-from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment  # noqa: E402
-from lab.pytest_plugin import start_lab, stop_lab  # noqa: E402
+from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
+from lab.pytest_plugin import start_lab, stop_lab
 
 Task = dict[str, Any]
 
@@ -93,7 +89,7 @@ def critical_path(resources: list[dict[str, Any]], weight: dict[str, float]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stack-file", default=str(ROOT / "Pulumi.dev.yaml"))
+    parser.add_argument("--stack-file", default=str(REPO / "Pulumi.dev.yaml"))
     parser.add_argument("--lab-args", default="--pve-version 9")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-orchestration-"))

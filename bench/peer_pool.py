@@ -2,29 +2,27 @@
 ceph.Pool (bpg's experimental proxmox_ceph_pool) versus our CephPool, through the real engine.
 
 Prints PVE requests (counted by the lab, split into reads and writes) and wall time per step.
-Usage: .venv/bin/python bench/peer_pool.py
+Usage: .venv/bin/python -m bench.peer_pool
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.lab_bringup import bring_up
+from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
+from lab.pytest_plugin import Lab, start_lab, stop_lab
 
-from bench.lab_bringup import bring_up  # noqa: E402
-from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment  # noqa: E402
-from lab.pytest_plugin import Lab, start_lab, stop_lab  # noqa: E402
-
-PROJECT = ROOT / "bench" / "peer_pool"
+# The Pulumi project this bench deploys (copied with dynamic_providers/ into a temporary directory).
+PROJECT = REPO / "bench" / "peer_pool_project"
 
 
 def project_for(base: Path, impl: str, bin_dir: Path, lab: Lab) -> PulumiProject:
-    files = (PROJECT / "Pulumi.yaml", PROJECT / "__main__.py", ROOT / "dynamic_providers")
+    files = (PROJECT / "Pulumi.yaml", PROJECT / "__main__.py", REPO / "dynamic_providers")
     return PulumiProject.create(
         base / impl,
         "peer",
@@ -46,6 +44,7 @@ def step(lab: Lab, run: Any) -> tuple[float, int, int]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-peer-"))
     lab = start_lab(base / "lab")
     try:

@@ -1,6 +1,6 @@
 """Requests per create and per read for each dynamic provider, and the task-wait overhead.
 
-    .venv/bin/python bench/providers_requests.py [--state-dir DIR]
+    .venv/bin/python -m bench.providers_requests [--state-dir DIR]
 
 Without --state-dir a fresh lab (no Ceph yet, two disks per node) is started and stopped again.
 Request counts come from the lab (GET /lab/requests, reset before each call). The wait overhead
@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pulumi.dynamic import Config, ConfigureRequest
 
