@@ -3,7 +3,8 @@
 import pulumi
 
 from components.hci_cluster import HciCluster, HciClusterArgs
-from hci_config import ConfigError, load_config
+from hci_config.errors import ConfigError
+from hci_config.loader import load_config
 from hci_config.pulumi_source import raw_stack_config
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from hci_config import load_config
+from hci_config.loader import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

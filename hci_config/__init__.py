@@ -1,7 +1,6 @@
-"""Stack config -> a typed, validated HciConfig (see model.py for the keys, checks.py for the rules)."""
+"""Stack config -> a typed, validated HciConfig.
 
-from .errors import ConfigError, Problem
-from .loader import load_config
-from .model import HciConfig
-
-__all__ = ["ConfigError", "HciConfig", "Problem", "load_config"]
+loader.load_config is the entry point; model.py holds the keys, checks.py the rules, errors.py the
+ConfigError that lists every problem. Import those modules directly: this file imports nothing, so
+reading one small module (errors, pulumi_source) does not load pydantic and the whole model.
+"""

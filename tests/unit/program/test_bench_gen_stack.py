@@ -10,7 +10,7 @@ import yaml
 
 from bench import gen_stack
 from components.hci_cluster import HciCluster, HciClusterArgs
-from hci_config import load_config
+from hci_config.loader import load_config
 from tests.unit.program.program_harness import HA_GROUP, HA_RESOURCE, HA_RULE, MON, OSD, VM, run_program
 from tests.unit.program.program_stacks import ENV
 

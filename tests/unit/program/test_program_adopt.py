@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.hci_cluster import HciCluster, HciClusterArgs
-from hci_config import load_config
+from hci_config.loader import load_config
 from tests.unit.program.program_harness import INIT, INSTALL, MGR, MON, OSD, POOL, STORAGE, run_program
 from tests.unit.program.program_stacks import ENV, dev_raw
 

@@ -9,7 +9,8 @@ import pytest
 
 from components.drift import ignored_vm_properties
 from components.hci_cluster import HciCluster, HciClusterArgs
-from hci_config import ConfigError, load_config
+from hci_config.errors import ConfigError
+from hci_config.loader import load_config
 from tests.unit.program.program_harness import VM, Graph, Registered, run_program
 from tests.unit.program.program_stacks import ENV, dev_raw, pve8_raw
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.hci_cluster import HciCluster, HciClusterArgs
-from hci_config import load_config
+from hci_config.loader import load_config
 from tests.unit.program.program_harness import run_program
 from tests.unit.program.program_stacks import ENV, dev_raw
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from hci_config import ConfigError, load_config
+from hci_config.errors import ConfigError
+from hci_config.loader import load_config
 from tests.unit.program.program_stacks import ENV, dev_raw, pve8_raw
 
 Raw = dict[str, Any]

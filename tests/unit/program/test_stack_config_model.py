@@ -11,7 +11,8 @@ import pytest
 import yaml
 from pydantic.fields import FieldInfo
 
-from hci_config import HciConfig, load_config
+from hci_config.loader import load_config
+from hci_config.model import HciConfig
 from hci_config.pulumi_source import raw_stack_config
 from tests.unit.program.program_stacks import ENV, LAB_NETWORK, ROOT, dev_raw, pve8_raw
 
