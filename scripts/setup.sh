@@ -4,6 +4,8 @@
 #   2. A Python 3.11 virtualenv in .venv with the pinned packages of requirements.lock.
 #   3. The Pulumi engine (CLI, Python language host, proxmoxve plugin) built from the Go module proxy.
 # Prints nothing on stdout but, on its last line, the directory holding the engine's binaries.
+#
+# scripts/setup.sh --venv does step 2 only and prints nothing (scripts/test.sh --unit: no Ceph, no engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +50,8 @@ install_virtualenv() {
     echo "$want" > "$stamp"
 }
 
-install_debian_packages
-install_virtualenv
-scripts/install-engine.sh | tail -1
+case "${1:-}" in
+    "") install_debian_packages; install_virtualenv; scripts/install-engine.sh | tail -1 ;;
+    --venv) install_virtualenv ;;
+    *) log "usage: scripts/setup.sh [--venv]"; exit 2 ;;
+esac
