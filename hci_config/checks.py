@@ -109,7 +109,7 @@ def monitors_and_managers(cfg: HciConfig) -> Iterator[Problem]:
         yield _p(("managers",), "no manager: Ceph needs at least one MGR (two for a standby); list node names")
 
 
-# Ceph releases each PVE major offers (pve-ceph-api.md §12).
+# Ceph releases each PVE major offers: `available-for-pve-release` in pve-manager PVE/Ceph/Releases.pm.
 CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
 # The APT handles pulumi-proxmoxve 8.6 knows (apt.standard.Repository `handle`).
 APT_CEPH_RELEASES = ("squid",)
