@@ -156,9 +156,6 @@ class PveClient:
     def apt_versions(self, node: str) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/nodes/{node}/apt/versions") or [])
 
-    def ceph_metadata(self, scope: str = "versions") -> dict[str, Any]:
-        return dict(self.call("GET", "/cluster/ceph/metadata", scope=scope) or {})
-
     def ceph_cfg_raw(self, node: str) -> str:
         return str(self.call("GET", f"/nodes/{node}/ceph/cfg/raw") or "")
 
@@ -201,9 +198,6 @@ class PveClient:
 
     def osd_tree(self, node: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/ceph/osd") or {})
-
-    def osd_metadata(self, node: str, osd_id: int) -> dict[str, Any]:
-        return dict(self.call("GET", f"/nodes/{node}/ceph/osd/{osd_id}/metadata") or {})
 
     def osd_in(self, node: str, osd_id: int) -> None:
         self.call("POST", f"/nodes/{node}/ceph/osd/{osd_id}/in")

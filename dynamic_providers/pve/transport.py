@@ -44,13 +44,6 @@ class Transport:
         self._session: requests.Session | None = None
         self._base_url = ""
 
-    @property
-    def user(self) -> str:
-        token = self._creds.api_token
-        if self._auth == "token" and token is not None:
-            return f"{token.user}!{token.name}"
-        return self._creds.username or ""
-
     def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """Send one API call; returns PVE's `data`. Transient faults are retried per the policy."""
         what = f"{method} {path}"
