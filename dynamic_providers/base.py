@@ -16,8 +16,8 @@ from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResu
 from pulumi.output import Unknown
 
 from dynamic_providers.logic.spec import Spec, check_inputs, diff_inputs
-from dynamic_providers.pve import Credentials, PveClient
-from dynamic_providers.pve.credentials import SOURCES
+from dynamic_providers.pve.client import PveClient
+from dynamic_providers.pve.credentials import SOURCES, Credentials
 from dynamic_providers.values import UNKNOWN
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # pulumi.runtime.rpc._special_secret_sig

@@ -14,7 +14,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, PveApiError
 from dynamic_providers.logic import init
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 
 
 def read_live(client: PveClient, node: str) -> dict[str, Any] | None:

@@ -16,7 +16,8 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import ProxmoxHciError, PveApiError, TaskFailed
 from dynamic_providers.logic import install
-from dynamic_providers.pve import PveClient, Upid
+from dynamic_providers.pve.client import PveClient
+from dynamic_providers.pve.tasks import Upid
 
 INSTALL_TIMEOUT = 1800.0  # apt on a slow mirror
 INSTALLED_LINE = re.compile(r"installed ceph (\w+) successfully", re.IGNORECASE)

@@ -16,7 +16,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import UnsafeToProceed
 from dynamic_providers.logic import mon
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
 TASK_TIMEOUT = 300.0

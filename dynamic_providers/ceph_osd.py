@@ -18,7 +18,7 @@ from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, UnsafeToPro
 from dynamic_providers.logic import osd
 from dynamic_providers.logic.osd_removal import OsdRemoval
 from dynamic_providers.osd_drain import remove_osd
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
 CREATE_TIMEOUT = 900.0

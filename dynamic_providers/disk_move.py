@@ -15,7 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound
 from dynamic_providers.logic import disk_move
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 
 
 def locate(client: PveClient, vmid: int, disk: str) -> tuple[str, str] | None:

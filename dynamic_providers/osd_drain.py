@@ -10,7 +10,7 @@ from __future__ import annotations
 from dynamic_providers.errors import UnsafeToProceed, WaitTimeout
 from dynamic_providers.logic.osd import tree_osds
 from dynamic_providers.logic.osd_removal import Action, LiveOsd, OsdRemoval, nowhere_to_go
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.tasks import poll_interval
 
 STOP_TIMEOUT = 180.0

@@ -14,7 +14,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound, ProxmoxHciError, PveApiError, UnsafeToProceed
 from dynamic_providers.logic import storage
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 
 
 def live_storage(client: PveClient, sid: str) -> dict[str, Any] | None:

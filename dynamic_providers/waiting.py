@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dynamic_providers.errors import WaitTimeout
-from dynamic_providers.pve import PveClient
+from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.tasks import poll_interval
 
 Probe = Callable[[], tuple[bool, str]]  # -> (reached, what was seen)

@@ -1,8 +1,4 @@
-"""The PVE client shared by every provider: credentials, session, retries, tasks."""
-
-from dynamic_providers.pve.client import PveClient
-from dynamic_providers.pve.credentials import Credentials
-from dynamic_providers.pve.retry import RetryPolicy
-from dynamic_providers.pve.tasks import TaskResult, Upid
-
-__all__ = ["Credentials", "PveClient", "RetryPolicy", "TaskResult", "Upid"]
+"""The PVE client shared by every provider: credentials (credentials.py), sessions (transport.py),
+retries (retry.py), tasks (tasks.py) and one method per REST call (client.py). Import from those
+modules; this package imports nothing itself.
+"""

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from dynamic_providers.pve import Credentials, PveClient, RetryPolicy
+from dynamic_providers.pve.client import PveClient
+from dynamic_providers.pve.credentials import Credentials
+from dynamic_providers.pve.retry import RetryPolicy
 
 TOKEN_SECRET = "0f1e2d3c-aaaa-bbbb-cccc-ddddeeeeffff"
 

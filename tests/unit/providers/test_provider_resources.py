@@ -7,7 +7,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from dynamic_providers import CephOsd, CephPool, RbdStorage
+from dynamic_providers.ceph_osd import CephOsd
+from dynamic_providers.ceph_pool import CephPool
+from dynamic_providers.rbd_storage import RbdStorage
 
 registered: list[Any] = []
 

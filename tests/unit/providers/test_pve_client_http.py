@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from dynamic_providers.errors import MissingCredential, PveApiError, PveAuthError, PveUnreachable, TaskFailed
-from dynamic_providers.pve import Credentials, PveClient, RetryPolicy
+from dynamic_providers.pve.client import PveClient
+from dynamic_providers.pve.credentials import Credentials
+from dynamic_providers.pve.retry import RetryPolicy
 
 LOCK_TIMEOUT = "cfs-lock 'file-ceph_conf' error: got lock request timeout"
 
