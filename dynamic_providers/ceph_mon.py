@@ -1,8 +1,9 @@
 """CephMonitor: one MON, created through its node and waited for until it is in quorum.
 
-MONs change one at a time (a module-wide lock; pve-ceph-api.md §1.5): two "first" MONs built in
-parallel make two clusters, and later ones serialise on ceph.conf's lock anyway. The first MON's
-task also starts `mgr.<node>`; CephManager takes that one over.
+MONs change one at a time (a module-wide lock): two "first" MONs built in parallel make two
+clusters, because PVE decides whether a MON is the first before it takes ceph.conf's lock, and
+later ones serialise on that lock anyway (pve-manager PVE/API2/Ceph/MON.pm, createmon). The first
+MON's task also starts `mgr.<node>` (same function); CephManager takes that one over.
 """
 
 from __future__ import annotations

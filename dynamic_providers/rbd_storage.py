@@ -1,7 +1,7 @@
 """RbdStorage: a PVE storage of type rbd on a pveceph-managed pool (`/storage`, cluster-wide).
 
 Content, krbd and nodes change in place. Delete is refused while the storage lists volumes: PVE
-itself removes the entry regardless (pve-ceph-api.md §8.2).
+itself removes the entry regardless (pve-storage src/PVE/API2/Storage/Config.pm, delete).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Pure helpers for values as they come off the wire (Pulumi's and PVE's JSON).
 
-PVE emits 0/1 where newer versions emit booleans, and pool ids as strings on some versions
-(pve-ceph-api.md §1.6); Pulumi sends every number as a float and marks unknown preview values
-with a sentinel. Everything here accepts all of those forms.
+PVE emits 0/1 where newer versions emit JSON booleans (pve-manager PVE/Ceph/Services.pm,
+PVE/API2/Ceph/Pool.pm and OSD.pm, since 9.1.18), and pool ids as strings before that (Pool.pm,
+lspools); Pulumi sends every number as a float and marks unknown preview values with a sentinel.
+Everything here accepts all of those forms.
 """
 
 from __future__ import annotations

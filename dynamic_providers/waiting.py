@@ -1,7 +1,9 @@
 """Waiting for live state to converge after a task (quorum, up+in, active+clean, gone).
 
-A task's success does not mean convergence (pve-ceph-api.md §14.6): each provider polls the
-state it needs, on the same fast-then-slower schedule as task polling.
+A task's success does not mean convergence: PVE's MON task ends once the daemon is started
+(pve-manager PVE/API2/Ceph/MON.pm, createmon), its OSD task once ceph-volume returns
+(PVE/API2/Ceph/OSD.pm, createosd); neither waits for quorum or for up+in. So each provider polls
+the state it needs, on the same fast-then-slower schedule as task polling.
 """
 
 from __future__ import annotations

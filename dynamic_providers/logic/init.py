@@ -1,9 +1,10 @@
 """CephInit decisions: inputs, reading [global] back, what adopting an initialised cluster requires. Pure.
 
-Networks are refused, not replaced: `pveceph init` on a live cluster rewrites them in place, and
-moving a cluster's networks is a manual procedure (pve-ceph-api.md §2, §14.2). The pool defaults
-(size, min_size) are only written when [global] is first created, so changing them later would
-do nothing: refused as well, with a pointer to CephPool.
+Networks are refused, not replaced: `pveceph init` on a live cluster rewrites them in place
+(pve-manager PVE/API2/Ceph.pm, init: every call given a network writes public_network and
+cluster_network), and moving a cluster's networks is a manual procedure (new MONs, then OSD
+restarts). The pool defaults (size, min_size) are only written when [global] is first created (same
+file), so changing them later would do nothing: refused as well, with a pointer to CephPool.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """CephManager decisions: inputs, identity, reading the mgr list, when removal is refused. Pure.
 
-The first MON's task creates `mgr.<node>` by itself (pve-ceph-api.md §4.1), so a manager with
-the declared id on the declared node is always taken over, `adopt` or not: refusing it would
-make the standard first-MON layout impossible to declare.
+The first MON's task creates `mgr.<node>` by itself (pve-manager PVE/API2/Ceph/MON.pm: createmon
+calls createmgr for the first monitor), so a manager with the declared id on the declared node is
+always taken over, `adopt` or not: refusing it would make the standard first-MON layout
+impossible to declare.
 """
 
 from __future__ import annotations

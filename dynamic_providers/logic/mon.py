@@ -33,7 +33,8 @@ def mon_id_of(inputs: dict[str, Any]) -> Any:
 def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
     """Only when the id stays the same (e.g. a new address): two MONs cannot share an id.
 
-    Otherwise the new MON is built first and joins quorum before the old one goes (§14.2).
+    Otherwise the new MON is built first and joins quorum before the old one goes, so quorum never
+    depends on one MON fewer than declared.
     """
     new_id = mon_id_of(news)
     return not is_unknown(new_id) and new_id == mon_id_of(olds)

@@ -13,7 +13,8 @@ INTERNAL_POOLS = (".mgr", "device_health_metrics")
 # The inputs a PUT can change; size and min_size always travel together (size resets min_size).
 SETTABLE = ("size", "min_size", "pg_num", "autoscale_mode", "crush_rule", "target_size_ratio")
 PVE_NAMES = {"autoscale_mode": "pg_autoscale_mode"}
-# Ceph's own default start; PVE's 128 exhausts the PG budget of a small cluster after one pool (§7.1).
+# Ceph's own default start. PVE's default of 128 (pve-manager PVE/API2/Ceph/Pool.pm, createpool)
+# exhausts a small cluster's PG budget after one pool (ceph src/mon/OSDMonitor.cc, check_pg_num).
 AUTOSCALE_START_PG_NUM = 32
 
 
@@ -110,7 +111,8 @@ def find(pools: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
 
 
 def live_view(entry: dict[str, Any]) -> dict[str, Any]:
-    """A pool list entry as this resource's inputs; ids may be strings on older PVE (§1.6)."""
+    """A pool list entry in this resource's terms. Ids are strings in the answers of PVE before
+    9.1.18 (pve-manager PVE/API2/Ceph/Pool.pm, lspools, coerces them to integers since)."""
     apps = sorted((entry.get("application_metadata") or {}).keys())
     ratio = entry.get("target_size_ratio")
     return {

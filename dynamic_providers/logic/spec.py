@@ -2,7 +2,8 @@
 
 Each resource lists its inputs once (type, default, what a change means) and adds its own
 cross-field rules. Unknown preview values are passed through untouched: they are never
-validated, and never reach the API (anchors.md §5.1).
+validated, and never reach the API (Pulumi calls neither create nor update in a preview:
+pulumi/pulumi sdk/python/lib/pulumi/dynamic/__main__.py).
 """
 
 from __future__ import annotations

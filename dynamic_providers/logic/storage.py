@@ -96,7 +96,8 @@ def check_adoptable(live: dict[str, Any], inputs: dict[str, Any]) -> None:
 
 
 def deletion_refusal(sid: str, volumes: list[dict[str, Any]], allowed: bool) -> str | None:
-    """PVE deletes a storage's config regardless of its volumes (§8.2); we do not, by default."""
+    """PVE deletes a storage's config regardless of its volumes (pve-storage src/PVE/API2/Storage/Config.pm,
+    delete); we do not, by default."""
     if allowed or not volumes:
         return None
     names = [str(v.get("volid")) for v in volumes[:5]]

@@ -2,7 +2,10 @@
 
 Most calls go out with the API token. The calls PVE allows to root@pam alone (OSD create and
 destroy, wipedisk, the install terminal) go out with a root@pam password ticket; without one
-they fail before any request, saying which credential to add (pve-ceph-api.md §1.1).
+they fail before any request, saying which credential to add. (Those endpoints declare no
+`permissions`, which PVE grants to root@pam alone, never to a token: pve-manager
+PVE/API2/Ceph/OSD.pm, pve-storage src/PVE/API2/Disks.pm, pve-access-control
+src/PVE/RPCEnvironment.pm check_api2_permissions.)
 """
 
 from __future__ import annotations
