@@ -22,7 +22,8 @@ def no_faults_left(hci_lab: Any) -> Any:
 
 
 def count(lab: Any, method: str, path: str) -> int:
-    return lab.request_counts().get((method, path), 0)
+    counts: dict[tuple[str, str], int] = lab.request_counts()
+    return counts.get((method, path), 0)
 
 
 def test_init_retried_while_ceph_conf_is_locked(drive: Any, hci_lab: Any) -> None:

@@ -28,7 +28,7 @@ def hci_lab(lab_factory: Any) -> Any:
 @pytest.fixture(scope="module")
 def cluster(bootstrap: Any, drive: Any, hci_lab: Any) -> dict[str, Any]:
     """MONs on all nodes; OSDs on pve1 sdb+sdc, pve2 sdb, pve3 sdb; a size-3 pool holding some data."""
-    built = bootstrap()
+    built: dict[str, Any] = bootstrap()
     osd = drive(CephOsdProvider)
     for node, dev in (("pve1", "sdb"), ("pve1", "sdc"), ("pve2", "sdb"), ("pve3", "sdb")):
         built[f"osd-{node}-{dev}"] = osd.create(node=node, device=f"/dev/{dev}")
