@@ -1,5 +1,5 @@
 """What every provider shares: credentials from configure(), the client, check and diff over the spec,
-and the conversion between Pulumi's wire values and the plain values the pure logic works on.
+and the conversion between Pulumi's wire values and the typed inputs and outputs the logic works on.
 
 Providers are pickled (by reference: they live in importable modules) into the state of every
 resource. `__getstate__` keeps configure()'s credentials out of that pickle, so nothing secret
@@ -10,12 +10,12 @@ tests/unit/providers/test_provider_base.py checks both.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, Generic
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ReadResult, ResourceProvider
 from pulumi.output import Unknown
 
-from dynamic_providers.logic.spec import Spec, check_inputs, diff_inputs
+from dynamic_providers.logic.spec import In, Out, Spec, check_inputs, diff_inputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.credentials import SOURCES, Credentials
 from dynamic_providers.values import UNKNOWN
@@ -24,9 +24,9 @@ SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # pulumi.runtime.rpc._special_s
 SIG_KEY = "4dabf18193072939515e22adb298388d"  # pulumi.runtime.rpc._special_sig_key
 
 
-class PveProvider(ResourceProvider):
+class PveProvider(ResourceProvider, Generic[In, Out]):
     serialize_as_secret_always = False  # see the module docstring
-    spec: ClassVar[Spec]
+    spec: Spec[In, Out]  # set by each provider class, never per instance (nothing is pickled)
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,12 +50,9 @@ class PveProvider(ResourceProvider):
         inputs, failures = check_inputs(self.spec, from_wire(_olds), from_wire(news))
         return CheckResult(inputs, [CheckFailure(prop, reason) for prop, reason in failures])
 
-    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        """Must a replacement delete the old object first? Only where identities collide."""
-        return False
-
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        plan = diff_inputs(self.spec, from_wire(_olds), from_wire(_news), self.delete_before_replace)
+        spec = self.spec
+        plan = diff_inputs(spec, from_wire(_olds), from_wire(_news), spec.delete_before_replace)
         return DiffResult(
             changes=plan.changes,
             replaces=plan.replaces,
@@ -65,16 +62,21 @@ class PveProvider(ResourceProvider):
 
     # -- helpers for create/read/update/delete ---------------------------------------------------
 
-    def inputs(self, props: dict[str, Any]) -> dict[str, Any]:
+    def load(self, props: dict[str, Any]) -> In:
         """The resource's inputs from a property bag (state or news), defaults filled in."""
-        values = from_wire(props)
-        inputs, _ = check_inputs(self.spec, {}, {k: v for k, v in values.items() if k in self.spec.names})
-        return inputs
+        return self.spec.load(from_wire(props))
 
-    @staticmethod
-    def outs(inputs: dict[str, Any], **outputs: Any) -> dict[str, Any]:
-        """What a resource stores: every input, plus its outputs (inputs are needed by diff and delete)."""
-        return {**inputs, **outputs}
+    def load_outputs(self, props: dict[str, Any]) -> Out:
+        """The outputs a state holds (None where it has none)."""
+        return self.spec.load_outputs(from_wire(props))
+
+    def state(self, inputs: In, outputs: Out) -> dict[str, Any]:
+        """What a resource stores: every input (diff and delete need them), plus its outputs."""
+        return self.spec.state(inputs, outputs)
+
+    def found(self, id_: str, inputs: dict[str, Any], outputs: Out) -> ReadResult:
+        """Refresh's answer for an object that exists: its inputs as refreshed (see Spec.refreshed), its outputs."""
+        return ReadResult(id_, {**inputs, **self.spec.dump_outputs(outputs)}, inputs)
 
     @staticmethod
     def gone() -> ReadResult:

@@ -14,10 +14,11 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, PveApiError
 from dynamic_providers.logic import init
+from dynamic_providers.logic.init import InitInputs, InitOutputs, LiveInit
 from dynamic_providers.pve.client import PveClient
 
 
-def read_live(client: PveClient, node: str) -> dict[str, Any] | None:
+def read_live(client: PveClient, node: str) -> LiveInit | None:
     """[global] of ceph.conf, or None before init (PVE answers `... not initialized`)."""
     try:
         return init.read_global(client.ceph_cfg_raw(node))
@@ -27,13 +28,13 @@ def read_live(client: PveClient, node: str) -> dict[str, Any] | None:
         raise
 
 
-class CephInitProvider(PveProvider):
+class CephInitProvider(PveProvider[InitInputs, InitOutputs]):
     spec = init.SPEC
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
+        inputs = self.load(props)
         client = self.client()
-        node = client.first_online(inputs["api_nodes"])
+        node = client.first_online(inputs.api_nodes)
         live = read_live(client, node)
         if live is not None:
             mismatches = init.adopt_mismatches(live, inputs)
@@ -43,32 +44,39 @@ class CephInitProvider(PveProvider):
                     f"{'; '.join(mismatches)}. Change the inputs to match, or change the cluster by "
                     "hand first"
                 )
-            if not inputs["adopt"]:
+            if not inputs.adopt:
                 raise AlreadyExists(
                     f"Ceph is already initialised (fsid {live['fsid']}); set adopt=true to manage that configuration"
                 )
         else:
-            client.ceph_init(node, **init.init_params(inputs))
+            client.ceph_init(
+                node,
+                network=inputs.network,
+                cluster_network=inputs.cluster_network,
+                size=inputs.size,
+                min_size=inputs.min_size,
+                pg_bits=inputs.pg_bits,
+            )
             live = read_live(client, node)
-        if not live or not live.get("fsid"):
+        if not live or not live["fsid"]:
             raise ProxmoxHciError(f"initialising Ceph through {node}: ceph.conf has no fsid afterwards")
-        return CreateResult(live["fsid"], self.outs(inputs, fsid=live["fsid"]))
+        return CreateResult(live["fsid"], self.state(inputs, InitOutputs(fsid=live["fsid"])))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
+        old = self.load(props)
         client = self.client()
-        live = read_live(client, client.first_online(old["api_nodes"]))
+        live = read_live(client, client.first_online(old.api_nodes))
         if live is None:
             return self.gone()
-        inputs = {**old, "network": live["network"], "cluster_network": live["cluster_network"]}
-        for key in ("size", "min_size"):
-            if live[key] is not None:
-                inputs[key] = live[key]
-        return ReadResult(live["fsid"] or id_, self.outs(inputs, fsid=live["fsid"]), inputs)
+        pool_defaults = {key: live[key] for key in ("size", "min_size") if live[key] is not None}
+        inputs = self.spec.refreshed(
+            old, network=live["network"], cluster_network=live["cluster_network"], **pool_defaults
+        )
+        return self.found(live["fsid"] or id_, inputs, InitOutputs(fsid=live["fsid"]))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         # Only api_nodes, pg_bits (ignored by PVE) and adopt can change; check() refuses the rest.
-        return UpdateResult(self.outs(self.inputs(_news), fsid=_olds.get("fsid")))
+        return UpdateResult(self.state(self.load(_news), self.load_outputs(_olds)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to do: see the module docstring."""
@@ -90,14 +98,5 @@ class CephInit(Resource, module="ceph", name="Init"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_nodes": api_nodes,
-            "network": network,
-            "cluster_network": cluster_network,
-            "size": size,
-            "min_size": min_size,
-            "pg_bits": pg_bits,
-            "adopt": adopt,
-            "fsid": None,
-        }
-        super().__init__(CephInitProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against InitInputs).
+        super().__init__(CephInitProvider(), resource_name, CephInitProvider.spec.props(locals()), opts)

@@ -16,6 +16,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import ProxmoxHciError, PveApiError, TaskFailed
 from dynamic_providers.logic import install
+from dynamic_providers.logic.install import InstallInputs, InstallOutputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.tasks import Upid
 
@@ -71,34 +72,34 @@ def run_installer(client: PveClient, node: str, version: str, repository: str) -
     return found.group(1).lower() if found else version
 
 
-class CephInstallProvider(PveProvider):
+class CephInstallProvider(PveProvider[InstallInputs, InstallOutputs]):
     spec = install.SPEC
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        node, version = inputs["node"], inputs["version"]
+        inputs = self.load(props)
+        node, version = inputs.node, inputs.version
         client = self.client()
         installed = probe(client, node)
         release = detect_release(client, node) if installed else None
-        if install.create_action(node, installed, release, version, inputs["adopt"]) == "install":
-            release = run_installer(client, node, version, inputs["repository"])
-        return CreateResult(node, self.outs(inputs, installed_version=release or version))
+        if install.create_action(node, installed, release, version, inputs.adopt) == "install":
+            release = run_installer(client, node, version, inputs.repository)
+        return CreateResult(node, self.state(inputs, InstallOutputs(installed_version=release or version)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
+        old = self.load(props)
         client = self.client()
-        if not probe(client, old["node"]):
+        if not probe(client, old.node):
             return self.gone()
-        release = detect_release(client, old["node"]) or props.get("installed_version")
-        inputs = {**old, "version": release or old["version"]}
-        return ReadResult(id_, self.outs(inputs, installed_version=release), inputs)
+        release = detect_release(client, old.node) or self.load_outputs(props).installed_version
+        inputs = self.spec.refreshed(old, version=release or old.version)
+        return self.found(id_, inputs, InstallOutputs(installed_version=release))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        old, new = self.inputs(_olds), self.inputs(_news)
-        release = _olds.get("installed_version")
-        if new["repository"] != old["repository"]:  # re-run the installer: it switches the APT source
-            release = run_installer(self.client(), new["node"], new["version"], new["repository"])
-        return UpdateResult(self.outs(new, installed_version=release))
+        old, new = self.load(_olds), self.load(_news)
+        release = self.load_outputs(_olds).installed_version
+        if new.repository != old.repository:  # re-run the installer: it switches the APT source
+            release = run_installer(self.client(), new.node, new.version, new.repository)
+        return UpdateResult(self.state(new, InstallOutputs(installed_version=release)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to do: PVE has no uninstall, and the packages harm nothing."""
@@ -117,5 +118,5 @@ class CephInstall(Resource, module="ceph", name="Install"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"node": node, "version": version, "repository": repository, "adopt": adopt, "installed_version": None}
-        super().__init__(CephInstallProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against InstallInputs).
+        super().__init__(CephInstallProvider(), resource_name, CephInstallProvider.spec.props(locals()), opts)

@@ -10,6 +10,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import TaskFailed, UnsafeToProceed
 from dynamic_providers.logic import mgr
+from dynamic_providers.logic.mgr import MgrInputs, MgrOutputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -32,15 +33,12 @@ def wait_running(client: PveClient, node: str, mgr_id: str) -> str:
     )
 
 
-class CephManagerProvider(PveProvider):
+class CephManagerProvider(PveProvider[MgrInputs, MgrOutputs]):
     spec = mgr.SPEC
 
-    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return mgr.delete_before_replace(olds, news)
-
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        node, mgr_id = inputs["node"], inputs["mgr_id"]
+        inputs = self.load(props)
+        node, mgr_id = inputs.node, mgr.mgr_id_of(inputs)
         client = self.client()
         entry = mgr.find(client.mgr_list(node), mgr_id)
         if entry is not None:
@@ -55,29 +53,29 @@ class CephManagerProvider(PveProvider):
                 if "already exists" not in exc.exitstatus:
                     raise
         state = wait_running(client, node, mgr_id)
-        return CreateResult(f"{node}/{mgr_id}", self.outs(inputs, state=state))
+        return CreateResult(f"{node}/{mgr_id}", self.state(inputs, MgrOutputs(state=state)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
+        old = self.load(props)
         client = self.client()
-        entry = mgr.find(client.via_any(old["node"], client.mgr_list), old["mgr_id"])
+        entry = mgr.find(client.via_any(old.node, client.mgr_list), mgr.mgr_id_of(old))
         if entry is None:
             return self.gone()
-        inputs = {**old, "node": entry.get("host") or old["node"]}
-        return ReadResult(id_, self.outs(inputs, state=entry.get("state")), inputs)
+        inputs = self.spec.refreshed(old, node=entry.get("host") or old.node)
+        return self.found(id_, inputs, MgrOutputs(state=entry.get("state")))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         # Only allow_last_removal and adopt update in place: recorded, nothing changes on the cluster.
-        return UpdateResult(self.outs(self.inputs(_news), state=_olds.get("state")))
+        return UpdateResult(self.state(self.load(_news), self.load_outputs(_olds)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        inputs = self.inputs(_props)
-        node, mgr_id = inputs["node"], inputs["mgr_id"]
+        inputs = self.load(_props)
+        node, mgr_id = inputs.node, mgr.mgr_id_of(inputs)
         client = self.client()
         mgrs = client.mgr_list(node)
         if mgr.find(mgrs, mgr_id) is None:
             return
-        reason = mgr.removal_refusal(mgrs, mgr_id, inputs["allow_last_removal"])
+        reason = mgr.removal_refusal(mgrs, mgr_id, inputs.allow_last_removal)
         if reason:
             raise UnsafeToProceed(reason)
         client.run_task(lambda: client.mgr_destroy(node, mgr_id), TASK_TIMEOUT, f"destroying mgr.{mgr_id} on {node}")
@@ -103,11 +101,5 @@ class CephManager(Resource, module="ceph", name="Manager"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "node": node,
-            "mgr_id": mgr_id,
-            "allow_last_removal": allow_last_removal,
-            "adopt": adopt,
-            "state": None,
-        }
-        super().__init__(CephManagerProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against MgrInputs).
+        super().__init__(CephManagerProvider(), resource_name, CephManagerProvider.spec.props(locals()), opts)

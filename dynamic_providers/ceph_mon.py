@@ -17,6 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import UnsafeToProceed
 from dynamic_providers.logic import mon
+from dynamic_providers.logic.mon import MonInputs, MonOutputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -43,52 +44,51 @@ def wait_in_quorum(client: PveClient, node: str, mon_id: str) -> dict[str, Any]:
     return dict(seen["entry"])
 
 
-class CephMonitorProvider(PveProvider):
+class CephMonitorProvider(PveProvider[MonInputs, MonOutputs]):
     spec = mon.SPEC
 
-    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return mon.delete_before_replace(olds, news)
-
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        node, mon_id, address = inputs["node"], inputs["mon_id"], inputs.get("address")
+        inputs = self.load(props)
+        node, mon_id, address = inputs.node, mon.mon_id_of(inputs), inputs.address
         client = self.client()
         with _MON_CHANGES:
             entry = mon.find(client.mon_list(node), mon_id)
             if entry is not None:
-                mon.check_adoptable(entry, node, address, inputs["adopt"])
+                mon.check_adoptable(entry, node, address, inputs.adopt)
             else:
                 client.run_task(
                     lambda: client.mon_create(node, mon_id, address), TASK_TIMEOUT, f"creating mon.{mon_id} on {node}"
                 )
             live = mon.live_view(wait_in_quorum(client, node, mon_id))
-        return CreateResult(f"{node}/{mon_id}", self.outs(inputs, address=live["address"], in_quorum=True))
+        outputs = MonOutputs(address=live["address"], in_quorum=True)
+        return CreateResult(f"{node}/{mon_id}", self.state(inputs, outputs))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
+        old = self.load(props)
         client = self.client()
-        entry = mon.find(client.via_any(old["node"], client.mon_list), old["mon_id"])
+        entry = mon.find(client.via_any(old.node, client.mon_list), mon.mon_id_of(old))
         if entry is None:
             return self.gone()
         live = mon.live_view(entry)
-        inputs = {**old, "node": live["node"] or old["node"], "address": live["address"] or old.get("address")}
-        return ReadResult(id_, self.outs(inputs, in_quorum=live["in_quorum"]), inputs)
+        address = live["address"] or old.address
+        inputs = self.spec.refreshed(old, node=live["node"] or old.node, address=address)
+        # The address output is the refreshed input (see MonOutputs).
+        return self.found(id_, inputs, MonOutputs(address=address, in_quorum=live["in_quorum"]))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         # Only allow_shrink and adopt update in place; both are recorded, nothing changes on the cluster.
-        news = self.inputs(_news)
-        return UpdateResult(self.outs(news, address=_olds.get("address"), in_quorum=_olds.get("in_quorum")))
+        return UpdateResult(self.state(self.load(_news), self.load_outputs(_olds)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        inputs = self.inputs(_props)
-        node, mon_id = inputs["node"], inputs["mon_id"]
+        inputs = self.load(_props)
+        node, mon_id = inputs.node, mon.mon_id_of(inputs)
         client = self.client()
         with _MON_CHANGES:
             mons = client.mon_list(node)
             if mon.find(mons, mon_id) is None:
                 return  # already gone
             safe, ceph_says = client.cmd_safety(node, "mon", mon_id, "destroy")
-            reason = mon.removal_refusal(mons, mon_id, inputs["allow_shrink"], safe, ceph_says)
+            reason = mon.removal_refusal(mons, mon_id, inputs.allow_shrink, safe, ceph_says)
             if reason:
                 raise UnsafeToProceed(reason)
             client.run_task(
@@ -118,12 +118,5 @@ class CephMonitor(Resource, module="ceph", name="Monitor"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "node": node,
-            "address": address,
-            "mon_id": mon_id,
-            "allow_shrink": allow_shrink,
-            "adopt": adopt,
-            "in_quorum": None,
-        }
-        super().__init__(CephMonitorProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against MonInputs).
+        super().__init__(CephMonitorProvider(), resource_name, CephMonitorProvider.spec.props(locals()), opts)

@@ -16,6 +16,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, UnsafeToProceed
 from dynamic_providers.logic import osd
+from dynamic_providers.logic.osd import OsdInputs, OsdOutputs
 from dynamic_providers.logic.osd_removal import OsdRemoval
 from dynamic_providers.osd_drain import remove_osd
 from dynamic_providers.pve.client import PveClient
@@ -57,20 +58,23 @@ def wait_up_in(client: PveClient, node: str, osd_id: int) -> None:
     )
 
 
-class CephOsdProvider(PveProvider):
+def stored_osd_id(outputs: OsdOutputs) -> int:
+    if outputs.osd_id is None:
+        raise ProxmoxHciError("the state of this CephOsd has no osd_id; run `pulumi refresh`")
+    return outputs.osd_id
+
+
+class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
     spec = osd.SPEC
 
-    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return osd.delete_before_replace(olds, news)
-
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        node, device = inputs["node"], inputs["device"]
+        inputs = self.load(props)
+        node, device = inputs.node, inputs.device
         client = self.client()
         client.require_root(f"creating an OSD on {node}")  # fail before touching anything
         with node_lock(node):
             plan = osd.plan_create(
-                node, device, osd.find_disk(client.disks_list(node), device), wipe=inputs["wipe"], adopt=inputs["adopt"]
+                node, device, osd.find_disk(client.disks_list(node), device), wipe=inputs.wipe, adopt=inputs.adopt
             )
             if plan.action == "adopt":
                 osd_id = self._adopt(client, node, plan.osd_id, inputs)
@@ -86,7 +90,14 @@ class CephOsdProvider(PveProvider):
                             f"({disk.get('used') if disk else 'gone'}); not creating the OSD"
                         )
                 client.run_task(
-                    lambda: client.osd_create(node, **osd.create_params(inputs, plan.devpath)),
+                    lambda: client.osd_create(
+                        node,
+                        dev=plan.devpath,
+                        db_dev=inputs.db_device,
+                        wal_dev=inputs.wal_device,
+                        encrypted=inputs.encrypted,
+                        crush_device_class=inputs.crush_device_class,
+                    ),
                     CREATE_TIMEOUT,
                     f"creating an OSD on {plan.devpath} of {node}",
                 )
@@ -97,39 +108,39 @@ class CephOsdProvider(PveProvider):
                     )
                 osd_id = found
         wait_up_in(client, node, osd_id)
-        return CreateResult(f"{node}/{osd_id}", self.outs(inputs, osd_id=osd_id, devpath=plan.devpath))
+        return CreateResult(f"{node}/{osd_id}", self.state(inputs, OsdOutputs(osd_id=osd_id, devpath=plan.devpath)))
 
     @staticmethod
-    def _adopt(client: PveClient, node: str, osd_id: int | None, inputs: dict[str, Any]) -> int:
+    def _adopt(client: PveClient, node: str, osd_id: int | None, inputs: OsdInputs) -> int:
         state = osd.tree_osds(client.osd_tree(node)).get(osd_id) if osd_id is not None else None
         if osd_id is None or state is None:
-            raise AlreadyExists(f"disks/list names osd.{osd_id} on {inputs['device']}, but the OSD tree does not")
+            raise AlreadyExists(f"disks/list names osd.{osd_id} on {inputs.device}, but the OSD tree does not")
         mismatches = osd.adopt_mismatches(state, node, inputs)
         if mismatches:
-            raise AlreadyExists(
-                f"osd.{osd_id} on {inputs['device']} does not match the inputs: {'; '.join(mismatches)}"
-            )
+            raise AlreadyExists(f"osd.{osd_id} on {inputs.device} does not match the inputs: {'; '.join(mismatches)}")
         return osd_id
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
-        osd_id = int(props["osd_id"])
+        old, outputs = self.load(props), self.load_outputs(props)
+        osd_id = stored_osd_id(outputs)
         client = self.client()
-        state = osd.tree_osds(client.via_any(old["node"], client.osd_tree)).get(osd_id)
+        state = osd.tree_osds(client.via_any(old.node, client.osd_tree)).get(osd_id)
         if state is None:
             return self.gone()
-        inputs = {**old, "node": state.host or old["node"]}
-        if old.get("crush_device_class") is not None:  # None lets Ceph pick the class: not drift
-            inputs["crush_device_class"] = state.device_class or None
-        return ReadResult(id_, self.outs(inputs, osd_id=osd_id, devpath=props.get("devpath")), inputs)
+        # A class left None lets Ceph pick it: what Ceph picked is not drift.
+        device_class = old.crush_device_class if old.crush_device_class is None else (state.device_class or None)
+        inputs = self.spec.refreshed(old, node=state.host or old.node, crush_device_class=device_class)
+        return self.found(id_, inputs, OsdOutputs(osd_id=osd_id, devpath=outputs.devpath))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         # Only the opt-ins (wipe, allow_data_loss, adopt) update in place: recorded, nothing else changes.
-        return UpdateResult(self.outs(self.inputs(_news), osd_id=_olds.get("osd_id"), devpath=_olds.get("devpath")))
+        return UpdateResult(self.state(self.load(_news), self.load_outputs(_olds)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        inputs = self.inputs(_props)
-        removal = OsdRemoval(int(_props["osd_id"]), inputs["node"], allow_data_loss=inputs["allow_data_loss"])
+        inputs = self.load(_props)
+        removal = OsdRemoval(
+            stored_osd_id(self.load_outputs(_props)), inputs.node, allow_data_loss=inputs.allow_data_loss
+        )
         remove_osd(self.client(), removal, DRAIN_TIMEOUT)
 
 
@@ -152,17 +163,5 @@ class CephOsd(Resource, module="ceph", name="Osd"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "node": node,
-            "device": device,
-            "db_device": db_device,
-            "wal_device": wal_device,
-            "encrypted": encrypted,
-            "crush_device_class": crush_device_class,
-            "wipe": wipe,
-            "allow_data_loss": allow_data_loss,
-            "adopt": adopt,
-            "osd_id": None,
-            "devpath": None,
-        }
-        super().__init__(CephOsdProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against OsdInputs).
+        super().__init__(CephOsdProvider(), resource_name, CephOsdProvider.spec.props(locals()), opts)

@@ -13,6 +13,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound, ProxmoxHciError, TaskFailed, UnsafeToProceed
 from dynamic_providers.logic import health, pool
+from dynamic_providers.logic.pool import LivePool, PoolInputs, PoolOutputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -20,7 +21,7 @@ TASK_TIMEOUT = 300.0
 CLEAN_TIMEOUT = 900.0
 
 
-def live_pool(client: PveClient, node: str, name: str) -> dict[str, Any] | None:
+def live_pool(client: PveClient, node: str, name: str) -> LivePool | None:
     entry = pool.find(client.pool_list(node), name)
     return pool.live_view(entry) if entry else None
 
@@ -36,17 +37,14 @@ def wait_clean(client: PveClient, node: str, name: str) -> None:
     )
 
 
-class CephPoolProvider(PveProvider):
+class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
     spec = pool.SPEC
 
-    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return pool.delete_before_replace(olds, news)
-
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        name = inputs["pool_name"]
+        inputs = self.load(props)
+        name = inputs.pool_name
         client = self.client()
-        node = client.first_online(inputs["api_nodes"])
+        node = client.first_online(inputs.api_nodes)
         live = live_pool(client, node, name)
         if live is not None:
             pool.check_adoptable(live, inputs)
@@ -57,11 +55,11 @@ class CephPoolProvider(PveProvider):
         live = live_pool(client, node, name)
         if live is None:
             raise ProxmoxHciError(f"pool '{name}' is not listed after its create task succeeded")
-        return CreateResult(name, self.outs(inputs, pool_id=live["pool_id"]))
+        return CreateResult(name, self.state(inputs, PoolOutputs(pool_id=live["pool_id"])))
 
     @staticmethod
-    def _create(client: PveClient, node: str, inputs: dict[str, Any]) -> None:
-        name = inputs["pool_name"]
+    def _create(client: PveClient, node: str, inputs: PoolInputs) -> None:
+        name = inputs.pool_name
         try:
             client.run_task(
                 lambda: client.pool_create(node, **pool.create_params(inputs)),
@@ -78,10 +76,10 @@ class CephPoolProvider(PveProvider):
             raise
 
     @staticmethod
-    def _converge(client: PveClient, node: str, live: dict[str, Any], wanted: dict[str, Any]) -> None:
+    def _converge(client: PveClient, node: str, live: LivePool, wanted: PoolInputs) -> None:
         params = pool.update_params(live, wanted)
         if params:
-            name = wanted["pool_name"]
+            name = wanted.pool_name
             client.run_task(
                 lambda: client.pool_set(node, name, **params),
                 TASK_TIMEOUT,
@@ -89,43 +87,43 @@ class CephPoolProvider(PveProvider):
             )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
+        old = self.load(props)
         client = self.client()
-        live = live_pool(client, client.first_online(old["api_nodes"]), old["pool_name"])
+        live = live_pool(client, client.first_online(old.api_nodes), old.pool_name)
         if live is None:
             return self.gone()
-        inputs = pool.refreshed_inputs(old, live)
-        return ReadResult(id_, self.outs(inputs, pool_id=live["pool_id"]), inputs)
+        inputs = self.spec.refreshed(old, **pool.refreshed_inputs(old, live))
+        return self.found(id_, inputs, PoolOutputs(pool_id=live["pool_id"]))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        inputs = self.inputs(_news)
-        name = inputs["pool_name"]
+        inputs = self.load(_news)
+        name = inputs.pool_name
         client = self.client()
-        node = client.first_online(inputs["api_nodes"])
+        node = client.first_online(inputs.api_nodes)
         live = live_pool(client, node, name)
         if live is None:
             raise NotFound(f"pool '{name}' no longer exists; run `pulumi refresh` to recreate it")
         if pool.update_params(live, inputs):
             self._converge(client, node, live, inputs)
             wait_clean(client, node, name)
-        return UpdateResult(self.outs(inputs, pool_id=live["pool_id"]))
+        return UpdateResult(self.state(inputs, PoolOutputs(pool_id=live["pool_id"])))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        inputs = self.inputs(_props)
-        name = inputs["pool_name"]
+        inputs = self.load(_props)
+        name = inputs.pool_name
         client = self.client()
-        node = client.first_online(inputs["api_nodes"])
+        node = client.first_online(inputs.api_nodes)
         live = live_pool(client, node, name)
         if live is None:
             return  # PVE would fail the task on a missing pool
         storages = pool.storages_using(client.storage_list(), name)
         objects = pool.objects_of(client.pool_status(node, name, verbose=True))
-        reason = pool.deletion_refusal(name, live, objects, storages, inputs["allow_data_loss"])
+        reason = pool.deletion_refusal(name, live, objects, storages, inputs.allow_data_loss)
         if reason:
             raise UnsafeToProceed(reason)
         # force only with the opt-in: it skips PVE's own "still in use by storage" check.
         client.run_task(
-            lambda: client.pool_destroy(node, name, force=inputs["allow_data_loss"]),
+            lambda: client.pool_destroy(node, name, force=inputs.allow_data_loss),
             TASK_TIMEOUT,
             f"deleting pool '{name}' through {node}",
         )
@@ -157,18 +155,5 @@ class CephPool(Resource, module="ceph", name="Pool"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_nodes": api_nodes,
-            "pool_name": pool_name,
-            "size": size,
-            "min_size": min_size,
-            "pg_num": pg_num,
-            "autoscale_mode": autoscale_mode,
-            "application": application,
-            "crush_rule": crush_rule,
-            "target_size_ratio": target_size_ratio,
-            "allow_data_loss": allow_data_loss,
-            "adopt": adopt,
-            "pool_id": None,
-        }
-        super().__init__(CephPoolProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against PoolInputs).
+        super().__init__(CephPoolProvider(), resource_name, CephPoolProvider.spec.props(locals()), opts)

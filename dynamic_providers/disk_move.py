@@ -15,6 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound
 from dynamic_providers.logic import disk_move
+from dynamic_providers.logic.disk_move import MoveInputs, MoveOutputs
 from dynamic_providers.pve.client import PveClient
 
 
@@ -27,46 +28,45 @@ def locate(client: PveClient, vmid: int, disk: str) -> tuple[str, str] | None:
     return (node, volume) if volume else None
 
 
-def move(client: PveClient, inputs: dict[str, Any]) -> tuple[str, str]:
-    vmid, disk, target = inputs["vm_id"], inputs["disk"], inputs["storage"]
+def move(client: PveClient, inputs: MoveInputs) -> MoveOutputs:
+    vmid, disk, target = inputs.vm_id, inputs.disk, inputs.storage
     found = locate(client, vmid, disk)
     if found is None:
         raise NotFound(f"VM {vmid} or its disk {disk} does not exist (GET /cluster/resources, then the VM's config)")
     node, volume = found
     if disk_move.storage_of(volume) == target:
-        return node, volume
+        return MoveOutputs(node=node, volume=volume)
     client.run_task(
-        lambda: client.move_disk(node, vmid, **disk_move.move_params(inputs)),
-        inputs["timeout"],
+        lambda: client.move_disk(node, vmid, disk=disk, storage=target, delete=inputs.delete_source),
+        inputs.timeout,
         f"moving disk {disk} of VM {vmid} on {node} to storage {target}",
     )
     found = locate(client, vmid, disk)
     if found is None or disk_move.storage_of(found[1]) != target:
         raise NotFound(f"disk {disk} of VM {vmid} is not on {target} after the move task ended ({found})")
-    return found
+    return MoveOutputs(node=found[0], volume=found[1])
 
 
-class DiskMoveProvider(PveProvider):
+class DiskMoveProvider(PveProvider[MoveInputs, MoveOutputs]):
     spec = disk_move.SPEC
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        node, volume = move(self.client(), inputs)
-        return CreateResult(f"{inputs['vm_id']}/{inputs['disk']}", self.outs(inputs, node=node, volume=volume))
+        inputs = self.load(props)
+        outputs = move(self.client(), inputs)
+        return CreateResult(f"{inputs.vm_id}/{inputs.disk}", self.state(inputs, outputs))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
-        found = locate(self.client(), old["vm_id"], old["disk"])
+        old = self.load(props)
+        found = locate(self.client(), old.vm_id, old.disk)
         if found is None:
             return self.gone()
         node, volume = found
-        inputs = {**old, "storage": disk_move.storage_of(volume)}
-        return ReadResult(id_, self.outs(inputs, node=node, volume=volume), inputs)
+        inputs = self.spec.refreshed(old, storage=disk_move.storage_of(volume))
+        return self.found(id_, inputs, MoveOutputs(node=node, volume=volume))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        inputs = self.inputs(_news)
-        node, volume = move(self.client(), inputs)
-        return UpdateResult(self.outs(inputs, node=node, volume=volume))
+        inputs = self.load(_news)
+        return UpdateResult(self.state(inputs, move(self.client(), inputs)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to do: the disk stays on the storage it was moved to."""
@@ -88,14 +88,5 @@ class DiskMove(Resource, module="vm", name="DiskMove"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "vm_id": vm_id,
-            "disk": disk,
-            "storage": storage,
-            "delete_source": delete_source,
-            "timeout": timeout,
-            "adopt": adopt,
-            "node": None,
-            "volume": None,
-        }
-        super().__init__(DiskMoveProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against MoveInputs).
+        super().__init__(DiskMoveProvider(), resource_name, DiskMoveProvider.spec.props(locals()), opts)

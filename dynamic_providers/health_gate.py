@@ -16,13 +16,14 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import PveApiError
 from dynamic_providers.logic import health
+from dynamic_providers.logic.health import GateInputs, GateOutputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
 
-def wait_healthy(client: PveClient, inputs: dict[str, Any]) -> tuple[str, str]:
-    """Wait for the requirement; returns (health status, summary) as last seen."""
-    node = client.first_online(inputs["api_nodes"])
+def wait_healthy(client: PveClient, inputs: GateInputs) -> GateOutputs:
+    """Wait for the requirement; returns the health status and summary last seen."""
+    node = client.first_online(inputs.api_nodes)
     last: dict[str, Any] = {}
 
     def probe() -> tuple[bool, str]:
@@ -31,34 +32,34 @@ def wait_healthy(client: PveClient, inputs: dict[str, Any]) -> tuple[str, str]:
         except PveApiError as exc:  # e.g. MONs re-electing: keep waiting, it is what the gate is for
             return False, f"status unavailable: {exc.message}"
         last["status"] = status
-        return health.evaluate(status, inputs["require"])
+        return health.evaluate(status, inputs.require)
 
-    summary = wait_until(client, probe, inputs["timeout"], f"Ceph reaching {inputs['require']}")
-    return str((last["status"].get("health") or {}).get("status")), summary
+    summary = wait_until(client, probe, inputs.timeout, f"Ceph reaching {inputs.require}")
+    return GateOutputs(status=str((last["status"].get("health") or {}).get("status")), summary=summary)
 
 
-class CephHealthGateProvider(PveProvider):
+class CephHealthGateProvider(PveProvider[GateInputs, GateOutputs]):
     spec = health.SPEC
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        status, summary = wait_healthy(self.client(), inputs)
-        return CreateResult(uuid.uuid4().hex, self.outs(inputs, status=status, summary=summary))
+        inputs = self.load(props)
+        return CreateResult(uuid.uuid4().hex, self.state(inputs, wait_healthy(self.client(), inputs)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        inputs = self.inputs(props)
+        # No inputs in the answer: the stored ones stand (the gate reads health, it owns nothing).
+        inputs = self.load(props)
         client = self.client()
         try:
-            status = client.ceph_status(client.first_online(inputs["api_nodes"]))
+            status = client.ceph_status(client.first_online(inputs.api_nodes))
         except PveApiError as exc:  # a refresh should report a sick cluster, not fail on it
-            return ReadResult(id_, self.outs(inputs, status="unknown", summary=f"status unavailable: {exc.message}"))
+            outputs = GateOutputs(status="unknown", summary=f"status unavailable: {exc.message}")
+            return ReadResult(id_, self.state(inputs, outputs))
         overall = str((status.get("health") or {}).get("status"))
-        return ReadResult(id_, self.outs(inputs, status=overall, summary=health.summarise(status)))
+        return ReadResult(id_, self.state(inputs, GateOutputs(status=overall, summary=health.summarise(status))))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        inputs = self.inputs(_news)
-        status, summary = wait_healthy(self.client(), inputs)
-        return UpdateResult(self.outs(inputs, status=status, summary=summary))
+        inputs = self.load(_news)
+        return UpdateResult(self.state(inputs, wait_healthy(self.client(), inputs)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to do: the gate owns nothing."""
@@ -79,13 +80,5 @@ class CephHealthGate(Resource, module="ceph", name="HealthGate"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_nodes": api_nodes,
-            "require": require,
-            "timeout": timeout,
-            "triggers": triggers,
-            "adopt": adopt,
-            "status": None,
-            "summary": None,
-        }
-        super().__init__(CephHealthGateProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name (tests/unit/providers checks them against GateInputs).
+        super().__init__(CephHealthGateProvider(), resource_name, CephHealthGateProvider.spec.props(locals()), opts)

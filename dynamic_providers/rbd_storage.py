@@ -14,23 +14,22 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound, ProxmoxHciError, PveApiError, UnsafeToProceed
 from dynamic_providers.logic import storage
+from dynamic_providers.logic.spec import NoOutputs
+from dynamic_providers.logic.storage import LiveStorage, StorageInputs
 from dynamic_providers.pve.client import PveClient
 
 
-def live_storage(client: PveClient, sid: str) -> dict[str, Any] | None:
+def live_storage(client: PveClient, sid: str) -> LiveStorage | None:
     entry = storage.find(client.storage_list(), sid)
     return storage.live_view(entry) if entry else None
 
 
-class RbdStorageProvider(PveProvider):
+class RbdStorageProvider(PveProvider[StorageInputs, NoOutputs]):
     spec = storage.SPEC
 
-    def delete_before_replace(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        return storage.delete_before_replace(olds, news)
-
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs(props)
-        sid = inputs["storage"]
+        inputs = self.load(props)
+        sid = inputs.storage
         client = self.client()
         live = live_storage(client, sid)
         if live is not None:
@@ -42,35 +41,37 @@ class RbdStorageProvider(PveProvider):
             client.storage_create(**storage.create_params(inputs))
         if live_storage(client, sid) is None:
             raise ProxmoxHciError(f"storage '{sid}' is not listed after it was created")
-        return CreateResult(sid, self.outs(inputs))
+        return CreateResult(sid, self.state(inputs, NoOutputs()))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        old = self.inputs(props)
-        live = live_storage(self.client(), old["storage"])
+        old = self.load(props)
+        live = live_storage(self.client(), old.storage)
         if live is None:
             return self.gone()
-        inputs = {**old, "pool": live["pool"], "content": live["content"], "krbd": live["krbd"], "nodes": live["nodes"]}
-        return ReadResult(id_, self.outs(inputs), inputs)
+        inputs = self.spec.refreshed(
+            old, pool=live["pool"], content=live["content"], krbd=live["krbd"], nodes=live["nodes"]
+        )
+        return self.found(id_, inputs, NoOutputs())
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        inputs = self.inputs(_news)
+        inputs = self.load(_news)
         client = self.client()
-        live = live_storage(client, inputs["storage"])
+        live = live_storage(client, inputs.storage)
         if live is None:
-            raise NotFound(f"storage '{inputs['storage']}' no longer exists; run `pulumi refresh` to recreate it")
+            raise NotFound(f"storage '{inputs.storage}' no longer exists; run `pulumi refresh` to recreate it")
         params = storage.update_params(live, inputs)
         if params:
-            client.storage_update(inputs["storage"], **params)
-        return UpdateResult(self.outs(inputs))
+            client.storage_update(inputs.storage, **params)
+        return UpdateResult(self.state(inputs, NoOutputs()))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        inputs = self.inputs(_props)
-        sid = inputs["storage"]
+        inputs = self.load(_props)
+        sid = inputs.storage
         client = self.client()
         if live_storage(client, sid) is None:
             return
-        if not inputs["allow_delete_with_volumes"]:
-            candidates = inputs.get("nodes") or [str(n.get("node")) for n in client.nodes()]
+        if not inputs.allow_delete_with_volumes:
+            candidates = inputs.nodes or [str(n.get("node")) for n in client.nodes()]
             node = client.first_online(sorted(candidates))
             try:
                 volumes = client.storage_content(node, sid)
@@ -100,13 +101,5 @@ class RbdStorage(Resource, module="storage", name="Rbd"):
         adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "storage": storage,
-            "pool": pool,
-            "content": content if content is not None else ["images"],
-            "krbd": krbd,
-            "nodes": nodes,
-            "allow_delete_with_volumes": allow_delete_with_volumes,
-            "adopt": adopt,
-        }
-        super().__init__(RbdStorageProvider(), resource_name, props, opts)
+        # The keyword arguments are the inputs, by name; content=None sends the default, ["images"].
+        super().__init__(RbdStorageProvider(), resource_name, RbdStorageProvider.spec.props(locals()), opts)

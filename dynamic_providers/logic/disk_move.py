@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.spec import Spec, param, resource_inputs
 from dynamic_providers.logic.validators import STORAGE_ID, between, matches
 from dynamic_providers.values import as_int
 
@@ -15,18 +16,24 @@ DISK_KEY = re.compile(
     r"unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))$"
 )
 
-SPEC = Spec(
-    resource="DiskMove",
-    fields=(
-        Field("vm_id", "int", REQUIRED, "replace", between(100, 999_999_999)),
-        Field("disk", "str", REQUIRED, "replace", matches(DISK_KEY, "VM disk key (e.g. scsi0)")),
-        Field("storage", "str", REQUIRED, "update", matches(STORAGE_ID, "storage id")),
-        Field("delete_source", "bool", True),
-        Field("timeout", "int", 1800, "update", between(1, 7 * 86400)),
-        Field("adopt", "bool", False),
-    ),
-    outputs=("node", "volume"),
-)
+
+@resource_inputs
+class MoveInputs:
+    vm_id: int = param(on_change="replace", validate=between(100, 999_999_999))
+    disk: str = param(on_change="replace", validate=matches(DISK_KEY, "VM disk key (e.g. scsi0)"))
+    storage: str = param(validate=matches(STORAGE_ID, "storage id"))  # a change moves the disk again
+    delete_source: bool = param(default=True)
+    timeout: int = param(default=1800, validate=between(1, 7 * 86400))
+    adopt: bool = param(default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveOutputs:
+    node: str | None = None  # where the VM ran when the disk was last seen
+    volume: str | None = None
+
+
+SPEC = Spec("DiskMove", MoveInputs, MoveOutputs)
 
 
 def vm_node(resources: list[dict[str, Any]], vmid: int) -> str | None:
@@ -47,7 +54,3 @@ def disk_volume(config: dict[str, Any], disk: str) -> str | None:
 
 def storage_of(volume: str) -> str:
     return volume.split(":", 1)[0]
-
-
-def move_params(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"disk": inputs["disk"], "storage": inputs["storage"], "delete": bool(inputs["delete_source"])}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.spec import Spec, param, resource_inputs
 from dynamic_providers.logic.validators import between, node_list, one_of
 from dynamic_providers.values import as_int
 
@@ -26,17 +27,23 @@ BAD_PG_STATES = frozenset(
     }
 )
 
-SPEC = Spec(
-    resource="CephHealthGate",
-    fields=(
-        Field("api_nodes", "str_list", REQUIRED, "update", node_list),
-        Field("require", "str", "HEALTH_OK", "update", one_of(*REQUIREMENTS)),
-        Field("timeout", "int", 600, "update", between(1, 86400)),
-        Field("triggers", "any", None, "update"),  # any change re-runs the wait
-        Field("adopt", "bool", False),
-    ),
-    outputs=("status", "summary"),
-)
+
+@resource_inputs
+class GateInputs:
+    api_nodes: tuple[str, ...] = param(validate=node_list)
+    require: str = param(default="HEALTH_OK", validate=one_of(*REQUIREMENTS))
+    timeout: int = param(default=600, validate=between(1, 86400))
+    triggers: Any = param(default=None)  # any value; a change re-runs the wait
+    adopt: bool = param(default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateOutputs:
+    status: str | None = None  # the overall health last seen
+    summary: str | None = None
+
+
+SPEC = Spec("CephHealthGate", GateInputs, GateOutputs)
 
 
 def pg_states(status: dict[str, Any]) -> list[tuple[str, int]]:

@@ -9,9 +9,10 @@ file), so changing them later would do nothing: refused as well, with a pointer 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
-from dynamic_providers.logic.spec import REQUIRED, Failure, Field, Spec
+from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
 from dynamic_providers.logic.validators import between, cidr, node_list, normalise_cidr
 from dynamic_providers.values import as_int, is_unknown, parse_ini
 
@@ -25,40 +26,45 @@ DEFAULTS_REASON = (
 )
 
 
-def _rules(inputs: dict[str, Any]) -> list[Failure]:
-    size, min_size = inputs.get("size"), inputs.get("min_size")
+@resource_inputs
+class InitInputs:
+    api_nodes: tuple[str, ...] = param(validate=node_list)
+    network: str = param(on_change="refuse", validate=cidr, normalise=normalise_cidr, refuse_reason=NETWORK_REASON)
+    cluster_network: str | None = param(
+        default=None, on_change="refuse", validate=cidr, normalise=normalise_cidr, refuse_reason=NETWORK_REASON
+    )
+    size: int = param(default=3, on_change="refuse", validate=between(1, 7), refuse_reason=DEFAULTS_REASON)
+    min_size: int = param(default=2, on_change="refuse", validate=between(1, 7), refuse_reason=DEFAULTS_REASON)
+    pg_bits: int | None = param(default=None, validate=between(6, 14))  # deprecated and ignored by PVE
+    adopt: bool = param(default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitOutputs:
+    fsid: str | None = None
+
+
+def _rules(inputs: InitInputs) -> list[Failure]:
+    size, min_size = inputs.size, inputs.min_size
     if size is not None and min_size is not None and not is_unknown([size, min_size]) and min_size > size:
         return [("min_size", f"CephInit.min_size ({min_size}) is larger than size ({size})")]
     return []
 
 
-SPEC = Spec(
-    resource="CephInit",
-    fields=(
-        Field("api_nodes", "str_list", REQUIRED, "update", node_list),
-        Field("network", "str", REQUIRED, "refuse", cidr, normalise_cidr, refuse_reason=NETWORK_REASON),
-        Field("cluster_network", "str", None, "refuse", cidr, normalise_cidr, refuse_reason=NETWORK_REASON),
-        Field("size", "int", 3, "refuse", between(1, 7), refuse_reason=DEFAULTS_REASON),
-        Field("min_size", "int", 2, "refuse", between(1, 7), refuse_reason=DEFAULTS_REASON),
-        Field("pg_bits", "int", None, "update", between(6, 14)),  # deprecated and ignored by PVE
-        Field("adopt", "bool", False),
-    ),
-    outputs=("fsid",),
-    rules=_rules,
-)
+SPEC = Spec("CephInit", InitInputs, InitOutputs, rules=_rules)
 
 
-def init_params(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "network": inputs["network"],
-        "cluster-network": inputs.get("cluster_network"),
-        "size": inputs["size"],
-        "min_size": inputs["min_size"],
-        "pg_bits": inputs.get("pg_bits"),
-    }
+class LiveInit(TypedDict):
+    """ceph.conf's [global]: the fsid and the init inputs it records."""
+
+    fsid: str | None
+    network: str | None
+    cluster_network: str | None
+    size: int | None
+    min_size: int | None
 
 
-def read_global(conf_text: str) -> dict[str, Any]:
+def read_global(conf_text: str) -> LiveInit:
     """ceph.conf [global] -> fsid and the init inputs it records.
 
     PVE writes cluster_network = network when no cluster network is given; that reads back as None.
@@ -77,10 +83,14 @@ def read_global(conf_text: str) -> dict[str, Any]:
     }
 
 
-def adopt_mismatches(live: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
+def adopt_mismatches(found: LiveInit, inputs: InitInputs) -> list[str]:
     """What differs between an initialised cluster and the inputs (each a readable phrase)."""
-    out = []
-    for key in ("network", "cluster_network", "size", "min_size"):
-        if live.get(key) is not None and live.get(key) != inputs.get(key):
-            out.append(f"{key} is {live.get(key)!r}, not {inputs.get(key)!r}")
-    return out
+    pairs: list[tuple[str, Any, Any]] = [
+        ("network", found["network"], inputs.network),
+        ("cluster_network", found["cluster_network"], inputs.cluster_network),
+        ("size", found["size"], inputs.size),
+        ("min_size", found["min_size"], inputs.min_size),
+    ]
+    return [
+        f"{key} is {found!r}, not {wanted!r}" for key, found, wanted in pairs if found is not None and found != wanted
+    ]

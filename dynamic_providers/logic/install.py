@@ -3,36 +3,40 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from dynamic_providers.errors import AlreadyExists
-from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.spec import Spec, param, resource_inputs
 from dynamic_providers.logic.validators import NODE, matches, one_of
 
 RELEASES = ("quincy", "reef", "squid", "tentacle")  # PVE 8: quincy, reef, squid; PVE 9: squid, tentacle
 RELEASE_OF_MAJOR = {17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
 REPOSITORIES = ("enterprise", "no-subscription", "test")
 
-SPEC = Spec(
-    resource="CephInstall",
-    fields=(
-        Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
-        Field(
-            "version",
-            "str",
-            "squid",
-            "refuse",
-            one_of(*RELEASES),
-            refuse_reason="moving an installed node to another Ceph release is an upgrade procedure (noout, "
-            "restart MONs, MGRs then OSDs one by one); do it by hand, then set the new version "
-            "with adopt=true on a fresh resource",
-            refuse_unless_changed=("node",),
-        ),
-        Field("repository", "str", "no-subscription", "update", one_of(*REPOSITORIES)),
-        Field("adopt", "bool", False),
-    ),
-    outputs=("installed_version",),
-)
+
+@resource_inputs
+class InstallInputs:
+    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
+    version: str = param(
+        default="squid",
+        on_change="refuse",
+        validate=one_of(*RELEASES),
+        refuse_reason="moving an installed node to another Ceph release is an upgrade procedure (noout, "
+        "restart MONs, MGRs then OSDs one by one); do it by hand, then set the new version "
+        "with adopt=true on a fresh resource",
+        refuse_unless_changed=("node",),
+    )
+    repository: str = param(default="no-subscription", validate=one_of(*REPOSITORIES))
+    adopt: bool = param(default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallOutputs:
+    installed_version: str | None = None
+
+
+SPEC = Spec("CephInstall", InstallInputs, InstallOutputs)
 
 
 def installer_options(version: str, repository: str) -> str:

@@ -8,36 +8,44 @@ impossible to declare.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dynamic_providers.errors import AlreadyExists
-from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.spec import Spec, param, resource_inputs
 from dynamic_providers.logic.validators import NODE, SERVICE_ID, matches
 from dynamic_providers.values import is_unknown
 
 RUNNING_STATES = ("active", "standby")
 
-SPEC = Spec(
-    resource="CephManager",
-    fields=(
-        Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
-        Field("mgr_id", "str", None, "replace", matches(SERVICE_ID, "manager id")),
-        Field("allow_last_removal", "bool", False),
-        Field("adopt", "bool", False),
-    ),
-    outputs=("state",),
-    complete=lambda inputs: {**inputs, "mgr_id": mgr_id_of(inputs)},
-)
+
+@resource_inputs
+class MgrInputs:
+    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
+    # Stored resolved: the node's name when not given (PVE's default id).
+    mgr_id: str | None = param(
+        default=None, on_change="replace", validate=matches(SERVICE_ID, "manager id"), default_from="node"
+    )
+    allow_last_removal: bool = param(default=False)
+    adopt: bool = param(default=False)  # recorded only: see the module docstring
 
 
-def mgr_id_of(inputs: dict[str, Any]) -> Any:
-    return inputs.get("mgr_id") or inputs.get("node")
+@dataclass(frozen=True, kw_only=True)
+class MgrOutputs:
+    state: str | None = None
 
 
-def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+def mgr_id_of(inputs: MgrInputs) -> str:
+    return inputs.mgr_id or inputs.node
+
+
+def delete_before_replace(old: MgrInputs, new: MgrInputs) -> bool:
     """MGR ids are cluster-wide (auth mgr.<id>): the same id elsewhere needs the old one gone first."""
-    new_id = mgr_id_of(news)
-    return not is_unknown(new_id) and new_id == mgr_id_of(olds)
+    new_id = mgr_id_of(new)
+    return not is_unknown(new_id) and new_id == mgr_id_of(old)
+
+
+SPEC = Spec("CephManager", MgrInputs, MgrOutputs, delete_before_replace=delete_before_replace)
 
 
 def find(mgrs: list[dict[str, Any]], mgr_id: str) -> dict[str, Any] | None:

@@ -2,42 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from dynamic_providers.errors import AlreadyExists
-from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.spec import Spec, param, resource_inputs
 from dynamic_providers.logic.validators import NODE, SERVICE_ID, ip_address, matches
 from dynamic_providers.values import as_bool, is_unknown, mon_address_ip
 
 MIN_MONS = 3  # below this a single failure can cost quorum
 
-SPEC = Spec(
-    resource="CephMonitor",
-    fields=(
-        Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
-        Field("address", "str", None, "replace", ip_address, auto=True),
-        Field("mon_id", "str", None, "replace", matches(SERVICE_ID, "monitor id")),
-        Field("allow_shrink", "bool", False),
-        Field("adopt", "bool", False),
-    ),
-    outputs=("in_quorum",),  # mon_id and address are inputs too: the resolved values are stored there
-    complete=lambda inputs: {**inputs, "mon_id": mon_id_of(inputs)},
-)
+
+@resource_inputs
+class MonInputs:
+    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
+    address: str | None = param(default=None, on_change="replace", validate=ip_address, auto=True)
+    # Stored resolved: the node's name when not given (PVE's default id).
+    mon_id: str | None = param(
+        default=None, on_change="replace", validate=matches(SERVICE_ID, "monitor id"), default_from="node"
+    )
+    allow_shrink: bool = param(default=False)
+    adopt: bool = param(default=False)
 
 
-def mon_id_of(inputs: dict[str, Any]) -> Any:
+@dataclass(frozen=True, kw_only=True)
+class MonOutputs:
+    address: str | None = None  # an input too: the address PVE picked when none was given
+    in_quorum: bool | None = None
+
+
+def mon_id_of(inputs: MonInputs) -> str:
     """The monitor's id: the mon_id input, else the node name (PVE's default)."""
-    return inputs.get("mon_id") or inputs.get("node")
+    return inputs.mon_id or inputs.node
 
 
-def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+def delete_before_replace(old: MonInputs, new: MonInputs) -> bool:
     """Only when the id stays the same (e.g. a new address): two MONs cannot share an id.
 
     Otherwise the new MON is built first and joins quorum before the old one goes, so quorum never
     depends on one MON fewer than declared.
     """
-    new_id = mon_id_of(news)
-    return not is_unknown(new_id) and new_id == mon_id_of(olds)
+    new_id = mon_id_of(new)
+    return not is_unknown(new_id) and new_id == mon_id_of(old)
+
+
+SPEC = Spec("CephMonitor", MonInputs, MonOutputs, delete_before_replace=delete_before_replace)
+
+
+class LiveMon(TypedDict):
+    """A mon list entry in this resource's terms."""
+
+    node: str | None
+    mon_id: str | None
+    address: str | None
+    in_quorum: bool
 
 
 def find(mons: list[dict[str, Any]], mon_id: str) -> dict[str, Any] | None:
@@ -48,7 +66,7 @@ def in_quorum(entry: dict[str, Any] | None) -> bool:
     return entry is not None and as_bool(entry.get("quorum"))
 
 
-def live_view(entry: dict[str, Any]) -> dict[str, Any]:
+def live_view(entry: dict[str, Any]) -> LiveMon:
     """The mon list entry as this resource's inputs and outputs."""
     return {
         "node": entry.get("host"),

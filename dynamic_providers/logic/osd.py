@@ -6,18 +6,38 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dynamic_providers.errors import AlreadyExists, NotFound, UnsafeToProceed
-from dynamic_providers.logic.spec import REQUIRED, Failure, Field, Spec
+from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
 from dynamic_providers.logic.validators import DEVICE, DEVICE_CLASS, NODE, matches
 from dynamic_providers.values import as_bool, as_int, is_unknown
 
-DEVICE_FIELDS = ("device", "db_device", "wal_device")
+
+@resource_inputs
+class OsdInputs:
+    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
+    device: str = param(on_change="replace", validate=matches(DEVICE, "device path (/dev/...)"))
+    db_device: str | None = param(default=None, on_change="replace", validate=matches(DEVICE, "device path (/dev/...)"))
+    wal_device: str | None = param(
+        default=None, on_change="replace", validate=matches(DEVICE, "device path (/dev/...)")
+    )
+    encrypted: bool = param(default=False, on_change="replace")
+    crush_device_class: str | None = param(
+        default=None, on_change="replace", validate=matches(DEVICE_CLASS, "device class")
+    )
+    wipe: bool = param(default=False)
+    allow_data_loss: bool = param(default=False)
+    adopt: bool = param(default=False)
 
 
-def _rules(inputs: dict[str, Any]) -> list[Failure]:
+@dataclass(frozen=True, kw_only=True)
+class OsdOutputs:
+    osd_id: int | None = None
+    devpath: str | None = None  # the device as disks/list names it (/dev/sdX)
+
+
+def _rules(inputs: OsdInputs) -> list[Failure]:
     seen: dict[str, str] = {}
     failures = []
-    for name in DEVICE_FIELDS:
-        value = inputs.get(name)
+    for name, value in (("device", inputs.device), ("db_device", inputs.db_device), ("wal_device", inputs.wal_device)):
         if value is None or is_unknown(value):
             continue
         if value in seen:
@@ -26,27 +46,12 @@ def _rules(inputs: dict[str, Any]) -> list[Failure]:
     return failures
 
 
-SPEC = Spec(
-    resource="CephOsd",
-    fields=(
-        Field("node", "str", REQUIRED, "replace", matches(NODE, "node name")),
-        Field("device", "str", REQUIRED, "replace", matches(DEVICE, "device path (/dev/...)")),
-        Field("db_device", "str", None, "replace", matches(DEVICE, "device path (/dev/...)")),
-        Field("wal_device", "str", None, "replace", matches(DEVICE, "device path (/dev/...)")),
-        Field("encrypted", "bool", False, "replace"),
-        Field("crush_device_class", "str", None, "replace", matches(DEVICE_CLASS, "device class")),
-        Field("wipe", "bool", False),
-        Field("allow_data_loss", "bool", False),
-        Field("adopt", "bool", False),
-    ),
-    outputs=("osd_id", "devpath"),
-    rules=_rules,
-)
-
-
-def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+def delete_before_replace(old: OsdInputs, new: OsdInputs) -> bool:
     """The same disk cannot hold the old and the new OSD; a new disk can be filled before the old drains."""
-    return all(not is_unknown(news.get(k)) and news.get(k) == olds.get(k) for k in ("node", "device"))
+    return all(not is_unknown(n) and n == o for n, o in ((new.node, old.node), (new.device, old.device)))
+
+
+SPEC = Spec("CephOsd", OsdInputs, OsdOutputs, rules=_rules, delete_before_replace=delete_before_replace)
 
 
 def find_disk(disks: list[dict[str, Any]], device: str) -> dict[str, Any] | None:
@@ -97,16 +102,6 @@ def plan_create(node: str, device: str, disk: dict[str, Any] | None, *, wipe: bo
     return CreatePlan("create", devpath)
 
 
-def create_params(inputs: dict[str, Any], devpath: str) -> dict[str, Any]:
-    return {
-        "dev": devpath,
-        "db_dev": inputs.get("db_device"),
-        "wal_dev": inputs.get("wal_device"),
-        "encrypted": bool(inputs.get("encrypted")),
-        "crush-device-class": inputs.get("crush_device_class"),
-    }
-
-
 @dataclass(frozen=True)
 class OsdState:
     osd_id: int
@@ -142,11 +137,11 @@ def tree_osds(tree: dict[str, Any]) -> dict[int, OsdState]:
     return out
 
 
-def adopt_mismatches(state: OsdState, node: str, inputs: dict[str, Any]) -> list[str]:
+def adopt_mismatches(state: OsdState, node: str, inputs: OsdInputs) -> list[str]:
     out = []
     if state.host != node:
         out.append(f"osd.{state.osd_id} sits under host {state.host} in CRUSH, not {node}")
-    wanted = inputs.get("crush_device_class")
+    wanted = inputs.crush_device_class
     if wanted and state.device_class and wanted != state.device_class:
         out.append(f"its device class is {state.device_class}, not {wanted}")
     return out

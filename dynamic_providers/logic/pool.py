@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from dynamic_providers.errors import AlreadyExists
-from dynamic_providers.logic.spec import REQUIRED, Failure, Field, Spec
+from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
 from dynamic_providers.logic.validators import POOL_NAME, between, matches, node_list, one_of
 from dynamic_providers.values import as_int, is_unknown
 
 INTERNAL_POOLS = (".mgr", "device_health_metrics")
-# The inputs a PUT can change; size and min_size always travel together (size resets min_size).
-SETTABLE = ("size", "min_size", "pg_num", "autoscale_mode", "crush_rule", "target_size_ratio")
-PVE_NAMES = {"autoscale_mode": "pg_autoscale_mode"}
 # Ceph's own default start. PVE's default of 128 (pve-manager PVE/API2/Ceph/Pool.pm, createpool)
 # exhausts a small cluster's PG budget after one pool (ceph src/mon/OSDMonitor.cc, check_pg_num).
 AUTOSCALE_START_PG_NUM = 32
@@ -24,13 +22,35 @@ def _pool_name(value: Any) -> str | None:
     return matches(POOL_NAME, "pool name (no ':', '/' or whitespace)")(value)
 
 
-def _rules(inputs: dict[str, Any]) -> list[Failure]:
+@resource_inputs
+class PoolInputs:
+    api_nodes: tuple[str, ...] = param(validate=node_list)
+    pool_name: str = param(on_change="replace", validate=_pool_name)
+    # Size 1 is refused by Ceph unless forced, and PVE never forces it.
+    size: int = param(default=3, validate=between(2, 7))
+    min_size: int = param(default=2, validate=between(1, 7))
+    pg_num: int | None = param(default=None, validate=between(1, 32768), auto=True)
+    autoscale_mode: str = param(default="on", validate=one_of("on", "off", "warn"))
+    # A pool takes one application: Ceph refuses a second one.
+    application: str = param(default="rbd", on_change="replace", validate=one_of("rbd", "cephfs", "rgw"))
+    crush_rule: str | None = param(default=None, auto=True)
+    target_size_ratio: float | None = param(default=None, validate=between(0, 1e6))
+    allow_data_loss: bool = param(default=False)
+    adopt: bool = param(default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolOutputs:
+    pool_id: int | None = None
+
+
+def _rules(inputs: PoolInputs) -> list[Failure]:
     out: list[Failure] = []
-    size, min_size = inputs.get("size"), inputs.get("min_size")
+    size, min_size = inputs.size, inputs.min_size
     if not is_unknown([size, min_size]) and size is not None and min_size is not None:
         if min_size > size:
             out.append(("min_size", f"CephPool.min_size ({min_size}) is larger than size ({size})"))
-        elif min_size < 2 and not is_unknown(inputs.get("allow_data_loss")) and not inputs.get("allow_data_loss"):
+        elif min_size < 2 and not is_unknown(inputs.allow_data_loss) and not inputs.allow_data_loss:
             out.append(
                 (
                     "min_size",
@@ -38,8 +58,7 @@ def _rules(inputs: dict[str, Any]) -> list[Failure]:
                     "warns loses data; set allow_data_loss=true to accept that",
                 )
             )
-    mode, pg_num = inputs.get("autoscale_mode"), inputs.get("pg_num")
-    if mode == "on" and pg_num is not None and not is_unknown(pg_num):
+    if inputs.autoscale_mode == "on" and inputs.pg_num is not None and not is_unknown(inputs.pg_num):
         out.append(
             (
                 "pg_num",
@@ -50,59 +69,86 @@ def _rules(inputs: dict[str, Any]) -> list[Failure]:
     return out
 
 
-SPEC = Spec(
-    resource="CephPool",
-    fields=(
-        Field("api_nodes", "str_list", REQUIRED, "update", node_list),
-        Field("pool_name", "str", REQUIRED, "replace", _pool_name),
-        # Size 1 is refused by Ceph unless forced, and PVE never forces it.
-        Field("size", "int", 3, "update", between(2, 7)),
-        Field("min_size", "int", 2, "update", between(1, 7)),
-        Field("pg_num", "int", None, "update", between(1, 32768), auto=True),
-        Field("autoscale_mode", "str", "on", "update", one_of("on", "off", "warn")),
-        Field("application", "str", "rbd", "replace", one_of("rbd", "cephfs", "rgw")),  # a second app is refused
-        Field("crush_rule", "str", None, "update", auto=True),
-        Field("target_size_ratio", "float", None, "update", between(0, 1e6)),
-        Field("allow_data_loss", "bool", False),
-        Field("adopt", "bool", False),
-    ),
-    outputs=("pool_id",),
-    rules=_rules,
-)
-
-
-def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+def delete_before_replace(old: PoolInputs, new: PoolInputs) -> bool:
     """A new application under the same name needs the old pool gone first."""
-    return not is_unknown(news.get("pool_name")) and news.get("pool_name") == olds.get("pool_name")
+    return not is_unknown(new.pool_name) and new.pool_name == old.pool_name
 
 
-def create_params(inputs: dict[str, Any]) -> dict[str, Any]:
+SPEC = Spec("CephPool", PoolInputs, PoolOutputs, rules=_rules, delete_before_replace=delete_before_replace)
+
+
+class CreateParams(TypedDict):
+    """POST /nodes/{node}/ceph/pool, as PveClient.pool_create takes it."""
+
+    name: str
+    size: int
+    min_size: int
+    pg_num: int | None
+    pg_autoscale_mode: str
+    application: str
+    crush_rule: str | None
+    target_size_ratio: float | None
+    add_storages: bool
+
+
+class Settings(TypedDict, total=False):
+    """PUT /nodes/{node}/ceph/pool/{name}: what to change, as PveClient.pool_set takes it."""
+
+    size: int
+    min_size: int
+    pg_num: int
+    pg_autoscale_mode: str
+    crush_rule: str
+    target_size_ratio: float
+
+
+class LivePool(TypedDict):
+    """A pool as the pool list shows it, in this resource's terms."""
+
+    pool_name: str | None
+    pool_id: int | None
+    size: int | None
+    min_size: int | None
+    pg_num: int | None
+    autoscale_mode: str | None
+    application: str | None
+    crush_rule: str | None
+    target_size_ratio: float | None
+    bytes_used: int
+
+
+def create_params(inputs: PoolInputs) -> CreateParams:
     """POST /nodes/{node}/ceph/pool. add_storages is always off: storages are RbdStorage resources."""
     return {
-        "name": inputs["pool_name"],
-        "size": inputs["size"],
-        "min_size": inputs["min_size"],
-        "pg_num": inputs.get("pg_num") or (AUTOSCALE_START_PG_NUM if inputs["autoscale_mode"] == "on" else None),
-        "pg_autoscale_mode": inputs["autoscale_mode"],
-        "application": inputs["application"],
-        "crush_rule": inputs.get("crush_rule"),
-        "target_size_ratio": inputs.get("target_size_ratio"),
+        "name": inputs.pool_name,
+        "size": inputs.size,
+        "min_size": inputs.min_size,
+        "pg_num": inputs.pg_num or (AUTOSCALE_START_PG_NUM if inputs.autoscale_mode == "on" else None),
+        "pg_autoscale_mode": inputs.autoscale_mode,
+        "application": inputs.application,
+        "crush_rule": inputs.crush_rule,
+        "target_size_ratio": inputs.target_size_ratio,
         "add_storages": False,
     }
 
 
-def update_params(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+def update_params(live: LivePool, wanted: PoolInputs) -> Settings:
     """PUT /nodes/{node}/ceph/pool/{name}: only what differs, size with min_size, no pg_num under autoscale."""
-    params: dict[str, Any] = {}
-    for key in SETTABLE:
-        value = wanted.get(key)
-        if value is None or live.get(key) == value:
-            continue
-        if key == "pg_num" and wanted.get("autoscale_mode") == "on":
-            continue
-        params[PVE_NAMES.get(key, key)] = value
-    if "size" in params or "min_size" in params:
-        params["size"], params["min_size"] = wanted["size"], wanted["min_size"]
+    params: Settings = {}
+    if wanted.size is not None and live["size"] != wanted.size:
+        params["size"] = wanted.size
+    if wanted.min_size is not None and live["min_size"] != wanted.min_size:
+        params["min_size"] = wanted.min_size
+    if wanted.pg_num is not None and live["pg_num"] != wanted.pg_num and wanted.autoscale_mode != "on":
+        params["pg_num"] = wanted.pg_num
+    if wanted.autoscale_mode is not None and live["autoscale_mode"] != wanted.autoscale_mode:
+        params["pg_autoscale_mode"] = wanted.autoscale_mode
+    if wanted.crush_rule is not None and live["crush_rule"] != wanted.crush_rule:
+        params["crush_rule"] = wanted.crush_rule
+    if wanted.target_size_ratio is not None and live["target_size_ratio"] != wanted.target_size_ratio:
+        params["target_size_ratio"] = wanted.target_size_ratio
+    if "size" in params or "min_size" in params:  # a new size resets min_size: they travel together
+        params["size"], params["min_size"] = wanted.size, wanted.min_size
     return params
 
 
@@ -110,7 +156,7 @@ def find(pools: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((p for p in pools if p.get("pool_name") == name), None)
 
 
-def live_view(entry: dict[str, Any]) -> dict[str, Any]:
+def live_view(entry: dict[str, Any]) -> LivePool:
     """A pool list entry in this resource's terms. Ids are strings in the answers of PVE before
     9.1.18 (pve-manager PVE/API2/Ceph/Pool.pm, lspools, coerces them to integers since)."""
     apps = sorted((entry.get("application_metadata") or {}).keys())
@@ -129,27 +175,43 @@ def live_view(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def refreshed_inputs(old: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+class Refreshed(TypedDict, total=False):
+    """The inputs a refresh takes from the cluster (None where the cluster has nothing)."""
+
+    size: int | None
+    min_size: int | None
+    pg_num: int | None
+    autoscale_mode: str | None
+    application: str | None
+    crush_rule: str | None
+    target_size_ratio: float | None
+
+
+def refreshed_inputs(old: PoolInputs, live: LivePool) -> Refreshed:
     """The inputs a refresh stores: live values where Ceph keeps them; pg_num only when pinned."""
-    out = dict(old)
-    for key in ("size", "min_size", "autoscale_mode", "application", "target_size_ratio"):
-        out[key] = live[key]
-    if old.get("crush_rule") is not None:
+    out: Refreshed = {
+        "size": live["size"],
+        "min_size": live["min_size"],
+        "autoscale_mode": live["autoscale_mode"],
+        "application": live["application"],
+        "target_size_ratio": live["target_size_ratio"],
+    }
+    if old.crush_rule is not None:
         out["crush_rule"] = live["crush_rule"]
-    if old.get("pg_num") is not None and live["autoscale_mode"] != "on":
+    if old.pg_num is not None and live["autoscale_mode"] != "on":
         out["pg_num"] = live["pg_num"]  # under autoscale, pg_num moves by itself and is not drift
     return out
 
 
-def check_adoptable(live: dict[str, Any], inputs: dict[str, Any]) -> None:
+def check_adoptable(live: LivePool, inputs: PoolInputs) -> None:
     """Adoption requires what cannot change in place to match; the rest is converged by an update."""
-    name = inputs["pool_name"]
-    if live["application"] not in (None, inputs["application"]):
+    name = inputs.pool_name
+    if live["application"] not in (None, inputs.application):
         raise AlreadyExists(
             f"pool '{name}' exists with application {live['application']!r}, not "
-            f"{inputs['application']!r}; a pool's application cannot be changed"
+            f"{inputs.application!r}; a pool's application cannot be changed"
         )
-    if not inputs.get("adopt"):
+    if not inputs.adopt:
         raise AlreadyExists(
             f"pool '{name}' already exists; set adopt=true to manage it (PVE would otherwise "
             "silently reconfigure it with a second create)"
@@ -175,9 +237,7 @@ def objects_of(status: dict[str, Any]) -> int:
     return as_int(stats.get("objects")) or 0
 
 
-def deletion_refusal(
-    name: str, live: dict[str, Any], objects: int, storages: list[str], allow_data_loss: bool
-) -> str | None:
+def deletion_refusal(name: str, live: LivePool, objects: int, storages: list[str], allow_data_loss: bool) -> str | None:
     """Refuse while storages point at the pool or it holds anything (bytes or objects; an empty
     RBD image is objects with no bytes yet)."""
     if allow_data_loss:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from dynamic_providers.errors import AlreadyExists
-from dynamic_providers.logic.spec import REQUIRED, Field, Spec
+from dynamic_providers.logic.spec import NoOutputs, Spec, param, resource_inputs
 from dynamic_providers.logic.validators import NODE, POOL_NAME, STORAGE_ID, matches
 from dynamic_providers.values import as_bool, is_unknown, split_list
 
@@ -24,46 +24,77 @@ def _nodes(value: Any) -> str | None:
     return f"not node names: {', '.join(bad)}" if bad else None
 
 
-SPEC = Spec(
-    resource="RbdStorage",
-    fields=(
-        Field("storage", "str", REQUIRED, "replace", matches(STORAGE_ID, "storage id")),
-        Field("pool", "str", REQUIRED, "replace", matches(POOL_NAME, "pool name")),  # re-points the data
-        Field("content", "str_list", ["images"], "update", _content, as_set=True),
-        Field("krbd", "bool", False),
-        Field("nodes", "str_list", None, "update", _nodes, as_set=True),  # None: every node
-        Field("allow_delete_with_volumes", "bool", False),
-        Field("adopt", "bool", False),
-    ),
-)
+@resource_inputs
+class StorageInputs:
+    storage: str = param(on_change="replace", validate=matches(STORAGE_ID, "storage id"))
+    pool: str = param(on_change="replace", validate=matches(POOL_NAME, "pool name"))  # re-points the data
+    content: tuple[str, ...] = param(default=("images",), validate=_content, as_set=True)
+    krbd: bool = param(default=False)
+    nodes: tuple[str, ...] | None = param(default=None, validate=_nodes, as_set=True)  # None: every node
+    allow_delete_with_volumes: bool = param(default=False)
+    adopt: bool = param(default=False)
 
 
-def delete_before_replace(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+def delete_before_replace(old: StorageInputs, new: StorageInputs) -> bool:
     """Storage ids are unique: the same id on another pool needs the old entry gone first."""
-    return not is_unknown(news.get("storage")) and news.get("storage") == olds.get("storage")
+    return not is_unknown(new.storage) and new.storage == old.storage
 
 
-def create_params(inputs: dict[str, Any]) -> dict[str, Any]:
+SPEC = Spec("RbdStorage", StorageInputs, NoOutputs, delete_before_replace=delete_before_replace)
+
+
+class CreateParams(TypedDict):
+    """POST /storage, as PveClient.storage_create takes it."""
+
+    storage: str
+    type: str
+    pool: str
+    content: str
+    krbd: bool
+    nodes: str | None
+
+
+class Settings(TypedDict, total=False):
+    """PUT /storage/{storage}: what to change, as PveClient.storage_update takes it."""
+
+    content: str
+    krbd: bool
+    nodes: str
+    delete: str
+
+
+class LiveStorage(TypedDict):
+    """A storage as /storage lists it, PVE's defaults made explicit."""
+
+    storage: str | None
+    type: str | None
+    pool: str
+    content: list[str]
+    krbd: bool
+    nodes: list[str] | None
+
+
+def create_params(inputs: StorageInputs) -> CreateParams:
     return {
-        "storage": inputs["storage"],
+        "storage": inputs.storage,
         "type": "rbd",
-        "pool": inputs["pool"],
-        "content": ",".join(sorted(inputs["content"])),
-        "krbd": bool(inputs["krbd"]),
-        "nodes": ",".join(sorted(inputs["nodes"])) if inputs.get("nodes") else None,
+        "pool": inputs.pool,
+        "content": ",".join(sorted(inputs.content)),
+        "krbd": bool(inputs.krbd),
+        "nodes": ",".join(sorted(inputs.nodes)) if inputs.nodes else None,
     }
 
 
-def update_params(live: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+def update_params(live: LiveStorage, wanted: StorageInputs) -> Settings:
     """PUT /storage/{id}: what differs; clearing `nodes` is a `delete=nodes`."""
-    params: dict[str, Any] = {}
-    if sorted(live["content"]) != sorted(wanted["content"]):
-        params["content"] = ",".join(sorted(wanted["content"]))
-    if live["krbd"] != wanted["krbd"]:
-        params["krbd"] = bool(wanted["krbd"])
-    if sorted(live["nodes"] or []) != sorted(wanted.get("nodes") or []):
-        if wanted.get("nodes"):
-            params["nodes"] = ",".join(sorted(wanted["nodes"]))
+    params: Settings = {}
+    if sorted(live["content"]) != sorted(wanted.content):
+        params["content"] = ",".join(sorted(wanted.content))
+    if live["krbd"] != wanted.krbd:
+        params["krbd"] = bool(wanted.krbd)
+    if sorted(live["nodes"] or []) != sorted(wanted.nodes or []):
+        if wanted.nodes:
+            params["nodes"] = ",".join(sorted(wanted.nodes))
         else:
             params["delete"] = "nodes"
     return params
@@ -73,7 +104,7 @@ def find(storages: list[dict[str, Any]], storage: str) -> dict[str, Any] | None:
     return next((s for s in storages if s.get("storage") == storage), None)
 
 
-def live_view(entry: dict[str, Any]) -> dict[str, Any]:
+def live_view(entry: dict[str, Any]) -> LiveStorage:
     """PVE's defaults made explicit: pool `rbd`, content `images`; lists compared as sets."""
     return {
         "storage": entry.get("storage"),
@@ -85,13 +116,13 @@ def live_view(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_adoptable(live: dict[str, Any], inputs: dict[str, Any]) -> None:
-    sid = inputs["storage"]
+def check_adoptable(live: LiveStorage, inputs: StorageInputs) -> None:
+    sid = inputs.storage
     if live["type"] != "rbd":
         raise AlreadyExists(f"storage '{sid}' already exists with type {live['type']!r}, not rbd")
-    if live["pool"] != inputs["pool"]:
-        raise AlreadyExists(f"storage '{sid}' already exists on pool {live['pool']!r}, not {inputs['pool']!r}")
-    if not inputs.get("adopt"):
+    if live["pool"] != inputs.pool:
+        raise AlreadyExists(f"storage '{sid}' already exists on pool {live['pool']!r}, not {inputs.pool!r}")
+    if not inputs.adopt:
         raise AlreadyExists(f"storage '{sid}' already exists; set adopt=true to manage it")
 
 

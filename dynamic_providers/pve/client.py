@@ -6,12 +6,16 @@ they fail before any request, saying which credential to add. (Those endpoints d
 `permissions`, which PVE grants to root@pam alone, never to a token: pve-manager
 PVE/API2/Ceph/OSD.pm, pve-storage src/PVE/API2/Disks.pm, pve-access-control
 src/PVE/RPCEnvironment.pm check_api2_permissions.)
+
+Each method takes the call's parameters by name and type, so a misspelt one is a mypy error; an
+optional one left None is not sent (PVE's default applies). PVE's own spelling
+(`cluster-network`, `mon-address`, ...) is kept here and nowhere else.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -112,7 +116,7 @@ class PveClient:
     def nodes(self) -> list[dict[str, Any]]:
         return list(self.call("GET", "/nodes") or [])
 
-    def first_online(self, candidates: list[str]) -> str:
+    def first_online(self, candidates: Sequence[str]) -> str:
         """The first of `candidates` PVE reports online: where cluster-wide calls go."""
         if self._nodes is None:
             self._nodes = self.nodes()
@@ -162,8 +166,25 @@ class PveClient:
     def ceph_cfg_raw(self, node: str) -> str:
         return str(self.call("GET", f"/nodes/{node}/ceph/cfg/raw") or "")
 
-    def ceph_init(self, node: str, **params: Any) -> None:
-        self.call("POST", f"/nodes/{node}/ceph/init", **params)
+    def ceph_init(
+        self,
+        node: str,
+        *,
+        network: str,
+        cluster_network: str | None = None,
+        size: int | None = None,
+        min_size: int | None = None,
+        pg_bits: int | None = None,
+    ) -> None:
+        self.call(
+            "POST",
+            f"/nodes/{node}/ceph/init",
+            network=network,
+            **{"cluster-network": cluster_network},
+            size=size,
+            min_size=min_size,
+            pg_bits=pg_bits,
+        )
 
     def ceph_status(self, node: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/ceph/status") or {})
@@ -208,8 +229,28 @@ class PveClient:
     def osd_out(self, node: str, osd_id: int) -> None:
         self.call("POST", f"/nodes/{node}/ceph/osd/{osd_id}/out")
 
-    def osd_create(self, node: str, **params: Any) -> str:
-        return str(self.root_call(f"creating an OSD on {node}", "POST", f"/nodes/{node}/ceph/osd", **params))
+    def osd_create(
+        self,
+        node: str,
+        *,
+        dev: str,
+        db_dev: str | None = None,
+        wal_dev: str | None = None,
+        encrypted: bool | None = None,
+        crush_device_class: str | None = None,
+    ) -> str:
+        return str(
+            self.root_call(
+                f"creating an OSD on {node}",
+                "POST",
+                f"/nodes/{node}/ceph/osd",
+                dev=dev,
+                db_dev=db_dev,
+                wal_dev=wal_dev,
+                encrypted=encrypted,
+                **{"crush-device-class": crush_device_class},
+            )
+        )
 
     def osd_destroy(self, node: str, osd_id: int, cleanup: bool = True) -> str:
         return str(
@@ -232,11 +273,61 @@ class PveClient:
     def pool_status(self, node: str, name: str, verbose: bool = False) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/ceph/pool/{name}/status", verbose=verbose) or {})
 
-    def pool_create(self, node: str, **params: Any) -> str:
-        return str(self.call("POST", f"/nodes/{node}/ceph/pool", **params))
+    def pool_create(
+        self,
+        node: str,
+        *,
+        name: str,
+        size: int | None = None,
+        min_size: int | None = None,
+        pg_num: int | None = None,
+        pg_autoscale_mode: str | None = None,
+        application: str | None = None,
+        crush_rule: str | None = None,
+        target_size_ratio: float | None = None,
+        add_storages: bool | None = None,
+    ) -> str:
+        return str(
+            self.call(
+                "POST",
+                f"/nodes/{node}/ceph/pool",
+                name=name,
+                size=size,
+                min_size=min_size,
+                pg_num=pg_num,
+                pg_autoscale_mode=pg_autoscale_mode,
+                application=application,
+                crush_rule=crush_rule,
+                target_size_ratio=target_size_ratio,
+                add_storages=add_storages,
+            )
+        )
 
-    def pool_set(self, node: str, name: str, **params: Any) -> str:
-        return str(self.call("PUT", f"/nodes/{node}/ceph/pool/{name}", **params))
+    def pool_set(
+        self,
+        node: str,
+        name: str,
+        *,
+        size: int | None = None,
+        min_size: int | None = None,
+        pg_num: int | None = None,
+        pg_autoscale_mode: str | None = None,
+        crush_rule: str | None = None,
+        target_size_ratio: float | None = None,
+    ) -> str:
+        """Only what is given changes (None is not sent)."""
+        return str(
+            self.call(
+                "PUT",
+                f"/nodes/{node}/ceph/pool/{name}",
+                size=size,
+                min_size=min_size,
+                pg_num=pg_num,
+                pg_autoscale_mode=pg_autoscale_mode,
+                crush_rule=crush_rule,
+                target_size_ratio=target_size_ratio,
+            )
+        )
 
     def pool_destroy(self, node: str, name: str, force: bool = False) -> str:
         return str(self.call("DELETE", f"/nodes/{node}/ceph/pool/{name}", force=force, remove_storages=False))
@@ -246,11 +337,29 @@ class PveClient:
     def storage_list(self) -> list[dict[str, Any]]:
         return list(self.call("GET", "/storage") or [])
 
-    def storage_create(self, **params: Any) -> None:
-        self.call("POST", "/storage", **params)
+    def storage_create(
+        self,
+        *,
+        storage: str,
+        type: str,
+        pool: str | None = None,
+        content: str | None = None,
+        krbd: bool | None = None,
+        nodes: str | None = None,
+    ) -> None:
+        self.call("POST", "/storage", storage=storage, type=type, pool=pool, content=content, krbd=krbd, nodes=nodes)
 
-    def storage_update(self, storage: str, **params: Any) -> None:
-        self.call("PUT", f"/storage/{storage}", **params)
+    def storage_update(
+        self,
+        storage: str,
+        *,
+        content: str | None = None,
+        krbd: bool | None = None,
+        nodes: str | None = None,
+        delete: str | None = None,
+    ) -> None:
+        """Only what is given changes; `delete` names options to unset (PVE's comma list)."""
+        self.call("PUT", f"/storage/{storage}", content=content, krbd=krbd, nodes=nodes, delete=delete)
 
     def storage_delete(self, storage: str) -> None:
         self.call("DELETE", f"/storage/{storage}")
@@ -263,5 +372,5 @@ class PveClient:
     def vm_config(self, node: str, vmid: int) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/qemu/{vmid}/config") or {})
 
-    def move_disk(self, node: str, vmid: int, **params: Any) -> str:
-        return str(self.call("POST", f"/nodes/{node}/qemu/{vmid}/move_disk", **params))
+    def move_disk(self, node: str, vmid: int, *, disk: str, storage: str, delete: bool | None = None) -> str:
+        return str(self.call("POST", f"/nodes/{node}/qemu/{vmid}/move_disk", disk=disk, storage=storage, delete=delete))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_read_global_from_pve_conf() -> None:
 
 
 def test_init_adopt_mismatch_lists_each_difference() -> None:
-    inputs, _ = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.1.0.0/24", "size": 2})
+    inputs = init.SPEC.load({"api_nodes": ["pve1"], "network": "10.1.0.0/24", "size": 2})
     found = init.adopt_mismatches(init.read_global(CONF), inputs)
     assert found == ["network is '10.0.0.0/24', not '10.1.0.0/24'", "size is 3, not 2"]
 
@@ -113,9 +114,9 @@ def test_mon_address_forms(addr: str | None, ip: str | None) -> None:
 
 
 def test_mon_replace_order_depends_on_id() -> None:
-    old = {"node": "pve1", "mon_id": "pve1", "address": "10.0.0.11"}
-    assert mon.delete_before_replace(old, {**old, "address": "10.0.0.21"})  # same id: must go first
-    assert not mon.delete_before_replace(old, {"node": "pve4", "mon_id": "pve4"})  # new MON joins first
+    old = mon.MonInputs(node="pve1", mon_id="pve1", address="10.0.0.11")
+    assert mon.delete_before_replace(old, replace(old, address="10.0.0.21"))  # same id: must go first
+    assert not mon.delete_before_replace(old, mon.MonInputs(node="pve4", mon_id="pve4"))  # new MON joins first
 
 
 @pytest.mark.parametrize(
@@ -266,26 +267,44 @@ def test_pool_min_size_one_with_opt_in() -> None:
 
 
 def test_pool_create_never_adds_storages() -> None:
-    inputs, _ = check_inputs(pool.SPEC, {}, {"api_nodes": ["pve1"], "pool_name": "vm"})
-    params = pool.create_params(inputs)
+    params = pool.create_params(pool.SPEC.load({"api_nodes": ["pve1"], "pool_name": "vm"}))
     assert params["add_storages"] is False and params["pg_autoscale_mode"] == "on"
     assert params["pg_num"] == 32  # a small start the autoscaler grows, not PVE's budget-eating 128
 
 
+def live_pool(**changes: Any) -> pool.LivePool:
+    """A pool as live_view() reports it: vm, size 3/2, 32 PGs, autoscale off, empty."""
+    live = pool.live_view(
+        {
+            "pool": 1,
+            "pool_name": "vm",
+            "size": 3,
+            "min_size": 2,
+            "pg_num": 32,
+            "pg_autoscale_mode": "off",
+            "application_metadata": {"rbd": {}},
+            "crush_rule_name": "replicated_rule",
+            "bytes_used": 0,
+        }
+    )
+    return cast(pool.LivePool, {**live, **changes})
+
+
+# The inputs that match live_pool().
+MATCHING_POOL = pool.PoolInputs(
+    api_nodes=("pve1",), pool_name="vm", pg_num=32, autoscale_mode="off", crush_rule="replicated_rule"
+)
+
+
 def test_pool_update_sends_size_with_min_size_and_only_changes() -> None:
-    live = {
-        "size": 3,
-        "min_size": 2,
-        "pg_num": 32,
-        "autoscale_mode": "off",
-        "crush_rule": "replicated_rule",
-        "target_size_ratio": None,
-    }
-    wanted = {**live, "size": 2}
+    live = live_pool()
+    wanted = replace(MATCHING_POOL, size=2)
     assert pool.update_params(live, wanted) == {"size": 2, "min_size": 2}
-    assert pool.update_params(live, {**live, "autoscale_mode": "on", "pg_num": 64}) == {"pg_autoscale_mode": "on"}
-    assert pool.update_params(live, {**live, "pg_num": 64}) == {"pg_num": 64}
-    assert pool.update_params(live, live) == {}
+    assert pool.update_params(live, replace(MATCHING_POOL, autoscale_mode="on", pg_num=64)) == {
+        "pg_autoscale_mode": "on"
+    }
+    assert pool.update_params(live, replace(MATCHING_POOL, pg_num=64)) == {"pg_num": 64}
+    assert pool.update_params(live, MATCHING_POOL) == {}
 
 
 def test_pool_live_view_accepts_string_ids() -> None:
@@ -306,10 +325,10 @@ def test_pool_live_view_accepts_string_ids() -> None:
 
 
 def test_pool_refresh_ignores_pg_num_under_autoscale() -> None:
-    old = {"pool_name": "vm", "size": 3, "min_size": 2, "autoscale_mode": "on", "application": "rbd"}
-    live = {**old, "pg_num": 128, "crush_rule": "replicated_rule", "target_size_ratio": None}
+    old = pool.PoolInputs(api_nodes=("pve1",), pool_name="vm", size=3, min_size=2, autoscale_mode="on")
+    live = live_pool(autoscale_mode="on", pg_num=128)
     assert "pg_num" not in pool.refreshed_inputs(old, live)
-    assert pool.refreshed_inputs(old, {**live, "size": 2})["size"] == 2  # drift shows up
+    assert pool.refreshed_inputs(old, live_pool(autoscale_mode="on", pg_num=128, size=2))["size"] == 2  # drift
 
 
 def test_pool_deletion_guards() -> None:
@@ -320,12 +339,12 @@ def test_pool_deletion_guards() -> None:
     ]
     users = pool.storages_using(storages, "vm")
     assert users == ["ec", "vmstore"]
-    reason = pool.deletion_refusal("vm", {"bytes_used": 4096}, 0, users, False)
+    reason = pool.deletion_refusal("vm", live_pool(bytes_used=4096), 0, users, False)
     assert reason is not None and "ec, vmstore" in reason and "4096 bytes used" in reason
-    assert pool.deletion_refusal("vm", {"bytes_used": 4096}, 0, users, True) is None
-    assert pool.deletion_refusal("vm", {"bytes_used": 0}, 0, [], False) is None
+    assert pool.deletion_refusal("vm", live_pool(bytes_used=4096), 0, users, True) is None
+    assert pool.deletion_refusal("vm", live_pool(bytes_used=0), 0, [], False) is None
     # An image nobody has written to yet: header objects, no bytes.
-    assert "3 objects" in (pool.deletion_refusal("vm", {"bytes_used": 0}, 3, [], False) or "")
+    assert "3 objects" in (pool.deletion_refusal("vm", live_pool(bytes_used=0), 3, [], False) or "")
     assert pool.storages_using(storages, "rbd") == ["x"]  # pool defaults to rbd
 
 
@@ -335,10 +354,10 @@ def test_pool_objects_from_verbose_status() -> None:
 
 
 def test_pool_adopt_refuses_another_application() -> None:
-    inputs = {"pool_name": "vm", "application": "rbd", "adopt": True}
+    inputs = pool.PoolInputs(api_nodes=("pve1",), pool_name="vm", application="rbd", adopt=True)
     with pytest.raises(AlreadyExists, match="application 'cephfs'"):
-        pool.check_adoptable({"application": "cephfs"}, inputs)
-    pool.check_adoptable({"application": "rbd"}, inputs)
+        pool.check_adoptable(live_pool(application="cephfs"), inputs)
+    pool.check_adoptable(live_pool(application="rbd"), inputs)
 
 
 # -- storage ---------------------------------------------------------------------------------
@@ -357,8 +376,9 @@ def test_storage_live_view_makes_defaults_explicit() -> None:
 
 
 def test_storage_update_clears_nodes_with_delete() -> None:
-    live = {"content": ["images"], "krbd": False, "nodes": ["pve1"]}
-    assert storage.update_params(live, {"content": ["images"], "krbd": True, "nodes": None}) == {
+    live = storage.LiveStorage(storage="s", type="rbd", pool="rbd", content=["images"], krbd=False, nodes=["pve1"])
+    wanted = storage.StorageInputs(storage="s", pool="rbd", content=("images",), krbd=True, nodes=None)
+    assert storage.update_params(live, wanted) == {
         "krbd": True,
         "delete": "nodes",
     }
