@@ -2,7 +2,9 @@
 
 The call goes to the VM's current node, looked up in /cluster/resources (the VM may have been
 migrated or recovered by HA since it was declared). A disk already on the target storage is left
-alone: PVE refuses a same-storage move. Removing the resource leaves the disk where it is.
+alone: PVE refuses a same-storage move. Removing the resource leaves the disk where it is. It has
+no `adopt`: a disk already on the target is taken as moved anyway (state written before it was
+dropped still holds `adopt: false`, which is ignored).
 """
 
 from __future__ import annotations
@@ -85,7 +87,6 @@ class DiskMove(Resource, module="vm", name="DiskMove"):
         storage: pulumi.Input[str],
         delete_source: pulumi.Input[bool] = True,
         timeout: pulumi.Input[int] = 1800,
-        adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # The keyword arguments are the inputs, by name (tests/unit/providers checks them against MoveInputs).

@@ -2,7 +2,8 @@
 
 Placed between topology steps (depends_on) so the next step starts on a settled cluster. A data
 source would only sample at preview time; a resource waits during `up`. Changing `triggers`
-re-runs the wait.
+re-runs the wait. It has no `adopt`: there is nothing to take over (state written before it was
+dropped still holds `adopt: false`, which is ignored).
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ class CephHealthGate(Resource, module="ceph", name="HealthGate"):
         require: pulumi.Input[str] = "HEALTH_OK",
         timeout: pulumi.Input[int] = 600,
         triggers: pulumi.Input[Any] | None = None,
-        adopt: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # The keyword arguments are the inputs, by name (tests/unit/providers checks them against GateInputs).

@@ -24,7 +24,6 @@ class MoveInputs:
     storage: str = param(validate=matches(STORAGE_ID, "storage id"))  # a change moves the disk again
     delete_source: bool = param(default=True)
     timeout: int = param(default=1800, validate=between(1, 7 * 86400))
-    adopt: bool = param(default=False)
 
 
 @dataclass(frozen=True, kw_only=True)

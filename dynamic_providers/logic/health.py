@@ -34,7 +34,6 @@ class GateInputs:
     require: str = param(default="HEALTH_OK", validate=one_of(*REQUIREMENTS))
     timeout: int = param(default=600, validate=between(1, 86400))
     triggers: Any = param(default=None)  # any value; a change re-runs the wait
-    adopt: bool = param(default=False)
 
 
 @dataclass(frozen=True, kw_only=True)

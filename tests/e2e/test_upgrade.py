@@ -50,7 +50,10 @@ PROVIDERS = {
     "pulumi-python:dynamic/vm:DiskMove": ("dynamic_providers.disk_move", "DiskMoveProvider"),
 }
 # State keys PINNED wrote that HEAD no longer writes (and ignores when it reads old state).
-DROPPED: dict[str, frozenset[str]] = {}
+DROPPED = {
+    "pulumi-python:dynamic/ceph:HealthGate": frozenset({"adopt"}),  # meant nothing: the gate owns nothing
+    "pulumi-python:dynamic/vm:DiskMove": frozenset({"adopt"}),  # meant nothing: a moved disk is just there
+}
 # Outputs a refresh re-reads from a live cluster that may legitimately differ from one read to the next.
 VOLATILE = {"pulumi-python:dynamic/ceph:HealthGate": frozenset({"status", "summary"})}
 
