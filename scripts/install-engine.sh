@@ -9,6 +9,7 @@
 #   pulumi-resource-pulumi-python   launcher for Python dynamic providers (`python -m pulumi.dynamic`)
 #   pulumi-resource-proxmoxve       our own build (engine/proxmoxve-bridge) of the plugin the PyPI SDK
 #                                   pulumi_proxmoxve talks to (see install_proxmoxve)
+#   actionlint                      the GitHub Actions workflow linter CI runs on .github/workflows
 # and ../share/pulumi-resource-proxmoxve/{schema.json,bridge-metadata.json}: the Pulumi package schema the
 # plugin embeds (tests/unit/engine checks it against the SDK) and the bridge metadata.
 #
@@ -66,6 +67,10 @@ PROXMOXVE_BRIDGE_DIR="$REPO_ROOT/engine/proxmoxve-bridge"
 PROXMOXVE_BRIDGE_VERSION_VAR=proxmox-hci.invalid/proxmoxve-bridge.Version
 # Bump when the proxmoxve build recipe below changes (its own counter, so the CLI is not rebuilt).
 PROXMOXVE_RECIPE_REV=1
+
+# actionlint, the workflow linter (a plain Go module without replace directives, so `go install`).
+ACTIONLINT_MODULE=github.com/rhysd/actionlint
+ACTIONLINT_VERSION=1.7.12
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -376,6 +381,24 @@ install_proxmoxve() {
 }
 
 # ---------------------------------------------------------------------------
+# actionlint: `go install` of the pinned release into bin/ (the module version is embedded in the
+# binary's build info, which `actionlint -version` prints).
+# ---------------------------------------------------------------------------
+install_actionlint() {
+  local want="actionlint v$ACTIONLINT_VERSION"
+  if stamp_ok actionlint "$want"; then log "actionlint v$ACTIONLINT_VERSION: up to date"; return; fi
+  log "building actionlint v$ACTIONLINT_VERSION"
+  local tmp="$SRC_DIR/actionlint-bin"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  (cd "$SRC_DIR" && GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0 GOBIN="$tmp" \
+    "$GO" install -trimpath -ldflags "-s -w" "$ACTIONLINT_MODULE/cmd/actionlint@v$ACTIONLINT_VERSION" >&2) ||
+    die "building actionlint v$ACTIONLINT_VERSION from the Go module proxy failed (see above)"
+  mv -f "$tmp/actionlint" "$BIN_DIR/actionlint"
+  rm -rf "$tmp"
+  write_stamp actionlint "$want"
+}
+
+# ---------------------------------------------------------------------------
 # Language host source (Go): engine/pulumi-language-python/main.go. Its hash is part
 # of the stamp, so editing it triggers a rebuild.
 # ---------------------------------------------------------------------------
@@ -427,6 +450,7 @@ main() {
      ! stamp_ok pulumi-language-python "$WANT_LANGUAGE_HOST" ||
      ! stamp_ok pulumi-language-python-exec "$WANT_LANGUAGE_HOST" ||
      ! stamp_ok pulumi-resource-proxmoxve "$WANT_PROXMOXVE" ||
+     ! stamp_ok actionlint "actionlint v$ACTIONLINT_VERSION" ||
      [[ ! -f "$ENGINE_DIR/share/pulumi-resource-proxmoxve/schema.json" ]]; then
     ensure_go
   fi
@@ -434,6 +458,7 @@ main() {
   install_cli
   install_language_host
   install_proxmoxve
+  install_actionlint
 
   log "engine ready in $BIN_DIR; use it with:"
   log "  export PATH=\"$BIN_DIR:\$PATH\" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"

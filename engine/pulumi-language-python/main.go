@@ -8,9 +8,10 @@
 // (python/cmd/pulumi-language-python-exec), which is installed beside this binary.
 //
 // Implemented: Handshake, GetPluginInfo, GetRequiredPlugins/Packages, Run,
+// RunPlugin (policy packs and Python plugins, as upstream's host runs them),
 // InstallDependencies, About, GetProgramDependencies. Not implemented
-// (Unimplemented): RunPlugin (policy packs / Python plugins), code generation,
-// Pack, Template, Link, RuntimeOptionsPrompts; and the "typechecker" option.
+// (Unimplemented): code generation, Pack, Template, Link, RuntimeOptionsPrompts;
+// the "typechecker" option; attaching a debugger.
 package main
 
 import (
@@ -25,8 +26,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/blang/semver"
+	sdk "github.com/pulumi/pulumi/sdk/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -114,6 +118,13 @@ func (h *pythonHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.
 // resolveToolchain maps Pulumi.yaml `runtime.options` (virtualenv, toolchain) to
 // the SDK's toolchain, exactly the inputs the upstream host uses.
 func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+	return resolveToolchainFor(info, false)
+}
+
+// resolveToolchainFor is resolveToolchain for programs (isPlugin false) or plugins. As upstream's
+// parseOptions: a plugin (but not a policy pack) with the pip toolchain and no virtualenv gets
+// "venv", since plugins never run in the ambient Python.
+func resolveToolchainFor(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.Toolchain, error) {
 	if info == nil {
 		return nil, errors.New("the engine sent no program info (CLI too old for this language host?)")
 	}
@@ -139,6 +150,9 @@ func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) 
 	}
 	if tcName, _ := options["typechecker"].(string); tcName != "" {
 		return nil, fmt.Errorf("runtime option typechecker=%q is not supported by this language host", tcName)
+	}
+	if isPlugin && (opts.Toolchain == toolchain.Pip || opts.Toolchain == toolchain.Auto) && opts.Virtualenv == "" {
+		opts.Virtualenv = "venv"
 	}
 	return toolchain.ResolveToolchain(opts)
 }
@@ -419,4 +433,148 @@ func (h *pythonHost) GetProgramDependencies(ctx context.Context,
 		deps = append(deps, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
 	}
 	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
+}
+
+// RunPlugin runs a Python plugin or policy pack, as upstream's host does
+// (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go, RunPlugin):
+//
+//   - a policy pack (kind "analyzer") runs as `python -u -m pulumi.policy ARGS PACK_DIR` in the
+//     pack's directory. The pulumi-policy library predates the engine's ConfigureStack call, so
+//     sdk.PolicyProxy answers the engine's first calls itself, learns the stack's organization,
+//     project, stack, dry-run flag and config, starts the pack with them in its environment
+//     (PULUMI_ORGANIZATION, PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN, PULUMI_CONFIG) and
+//     then proxies every request, ConfigureStack with the stack's tags included, to the pack;
+//   - any other plugin runs its __main__.py (`python PLUGIN_DIR ARGS`) in the engine's working
+//     directory, or `python -m pulumi.run.plugin NAME ARGS` for a buildable package without one.
+//
+// Output goes back on the gRPC stream; a non-zero exit is reported as the plugin's exit code.
+func (h *pythonHost) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	ctx := server.Context()
+	if req.GetAttachDebugger() {
+		return errors.New("attaching a debugger to a plugin is not supported by this language host")
+	}
+	info := req.GetInfo()
+	isAnalyzer := req.GetKind() == string(apitype.AnalyzerPlugin)
+	tc, err := resolveToolchainFor(info, !isAnalyzer)
+	if err != nil {
+		return err
+	}
+
+	var cmd *exec.Cmd
+	if isAnalyzer {
+		args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+		cmd, err = tc.Command(ctx, append(args, info.GetProgramDirectory())...)
+	} else {
+		cmd, err = h.pluginCommand(ctx, tc, info, req.GetArgs())
+	}
+	if err != nil {
+		return err
+	}
+
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	var proxy *sdk.PolicyProxy
+	if isAnalyzer {
+		// Policy packs have always run in their own directory (their PulumiPolicy.yaml and venv).
+		cmd.Dir = info.GetProgramDirectory()
+		proxy, stdout, err = sdk.NewPolicyProxy(ctx, stdout)
+		if err != nil {
+			return fmt.Errorf("could not start the policy pack proxy: %w", err)
+		}
+		config, err := proxy.AwaitConfiguration(ctx)
+		if err != nil {
+			return fmt.Errorf("could not get the stack configuration for the policy pack: %w", err)
+		}
+		if config != nil {
+			env, err := policyPackEnv(config)
+			if err != nil {
+				return err
+			}
+			cmd.Env = append(cmd.Env, env...)
+		}
+	} else {
+		cmd.Dir = req.GetPwd()
+	}
+	cmd.Env = append(cmd.Env, req.GetEnv()...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	if err := cmd.Start(); err != nil {
+		if proxy != nil {
+			proxy.Abort(err)
+		}
+		return fmt.Errorf("problem executing plugin program (could not run language executor): %w", err)
+	}
+	if proxy != nil {
+		err = proxy.Attach(ctx, cmd) // returns once the pack exits
+	} else {
+		err = cmd.Wait()
+	}
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			if status, ok := exitErr.Sys().(syscall.WaitStatus); ok {
+				return server.Send(&pulumirpc.RunPluginResponse{
+					Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(status.ExitStatus())},
+				})
+			}
+		}
+		return fmt.Errorf("plugin program failed: %w", err)
+	}
+	return closer.Close()
+}
+
+// pluginCommand: the plugin's __main__.py, or pulumi.run.plugin for a buildable package.
+func (h *pythonHost) pluginCommand(ctx context.Context, tc toolchain.Toolchain, info *pulumirpc.ProgramInfo,
+	args []string,
+) (*exec.Cmd, error) {
+	root := info.GetRootDirectory()
+	if _, err := os.Stat(filepath.Join(root, "__main__.py")); err == nil {
+		return tc.Command(ctx, append([]string{info.GetProgramDirectory()}, args...)...)
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("looking for __main__.py: %w", err)
+	}
+	buildable, err := toolchain.IsBuildablePackage(root)
+	if err != nil {
+		return nil, fmt.Errorf("checking if plugin is a buildable package: %w", err)
+	}
+	if !buildable {
+		return nil, errors.New("plugin is not runnable, it provides neither __main__.py nor a buildable pyproject.toml")
+	}
+	pyproject, err := toolchain.LoadPyproject(root)
+	if err != nil {
+		return nil, fmt.Errorf("loading pyproject: %w", err)
+	}
+	if pyproject.Project == nil || pyproject.Project.Name == "" {
+		return nil, errors.New("plugin's pyproject.toml has no [project] name")
+	}
+	return tc.ModuleCommand(ctx, "pulumi.run.plugin", append([]string{pyproject.Project.Name}, args...)...)
+}
+
+// policyPackEnv: what pulumi-policy reads from its environment to configure the Pulumi runtime.
+func policyPackEnv(config *pulumirpc.AnalyzerStackConfigureRequest) ([]string, error) {
+	var env []string
+	add := func(key, value string) {
+		if value != "" {
+			env = append(env, key+"="+value)
+		}
+	}
+	add("PULUMI_ORGANIZATION", config.GetOrganization())
+	add("PULUMI_PROJECT", config.GetProject())
+	add("PULUMI_STACK", config.GetStack())
+	add("PULUMI_DRY_RUN", strconv.FormatBool(config.GetDryRun()))
+	if config.GetConfig() != nil {
+		data, err := json.Marshal(config.GetConfig())
+		if err != nil {
+			return nil, fmt.Errorf("serializing the stack configuration for the policy pack: %w", err)
+		}
+		add("PULUMI_CONFIG", string(data))
+	}
+	return env, nil
 }
