@@ -93,6 +93,14 @@ def known(value: Any) -> bool:
     return value is not UNKNOWN and value is not None
 
 
+def _int(value: Any) -> int | None:
+    """An integer property, or None when it is unknown, absent or not a number."""
+    try:
+        return int(value) if known(value) else None
+    except (TypeError, ValueError):
+        return None
+
+
 # -- resource rules: one resource at a time ----------------------------------------------------------
 
 
@@ -100,10 +108,10 @@ def pool_replicas(resource: Resource, stack: Stack) -> list[Violation]:
     """Pool size >= 3 and min_size >= 2 on every stack that is not a lab."""
     if resource.type != POOL or stack.is_lab:
         return []
-    size, min_size = resource.props.get("size"), resource.props.get("min_size")
+    size, min_size = _int(resource.props.get("size")), _int(resource.props.get("min_size"))
     pool = resource.props.get("pool_name", resource.name)
     out = []
-    if known(size) and int(size) < 3:
+    if size is not None and size < 3:
         out.append(
             Violation(
                 f"pool {pool} ({resource.name}) has size {size}: on a {stack.kind} stack one failed host must not "
@@ -112,7 +120,7 @@ def pool_replicas(resource: Resource, stack: Stack) -> list[Violation]:
                 resource.urn,
             )
         )
-    if known(min_size) and int(min_size) < 2:
+    if min_size is not None and min_size < 2:
         out.append(
             Violation(
                 f"pool {pool} ({resource.name}) has min_size {min_size}: Ceph would accept writes with one copy "
@@ -216,13 +224,6 @@ def manager_standby(resources: list[Resource], stack: Stack) -> list[Violation]:
     ]
 
 
-def _vm_id(value: Any) -> int | None:
-    try:
-        return int(value) if known(value) else None
-    except (TypeError, ValueError):
-        return None
-
-
 def ha_disks_on_shared_storage(resources: list[Resource], stack: Stack) -> list[Violation]:
     """An HA-managed VM's disks end on shared storage (an RBD storage of the stack, or sharedStorages),
     or HA cannot restart it on another node. A disk created on local storage and moved by a
@@ -230,14 +231,14 @@ def ha_disks_on_shared_storage(resources: list[Resource], stack: Stack) -> list[
     shared = {str(r.props.get("storage")) for r in of_type(resources, RBD_STORAGE) if known(r.props.get("storage"))}
     shared.update(stack.shared_storages)
     vms = of_type(resources, VM)
-    by_id = {vm_id: vm for vm in vms if (vm_id := _vm_id(vm.props.get("vmId"))) is not None}
+    by_id = {vm_id: vm for vm in vms if (vm_id := _int(vm.props.get("vmId"))) is not None}
     moves = of_type(resources, DISK_MOVE)
     out = []
     for ha in of_type(resources, HA_RESOURCE):
         sid = ha.props.get("resourceId")
         if not known(sid) or not str(sid).startswith("vm:"):
             continue
-        vm = by_id.get(_vm_id(str(sid).removeprefix("vm:")) or -1)
+        vm = by_id.get(_int(str(sid).removeprefix("vm:")) or -1)
         if vm is None:
             continue
         final: dict[str, Any] = {}
@@ -245,8 +246,8 @@ def ha_disks_on_shared_storage(resources: list[Resource], stack: Stack) -> list[
             if isinstance(disk, Mapping) and known(disk.get("interface")):
                 final[str(disk["interface"])] = disk.get("datastoreId")
         for move in moves:
-            move_vm = _vm_id(move.props.get("vm_id"))
-            ours = move_vm == _vm_id(vm.props.get("vmId")) or (move_vm is None and vm.urn in move.dependencies)
+            move_vm = _int(move.props.get("vm_id"))
+            ours = move_vm == _int(vm.props.get("vmId")) or (move_vm is None and vm.urn in move.dependencies)
             if ours and known(move.props.get("disk")) and str(move.props["disk"]) in final:
                 final[str(move.props["disk"])] = move.props.get("storage")
         local = sorted(f"{iface} on {store}" for iface, store in final.items() if known(store) and store not in shared)

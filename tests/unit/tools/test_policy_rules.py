@@ -81,11 +81,11 @@ def test_gates_and_monitors_need_no_protection() -> None:
 
 @pytest.mark.parametrize(("type_", "flag"), sorted(rules.DATA_LOSS_FLAGS.items()))
 def test_data_loss_flags_fail_on_clusters(type_: str, flag: str) -> None:
-    on = res(type_, "r", **{flag: True})
+    on = res(type_, "r", True, (), **{flag: True})
     found = rules.no_data_loss(on, CLUSTER)
     assert len(found) == 1 and flag in found[0].message and "allowDataLoss false" in found[0].message
     assert rules.no_data_loss(on, LAB) == []
-    assert rules.no_data_loss(res(type_, "r", **{flag: False}), CLUSTER) == []
+    assert rules.no_data_loss(res(type_, "r", True, (), **{flag: False}), CLUSTER) == []
 
 
 # -- MONs and MGRs ---------------------------------------------------------------------------------
