@@ -193,7 +193,6 @@ def test_a_no_op_preview_comment_says_no_changes(team: Team) -> None:
 def test_an_osd_removal_is_warned_about_at_the_top_with_what_it_holds(team: Team, tmp_path: Path) -> None:
     a = team.stacks["lab-a"]
     original = a.read_config()
-    victim = next(n["id"] for n in team.ceph("lab-a", "osd", "tree")["nodes"] if n.get("type") == "osd" and n["name"])
     try:
 
         def drop_sdc(config: dict[str, Any]) -> None:
