@@ -176,7 +176,7 @@ def of_type(resources: Iterable[Resource], type_: str) -> list[Resource]:
 
 def monitor_quorum(resources: list[Resource], stack: Stack) -> list[Violation]:
     """An odd number of MONs, at least 3, each on its own node."""
-    mons = of_type(resources, MON)
+    mons = sorted(of_type(resources, MON), key=lambda r: r.name)
     if not mons:
         return []
     out = []
@@ -254,7 +254,7 @@ def ha_disks_on_shared_storage(resources: list[Resource], stack: Stack) -> list[
         if local:
             out.append(
                 Violation(
-                    f"VM {vm.props.get('name', vm.name)} (vm:{vm.props.get('vmId')}) is HA-managed ({ha.name}) but "
+                    f"VM {vm.props.get('name', vm.name)} (vm:{_int(vm.props.get('vmId'))}) is HA-managed ({ha.name}) but "
                     f"has disks on storage other nodes cannot reach ({', '.join(local)}), so HA cannot restart it "
                     f"elsewhere. Put them on a Ceph storage (disks[].storage or disks[].moveTo: a pools[].storage), "
                     f"list a shared storage under proxmox-hci:sharedStorages, or drop the VM's ha.",

@@ -173,3 +173,17 @@ def test_shared_storages_of_the_stack_config_count_as_shared() -> None:
     assert rules.ha_disks_on_shared_storage([vm(101, ("scsi0", "nfs-vm")), ha(101)], stack) == []
     assert rules.shared_storages_from_config({}) == ()
     assert rules.shared_storages_from_config({"proxmox-hci:sharedStorages": "not json"}) == ()
+
+
+def test_numbers_arrive_as_floats_and_are_shown_as_integers() -> None:
+    """The engine sends properties as protobuf Structs, where every number is a double."""
+    machine = res(
+        rules.VM,
+        "hci-vm-app1-qemu",
+        name="app1",
+        vmId=101.0,
+        disks=[{"interface": "scsi0", "datastoreId": "local-lvm"}],
+    )
+    found = rules.ha_disks_on_shared_storage([machine, ha(101)], CLUSTER)
+    assert len(found) == 1 and "(vm:101)" in found[0].message
+    assert "has size 2:" in rules.pool_replicas(pool(2.0, 2.0), CLUSTER)[0].message  # type: ignore[arg-type]
