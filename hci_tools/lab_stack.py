@@ -134,6 +134,13 @@ def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
         shape = read_shape(ProxmoxerApi(access), env["PROXMOX_HCI_PUBLIC_NETWORK"])
         config = stack_config(shape, vms=args.vms)
         pulumi(paths, "stack", "init", name)
+        # Secrets through stdin, never on a command line; then our keys, written as the YAML they are.
+        pulumi(
+            paths, "config", "set", "--secret", "--stack", name, "proxmoxve:apiToken", stdin=env["PROXMOX_VE_API_TOKEN"]
+        )
+        pulumi(
+            paths, "config", "set", "--secret", "--stack", name, "proxmoxve:password", stdin=env["PROXMOX_VE_PASSWORD"]
+        )
         write_stack_file(
             paths,
             name,
@@ -142,13 +149,6 @@ def cmd_up(args: argparse.Namespace, paths: Paths) -> int:
                 "proxmoxve:endpoint": env["PROXMOX_VE_ENDPOINT"],
                 "proxmoxve:username": env["PROXMOX_VE_USERNAME"],
             },
-        )
-        # Secrets through stdin, never on a command line.
-        pulumi(
-            paths, "config", "set", "--secret", "--stack", name, "proxmoxve:apiToken", stdin=env["PROXMOX_VE_API_TOKEN"]
-        )
-        pulumi(
-            paths, "config", "set", "--secret", "--stack", name, "proxmoxve:password", stdin=env["PROXMOX_VE_PASSWORD"]
         )
         for tag, value in ((KIND_TAG, "lab"), (PVE_TAG, str(shape.pve_version)), (LAB_DIR_TAG, f".labs/{name}")):
             pulumi(paths, "stack", "tag", "set", tag, value, "--stack", name)

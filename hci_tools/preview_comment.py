@@ -142,7 +142,8 @@ def diagnostics_section(preview: Preview) -> list[str]:
     lines = ["<details><summary>Diagnostics</summary>", "", "```"]
     for diag in shown[:40]:
         message = str(diag.get("message", "")).strip()
-        lines.append(f"{diag.get('severity')}: {message[:600]}")
+        severity = str(diag.get("severity"))
+        lines.append(message[:600] if message.startswith(f"{severity}:") else f"{severity}: {message[:600]}")
     return [*lines, "```", "", "</details>"]
 
 
@@ -179,11 +180,12 @@ def render(
 # -- the command ----------------------------------------------------------------------------------
 
 
-def stack_config(stack: str, cwd: Path) -> dict[str, Any]:
+def stack_config(stack: str, cwd: Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The stack's config with secrets, as the providers see it; {} when pulumi cannot give it."""
     out = subprocess.run(
         ["pulumi", "config", "--json", "--show-secrets", "--stack", stack, "--non-interactive"],
         cwd=cwd,
+        env=None if env is None else dict(env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -195,14 +197,21 @@ def stack_config(stack: str, cwd: Path) -> dict[str, Any]:
     return {key: entry.get("value") for key, entry in data.items() if isinstance(entry, dict)}
 
 
-def build_comment(stack: str, preview_data: Mapping[str, Any], cwd: Path, ask_cluster: bool = True) -> str:
+def build_comment(
+    stack: str,
+    preview_data: Mapping[str, Any],
+    cwd: Path,
+    ask_cluster: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The comment for one stack's preview; env is the environment pulumi and the credentials come from."""
     preview = parse_preview(preview_data)
-    config = {**(preview_data.get("config") or {}), **(stack_config(stack, cwd) if ask_cluster else {})}
+    config = {**(preview_data.get("config") or {}), **(stack_config(stack, cwd, env) if ask_cluster else {})}
     risks = data_risks(preview, config)
     facts: dict[DataRisk, str] = {}
     note = ""
     if risks and ask_cluster:
-        access = resolve_access(config)
+        access = resolve_access(config, env)
         if access is None:
             note = (
                 "(The cluster was not asked what these hold: no endpoint or credentials in the stack or environment.)"

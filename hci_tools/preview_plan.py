@@ -73,7 +73,12 @@ class Step:
         return state.get("outputs") or {}
 
     def changed_properties(self) -> list[str]:
+        """What the engine says changed; for providers that report no diff detail (Python dynamic
+        providers), the top-level inputs whose old and new values differ."""
         keys = list(self.detailed_diff) or list(self.diff_reasons)
+        if not keys and self.op in ("update", "replace"):
+            old, new = self.inputs("old"), self.inputs("new")
+            keys = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
         return [k for k in keys if k.split(".")[0].split("[")[0] not in INTERNAL_PROPS]
 
 

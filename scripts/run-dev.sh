@@ -40,6 +40,7 @@ eval "$(python -m lab env --state-dir "$LAB_DIR")"
 # A fresh stack for the fresh lab (its state would describe the lab that is gone).
 rm -rf "$STATE_DIR" && mkdir -p "$STATE_DIR"
 pulumi stack init dev --non-interactive >&2
+pulumi stack tag set proxmox-hci:kind lab --stack dev --non-interactive >&2   # read by the policy pack (docs/teams.md)
 pulumi up --stack dev --yes --non-interactive --skip-preview
 
 echo

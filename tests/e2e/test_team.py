@@ -181,7 +181,7 @@ def test_lab_stacks_pass_the_policy_pack(team: Team) -> None:
 def comment(team: Team, stack: str) -> str:
     proj = team.stacks[stack]
     data = proj.preview_json()
-    return preview_comment.build_comment(stack, data, team.root)
+    return preview_comment.build_comment(stack, data, team.root, env=proj.env)
 
 
 def test_a_no_op_preview_comment_says_no_changes(team: Team) -> None:

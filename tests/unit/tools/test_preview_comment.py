@@ -214,3 +214,16 @@ def test_a_huge_plan_is_cut_below_githubs_limit_keeping_the_warning() -> None:
     data["steps"] += [step("create", POOL, f"pool-{i:05d}", new=POOL_OLD) for i in range(3000)]
     text = preview_comment.render("lab1", parse_preview(data))
     assert len(text) < 65_536 and "DELETES OR REPLACES DATA" in text and "cut to fit" in text
+
+
+def test_changed_inputs_are_computed_when_the_provider_gives_no_diff_detail() -> None:
+    """Python dynamic providers report no detailedDiff; the comment still names what changed."""
+    gate = "pulumi-python:dynamic/ceph:HealthGate"
+    old = {"triggers": {"osds": ["pve1:/dev/sdb", "pve1:/dev/sdc"]}, "require": "HEALTH_OK", "__provider": "a"}
+    new = {"triggers": {"osds": ["pve1:/dev/sdb"]}, "require": "HEALTH_OK", "__provider": "b"}
+    text = preview_comment.render(
+        "lab1", parse_preview({"steps": [step("update", gate, "hci-ceph-gate-osds", old=old, new=new)]})
+    )
+    assert "| ~ update | `hci-ceph-gate-osds` | ceph:HealthGate | `triggers` |" in text
+    assert '| `hci-ceph-gate-osds` | `triggers` | update | {"osds": ["pve1:/dev/sdb", "pve1:/dev/sdc"]} |' in text
+    assert "__provider" not in text
