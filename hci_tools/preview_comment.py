@@ -1,13 +1,15 @@
 """`pulumi preview --json` of a stack -> the Markdown comment a pull request gets for that stack.
 
-    pulumi preview --stack lab1 --json --diff > preview.json
+    PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true pulumi preview --stack lab1 --json --diff \\
+        --policy-pack policy > preview.json
     python -m hci_tools.preview_comment --stack lab1 --preview preview.json [--cwd PROJECT] [--no-cluster]
 
 At the top, in words an operator cannot miss, every step that touches data (an OSD, pool, RBD
 storage, VM disk or MON deleted or replaced; allowDataLoss on), each with what it holds, read
-from the cluster when it answers. Then the counts per operation, a table of the planned steps
-and the changed properties. The first line is a marker the workflow finds the comment by, so
-each push edits the same comment instead of adding one.
+from the cluster when it answers; then the policy pack's findings; then the counts per operation,
+a table of the planned steps and the changed properties. Both forms of `--json` are read (the
+PreviewDigest object, or the event stream, which alone carries policy violations). The first
+line is a marker the workflow finds the comment by, so each push edits the same comment.
 
 Endpoint and credentials for the cluster read come from the stack's config
 (`pulumi config --json --show-secrets`, run in --cwd) or the PROXMOX_VE_* environment.
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .cluster_facts import ClusterFacts, ProxmoxerApi, gather, resolve_access
-from .preview_plan import DataRisk, Preview, Step, data_risks, parse_preview
+from .preview_plan import DataRisk, Preview, Step, data_risks, parse_preview_text
 
 MAX_COMMENT = 60_000  # GitHub refuses comments over 65 536 characters
 OP_ORDER = ("delete", "replace", "update", "create", "read", "refresh", "import", "discard", "same")
@@ -135,6 +137,23 @@ def property_changes(changes: list[Step]) -> list[str]:
     ]
 
 
+def policy_section(preview: Preview) -> list[str]:
+    if not preview.policy_violations:
+        return []
+    mandatory = [v for v in preview.policy_violations if v.level == "mandatory"]
+    head = (
+        f"**Policy pack: {len(mandatory)} mandatory violation(s)** — this stack cannot be updated until they are fixed."
+        if mandatory
+        else "**Policy pack: advisory findings** (the update may go ahead)."
+    )
+    lines = [head, ""]
+    for v in sorted(preview.policy_violations, key=lambda v: (v.level != "mandatory", v.policy, v.urn)):
+        icon = "❌" if v.level == "mandatory" else "⚠️"
+        finding = v.message.splitlines()[-1] if v.message else ""
+        lines.append(f"- {icon} `{v.policy}` ({v.level}) on `{v.resource}`: {finding}")
+    return [*lines, ""]
+
+
 def diagnostics_section(preview: Preview) -> list[str]:
     shown = [d for d in preview.diagnostics if d.get("severity") in ("error", "warning")]
     if not shown:
@@ -155,14 +174,15 @@ def render(
     cluster_note: str = "",
 ) -> str:
     """The whole comment. Pure: facts are what cluster_facts read (or nothing)."""
-    risks = data_risks(preview, config)
+    risks = data_risks(preview, {**preview.config, **(config or {})})
     head = [marker(stack), f"### `pulumi preview` of stack `{stack}`", ""]
     if preview.is_noop and not risks:
         same = preview.counts().get("same", 0)
         body = [f"**No changes.** The stack matches its config ({same} resources unchanged).", ""]
-        return "\n".join([*head, *body, *diagnostics_section(preview)]).rstrip() + "\n"
+        return "\n".join([*head, *body, *policy_section(preview), *diagnostics_section(preview)]).rstrip() + "\n"
     body = [
         *risk_section(risks, facts or {}, cluster_note),
+        *policy_section(preview),
         f"**Plan:** {summary_line(preview)}",
         "",
         *steps_table(preview.changes),
@@ -199,14 +219,13 @@ def stack_config(stack: str, cwd: Path, env: Mapping[str, str] | None = None) ->
 
 def build_comment(
     stack: str,
-    preview_data: Mapping[str, Any],
+    preview: Preview,
     cwd: Path,
     ask_cluster: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> str:
     """The comment for one stack's preview; env is the environment pulumi and the credentials come from."""
-    preview = parse_preview(preview_data)
-    config = {**(preview_data.get("config") or {}), **(stack_config(stack, cwd, env) if ask_cluster else {})}
+    config = {**preview.config, **(stack_config(stack, cwd, env) if ask_cluster else {})}
     risks = data_risks(preview, config)
     facts: dict[DataRisk, str] = {}
     note = ""
@@ -234,11 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = sys.stdin.read() if args.preview == "-" else Path(args.preview).read_text()
     try:
-        data = json.loads(text)
-    except ValueError:
+        preview = parse_preview_text(text)
+    except (ValueError, AttributeError):
         print(f"preview_comment: {args.preview} is not `pulumi preview --json` output", file=sys.stderr)
         return 2
-    comment = build_comment(args.stack, data, Path(args.cwd), ask_cluster=not args.no_cluster)
+    if not preview.steps and not preview.policy_violations and not preview.diagnostics:
+        print(f"preview_comment: {args.preview} holds no preview (did `pulumi preview` run?)", file=sys.stderr)
+        return 2
+    comment = build_comment(args.stack, preview, Path(args.cwd), ask_cluster=not args.no_cluster)
     if args.output == "-":
         sys.stdout.write(comment)
     else:

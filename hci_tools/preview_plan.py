@@ -10,6 +10,7 @@ protect, ...).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,10 +84,24 @@ class Step:
 
 
 @dataclass(frozen=True)
+class PolicyViolation:
+    policy: str
+    level: str  # mandatory, advisory, ...
+    urn: str
+    message: str  # the policy's description, then the violation itself
+
+    @property
+    def resource(self) -> str:
+        return self.urn.rsplit("::", 1)[-1] if self.urn else "the stack"
+
+
+@dataclass(frozen=True)
 class Preview:
     steps: tuple[Step, ...]
     change_summary: Mapping[str, int]
     diagnostics: tuple[Mapping[str, Any], ...] = ()
+    policy_violations: tuple[PolicyViolation, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[Step]:
@@ -115,6 +130,77 @@ def is_stack(step: Step) -> bool:
     return step.type == "pulumi:pulumi:Stack"
 
 
+def parse_preview_text(text: str) -> Preview:
+    """Either form `pulumi preview --json` prints: the PreviewDigest object, or (with
+    PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true, the only form that carries policy violations) one
+    engine event per line (apitype.EngineEvent, sdk/go/common/apitype/events.go)."""
+    stripped = text.strip()
+    try:
+        data = json.loads(stripped)
+    except ValueError:
+        data = None
+    if isinstance(data, Mapping) and ("steps" in data or "changeSummary" in data or not data):
+        return parse_preview(data)
+    if isinstance(data, Mapping):
+        return parse_events([data])
+    events = []
+    for line in stripped.splitlines():
+        if line.strip():
+            events.append(json.loads(line))
+    return parse_events(events)
+
+
+def parse_events(events: list[Mapping[str, Any]]) -> Preview:
+    steps: dict[tuple[str, str], Step] = {}
+    summary: dict[str, int] = {}
+    diagnostics: list[Mapping[str, Any]] = []
+    violations: list[PolicyViolation] = []
+    config: dict[str, Any] = {}
+    for event in events:
+        if "resourcePreEvent" in event:
+            meta = event["resourcePreEvent"].get("metadata") or {}
+            step = Step(
+                op=str(meta.get("op", "")),
+                urn=str(meta.get("urn", "")),
+                old=meta.get("old") or {},
+                new=meta.get("new") or {},
+                detailed_diff={
+                    k: str(v.get("diffKind", v.get("kind", ""))) for k, v in (meta.get("detailedDiff") or {}).items()
+                },
+                diff_reasons=tuple(meta.get("diffs") or ()),
+                replace_reasons=tuple(meta.get("keys") or ())
+                if meta.get("op") in ("replace", "create-replacement")
+                else (),
+            )
+            steps.setdefault((step.op, step.urn), step)
+        elif "summaryEvent" in event:
+            summary = dict(event["summaryEvent"].get("resourceChanges") or {})
+        elif "diagnosticEvent" in event:
+            diag = event["diagnosticEvent"]
+            if diag.get("severity") in ("error", "warning"):
+                message = f"{diag.get('prefix', '')}{diag.get('message', '')}"
+                diagnostics.append({"severity": diag.get("severity"), "message": message, "urn": diag.get("urn", "")})
+        elif "policyEvent" in event:
+            pe = event["policyEvent"]
+            violations.append(
+                PolicyViolation(
+                    policy=str(pe.get("policyName", "")),
+                    level=str(pe.get("enforcementLevel", "")),
+                    urn=str(pe.get("resourceUrn", "")),
+                    message=str(pe.get("message", "")).strip(),
+                )
+            )
+        elif "preludeEvent" in event:
+            config = dict(event["preludeEvent"].get("config") or {})
+    return Preview(
+        steps=tuple(steps.values()),
+        change_summary=summary,
+        diagnostics=tuple(diagnostics),
+        policy_violations=tuple(violations),
+        config=config,
+    )
+
+
 def parse_preview(data: Mapping[str, Any]) -> Preview:
     steps = []
     for raw in data.get("steps") or []:
@@ -133,6 +219,7 @@ def parse_preview(data: Mapping[str, Any]) -> Preview:
         steps=tuple(steps),
         change_summary=dict(data.get("changeSummary") or {}),
         diagnostics=tuple(data.get("diagnostics") or ()),
+        config=dict(data.get("config") or {}),
     )
 
 

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 import yaml
 
-from hci_tools import preview_comment
 from tests.e2e.s3_gateway import Gateway, start_gateway
 from tests.e2e.workspace import PROGRAM_FILES, REPO, PulumiProject, engine_bin, pulumi_environment
 
@@ -179,9 +178,42 @@ def test_lab_stacks_pass_the_policy_pack(team: Team) -> None:
 
 
 def comment(team: Team, stack: str) -> str:
+    """What the preview workflow does: the streamed JSON preview with the policy pack, then our command."""
     proj = team.stacks[stack]
-    data = proj.preview_json()
-    return preview_comment.build_comment(stack, data, team.root, env=proj.env)
+    env = {**proj.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
+    out = subprocess.run(
+        ["pulumi", "preview", "--stack", stack, "--diff", "--json", "--non-interactive", "--policy-pack", POLICY],
+        cwd=team.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    preview = team.base / f"{stack}-preview.json"
+    preview.write_text(out.stdout)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hci_tools.preview_comment",
+            "--stack",
+            stack,
+            "--preview",
+            str(preview),
+            "--cwd",
+            str(team.root),
+        ],
+        cwd=REPO,
+        env=proj.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout
 
 
 def test_a_no_op_preview_comment_says_no_changes(team: Team) -> None:

@@ -5,10 +5,12 @@ runs the same code on real previews."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from hci_tools import cluster_facts, preview_comment
-from hci_tools.preview_plan import OSD, POOL, VM, data_risks, parse_preview
+from hci_tools.preview_plan import OSD, POOL, VM, data_risks, parse_preview, parse_preview_text
 
 STACK_URN = "urn:pulumi:lab1::proxmox-hci::pulumi:pulumi:Stack::proxmox-hci-lab1"
 
@@ -227,3 +229,30 @@ def test_changed_inputs_are_computed_when_the_provider_gives_no_diff_detail() ->
     assert "| ~ update | `hci-ceph-gate-osds` | ceph:HealthGate | `triggers` |" in text
     assert '| `hci-ceph-gate-osds` | `triggers` | update | {"osds": ["pve1:/dev/sdb", "pve1:/dev/sdc"]} |' in text
     assert "__provider" not in text
+
+
+STREAM = Path(__file__).parent / "data" / "probe-preview-stream.jsonl"
+
+
+def test_the_event_stream_of_a_real_preview_carries_the_policy_findings_into_the_comment() -> None:
+    """tests/unit/tools/data: `PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true pulumi preview --json --policy-pack
+    policy` of tests/e2e/policy_probe (two MONs on pve1, an HA VM on local-lvm), debug lines dropped."""
+    preview = parse_preview_text(STREAM.read_text())
+    assert {s.op for s in preview.steps} == {"create"} and len(preview.changes) == 7
+    assert preview.change_summary == {"create": 8}
+    assert {(v.policy, v.level) for v in preview.policy_violations} == {
+        ("mon-quorum", "mandatory"),
+        ("ha-disks-on-shared-storage", "mandatory"),
+        ("stack-kind-tag", "advisory"),
+    }
+    text = preview_comment.render("probe", preview)
+    assert "**Policy pack: 3 mandatory violation(s)**" in text
+    assert "- ❌ `ha-disks-on-shared-storage` (mandatory) on `probe-vm`: VM probe (vm:201) is HA-managed" in text
+    assert "- ⚠️ `stack-kind-tag` (advisory) on `policy-probe-probe`" in text
+    assert text.index("Policy pack") < text.index("**Plan:** 8 to create")
+    assert "| + create | `probe-vm` | proxmoxve:VmLegacy |" in text
+
+
+def test_the_digest_form_is_read_too() -> None:
+    preview = parse_preview_text(json.dumps(removal_preview()))
+    assert [s.op for s in preview.changes] == ["delete", "update"] and preview.config == {"proxmox-hci:pveVersion": "9"}
