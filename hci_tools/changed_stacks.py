@@ -15,7 +15,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.yaml$")
@@ -63,18 +63,19 @@ def changed_files(base: str, head: str, cwd: Path) -> list[str]:
     return [line for line in out.stdout.splitlines() if line]
 
 
-def tagged_stacks(tag: str, cwd: Path) -> set[str]:
-    """Stacks of the current backend carrying tag KEY=VALUE (`pulumi stack ls --tag-filter`)."""
+def tagged_stacks(tag: str, cwd: Path, env: Mapping[str, str] | None = None) -> set[str]:
+    """Stacks of the current backend carrying tag KEY=VALUE (`pulumi stack ls --tag`)."""
     out = subprocess.run(
-        ["pulumi", "stack", "ls", "--json", "--tag-filter", tag, "--non-interactive"],
+        ["pulumi", "stack", "ls", "--json", "--tag", tag, "--non-interactive"],
         cwd=cwd,
+        env=None if env is None else dict(env),
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
     if out.returncode != 0:
-        raise SystemExit(f"changed_stacks: pulumi stack ls --tag-filter {tag} failed: {out.stderr.strip()}")
+        raise SystemExit(f"changed_stacks: pulumi stack ls --tag {tag} failed: {out.stderr.strip()}")
     # DIY backends name stacks organization/project/stack or just stack; keep the last part.
     return {str(entry["name"]).rsplit("/", 1)[-1] for entry in json.loads(out.stdout or "[]")}
 

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hci_tools.changed_stacks import tagged_stacks
 from tests.e2e.s3_gateway import Gateway, start_gateway
 from tests.e2e.workspace import PROGRAM_FILES, REPO, PulumiProject, engine_bin, pulumi_environment
 
@@ -153,6 +154,12 @@ def test_each_lab_stack_was_generated_from_its_labs_shape_and_is_up(team: Team) 
     for name, pve in (("lab-a", "9"), ("lab-b", "8")):
         tags = json.loads(team.stacks[name].run("stack", "tag", "ls", "--json").stdout)
         assert tags["proxmox-hci:kind"] == "lab" and tags["proxmox-hci:pve"] == pve, tags
+
+
+def test_a_stack_opts_in_to_up_on_merge_with_a_tag(team: Team) -> None:
+    team.stacks["lab-a"].run("stack", "tag", "set", "proxmox-hci:up-on-merge", "true")
+    assert tagged_stacks("proxmox-hci:up-on-merge=true", team.root, team.env) == {"lab-a"}
+    assert tagged_stacks("proxmox-hci:kind=lab", team.root, team.env) == {"lab-a", "lab-b"}
 
 
 def test_a_config_change_shows_in_that_stacks_preview_only(team: Team) -> None:
