@@ -24,6 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import requests
+from proxmoxer.core import AuthenticationError, ResourceException
+
 from .preview_plan import DataRisk
 
 SOURCES = {
@@ -33,6 +36,19 @@ SOURCES = {
     "password": ("proxmoxve:password", "PROXMOX_VE_PASSWORD"),
     "insecure": ("proxmoxve:insecure", "PROXMOX_VE_INSECURE"),
 }
+
+
+# What a read can fail with: the API's refusal, the network, an answer of another shape.
+READ_ERRORS = (
+    ResourceException,
+    AuthenticationError,
+    requests.RequestException,
+    OSError,
+    LookupError,
+    ValueError,
+    TypeError,
+    AttributeError,
+)
 
 
 class Api(Protocol):
@@ -175,7 +191,7 @@ class ClusterFacts:
             return None
         try:
             return handler(*args)
-        except Exception as exc:  # the comment must still be written: say what went wrong instead
+        except READ_ERRORS as exc:  # the comment must still be written: say what went wrong instead
             return f"(could not be read from the cluster: {type(exc).__name__}: {str(exc)[:160]})"
 
 

@@ -252,9 +252,10 @@ def ha_disks_on_shared_storage(resources: list[Resource], stack: Stack) -> list[
                 final[str(move.props["disk"])] = move.props.get("storage")
         local = sorted(f"{iface} on {store}" for iface, store in final.items() if known(store) and store not in shared)
         if local:
+            vm_name, vm_id = vm.props.get("name", vm.name), _int(vm.props.get("vmId"))
             out.append(
                 Violation(
-                    f"VM {vm.props.get('name', vm.name)} (vm:{_int(vm.props.get('vmId'))}) is HA-managed ({ha.name}) but "
+                    f"VM {vm_name} (vm:{vm_id}) is HA-managed ({ha.name}) but "
                     f"has disks on storage other nodes cannot reach ({', '.join(local)}), so HA cannot restart it "
                     f"elsewhere. Put them on a Ceph storage (disks[].storage or disks[].moveTo: a pools[].storage), "
                     f"list a shared storage under proxmox-hci:sharedStorages, or drop the VM's ha.",

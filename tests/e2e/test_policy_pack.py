@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab
-from tests.e2e.workspace import REPO, PulumiProject, engine_bin, lab_environment
 
 pytestmark = pytest.mark.e2e
 

@@ -26,8 +26,8 @@ import pytest
 import yaml
 
 from hci_tools.changed_stacks import tagged_stacks
+from hci_tools.pulumi_project import PROGRAM_FILES, REPO, PulumiProject, engine_bin, pulumi_environment
 from tests.e2e.s3_gateway import Gateway, start_gateway
-from tests.e2e.workspace import PROGRAM_FILES, REPO, PulumiProject, engine_bin, pulumi_environment
 
 pytestmark = pytest.mark.e2e
 

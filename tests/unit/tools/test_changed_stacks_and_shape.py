@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hci_config import load_config
+from hci_config.loader import load_config
 from hci_tools.changed_stacks import affected_stacks, stack_of
 from hci_tools.stack_shape import ClusterShape, NodeShape, ShapeError, pve_major, read_shape, stack_config
 

@@ -133,7 +133,7 @@ def test_no_op_preview_says_no_changes_and_nothing_else() -> None:
 def test_pool_storage_mon_and_vm_removals_and_replacements_are_all_data_risks() -> None:
     storage = "pulumi-python:dynamic/storage:Rbd"
     mon = "pulumi-python:dynamic/ceph:Monitor"
-    vm_old = {
+    vm_old: dict[str, Any] = {
         "vmId": 101,
         "nodeName": "pve1",
         "name": "app1",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.workspace import REPO, engine_bin
+from hci_tools.pulumi_project import REPO, engine_bin
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 
