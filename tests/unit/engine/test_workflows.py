@@ -1,4 +1,5 @@
-"""The GitHub Actions workflows: actionlint (built by scripts/install-engine.sh) finds nothing, and
+"""The GitHub Actions workflows: actionlint (built with the engine by scripts/install-engine.sh, hence
+in tests/unit/engine, which the --unit lane skips) finds nothing, and
 no workflow can hand a fork's code the runner or the secrets."""
 
 from __future__ import annotations
