@@ -7,9 +7,11 @@ and the OSD stays out, still draining; Pulumi keeps the resource, and the next r
 
 from __future__ import annotations
 
+from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import UnsafeToProceed, WaitTimeout
 from dynamic_providers.logic.osd import tree_osds
 from dynamic_providers.logic.osd_removal import Action, LiveOsd, OsdRemoval, nowhere_to_go
+from dynamic_providers.progress import Every, progress
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.tasks import poll_interval
 
@@ -23,7 +25,9 @@ def remove_osd(client: PveClient, removal: OsdRemoval, timeout: float) -> None:
     client.require_root(f"destroying osd.{osd_id} on {node}")
     pools = client.pool_list(node)
     start = client.clock()
+    report = Every(1.0, client.clock)
     while True:
+        ensure_engine_alive(f"the next step of removing osd.{osd_id} on {node}")  # a safe point (engine_watch.py)
         now = client.clock()
         osds = tree_osds(client.osd_tree(node))
         state = osds.get(osd_id)
@@ -52,6 +56,8 @@ def remove_osd(client: PveClient, removal: OsdRemoval, timeout: float) -> None:
             )
             removal.destroy_requested(now)
         else:  # WAIT
+            if report.due():
+                progress(f"waiting for {step.reason}")  # the drain's PGs remaining, live (progress.py)
             elapsed = now - start
             if elapsed >= timeout:
                 raise WaitTimeout(

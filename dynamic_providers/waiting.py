@@ -10,20 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import WaitTimeout
+from dynamic_providers.progress import Every, progress
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.tasks import poll_interval
 
 Probe = Callable[[], tuple[bool, str]]  # -> (reached, what was seen)
+REPORT_EVERY = 1.0  # seconds between two progress messages of one wait
 
 
 def wait_until(client: PveClient, probe: Probe, timeout: float, what: str, hint: str = "") -> str:
-    """Poll probe() until it reports success; returns its last detail. Raises WaitTimeout naming `what`."""
+    """Poll probe() until it reports success; returns its last detail. Raises WaitTimeout naming `what`.
+
+    What the probe sees is shown live as the resource's status (progress.py), when it changes.
+    """
     start = client.clock()
+    report = Every(REPORT_EVERY, client.clock)
     while True:
+        ensure_engine_alive(f"waiting for {what}")  # a safe point: nothing is half done between polls
         reached, detail = probe()
         if reached:
             return detail
+        if report.due():
+            progress(f"waiting for {what}: {detail}")
         elapsed = client.clock() - start
         if elapsed >= timeout:
             raise WaitTimeout(

@@ -82,10 +82,14 @@ class PveClient:
     def task_status(self, upid: Upid) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{upid.node}/tasks/{quote(upid.raw, safe='')}/status") or {})
 
-    def task_log(self, upid: Upid, limit: int = 500) -> list[str]:
-        rows = self.call("GET", f"/nodes/{upid.node}/tasks/{quote(upid.raw, safe='')}/log", start=0, limit=limit)
+    def task_log(self, upid: Upid, limit: int = 500, start: int = 0) -> list[str]:
+        rows = self.call("GET", f"/nodes/{upid.node}/tasks/{quote(upid.raw, safe='')}/log", start=start, limit=limit)
         ordered = sorted(rows or [], key=lambda row: int(row.get("n", 0)))
         return [str(row.get("t", "")) for row in ordered]
+
+    def task_log_from(self, upid: Upid, start: int, limit: int = 50) -> list[str]:
+        """The task log's lines after the first `start` (PVE's own paging: read_task_log start/limit)."""
+        return self.task_log(upid, limit=limit, start=start)
 
     def wait_task(self, upid: str, timeout: float, what: str) -> TaskResult:
         return wait_task(
@@ -96,6 +100,7 @@ class PveClient:
             what=what,
             sleep=self.sleep,
             clock=self.clock,
+            log_from=self.task_log_from,  # live progress (tasks.LogFollower)
         )
 
     def run_task(self, start: Callable[[], Any], timeout: float, what: str) -> TaskResult:

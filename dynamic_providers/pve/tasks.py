@@ -3,6 +3,11 @@
 A task is polled fast while it is young (most Ceph tasks take seconds) and less often as it
 ages, so the delay between its end and our noticing stays around a tenth of its run time,
 never above 2 s. `wait_task` raises on failure or timeout; it never returns "unknown".
+
+While a task runs longer than FOLLOW_AFTER, its new log lines are shown live as the resource's
+status (progress.py), read every FOLLOW_EVERY seconds with the log's `start` offset, so only new
+lines travel (pve-manager PVE/API2/Tasks.pm read_task_log; pve-common PVE::Tools::dump_logfile).
+Quick tasks cost no extra request.
 """
 
 from __future__ import annotations
@@ -13,13 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import ProxmoxHciError, TaskFailed, TaskTimeout
+from dynamic_providers.progress import progress
 
 log = logging.getLogger(__name__)
 
 MIN_POLL = 0.1
 MAX_POLL = 2.0
 LOG_TAIL = 12  # lines of the task log quoted in errors
+FOLLOW_AFTER = 2.0  # seconds a task runs before its log is followed
+FOLLOW_EVERY = 2.0  # seconds between two reads of a followed log
+FOLLOW_LINES = 5  # newest lines shown per read; a burst of more is summarised
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,38 @@ class TaskResult:
     seconds: float  # from our first poll to noticing the end
 
 
+class LogFollower:
+    """Shows a running task's new log lines as progress: `poll(elapsed)` on every status poll."""
+
+    def __init__(
+        self, upid: Upid, read_from: Callable[[Upid, int], list[str]], report: Callable[[str], None] | None = None
+    ) -> None:
+        self.upid = upid
+        self._read_from = read_from  # (upid, lines already seen) -> the lines after those
+        self._report = report or (lambda message: progress(message))
+        self.seen = 0
+        self._next_read = FOLLOW_AFTER
+
+    def poll(self, elapsed: float) -> None:
+        if elapsed < self._next_read:
+            return
+        self._next_read = elapsed + FOLLOW_EVERY
+        try:
+            lines = self._read_from(self.upid, self.seen)
+        except ProxmoxHciError as exc:  # progress is best effort: the wait goes on
+            log.debug("task log of %s unreadable: %s", self.upid.raw, exc)
+            return
+        if self.seen == 0 and lines == ["no content"]:  # PVE's placeholder for an empty log (dump_logfile)
+            return
+        self.seen += len(lines)
+        shown = [line for line in lines if line.strip()][-FOLLOW_LINES:]
+        skipped = len([line for line in lines if line.strip()]) - len(shown)
+        if skipped > 0:
+            self._report(f"{self.upid.label}: ... {skipped} more log lines")
+        for line in shown:
+            self._report(f"{self.upid.label}: {line}")
+
+
 def wait_task(
     upid: Upid,
     *,
@@ -70,10 +112,17 @@ def wait_task(
     what: str,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    log_from: Callable[[Upid, int], list[str]] | None = None,
 ) -> TaskResult:
-    """Poll until the task stops. Raises TaskFailed (with PVE's message and the log tail) or TaskTimeout."""
+    """Poll until the task stops. Raises TaskFailed (with PVE's message and the log tail) or TaskTimeout.
+
+    With `log_from` (upid, lines seen -> newer lines), the log of a long task is shown as it grows.
+    """
     start = clock()
+    follower = LogFollower(upid, log_from) if log_from is not None else None
     while True:
+        # A safe point: the task runs on in PVE either way, but nobody would act on its result.
+        ensure_engine_alive(f"waiting for {what} (task {upid.raw})")
         state = status(upid)
         if state.get("status") == "stopped":
             exitstatus = str(state.get("exitstatus") or "unexpected status")
@@ -84,6 +133,8 @@ def wait_task(
         elapsed = clock() - start
         if elapsed >= timeout:
             raise TaskTimeout(what, upid.raw, upid.node, upid.label, timeout, _tail(log_lines, upid))
+        if follower is not None:
+            follower.poll(elapsed)
         sleep(min(poll_interval(elapsed), max(0.0, timeout - elapsed)))
 
 

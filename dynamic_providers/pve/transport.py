@@ -17,6 +17,7 @@ import requests
 from proxmoxer import AuthenticationError
 from proxmoxer.backends.https import Backend
 
+from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import PveApiError, PveAuthError
 from dynamic_providers.pve.credentials import Credentials
 from dynamic_providers.pve.retry import RetryPolicy, with_retries
@@ -50,6 +51,10 @@ class Transport:
         return with_retries(lambda: self._once(method, path, _clean(params)), method, what, self._policy, self._sleep)
 
     def _once(self, method: str, path: str, params: dict[str, Any]) -> Any:
+        if method != "GET":
+            # No change of any kind (an OSD destroy, a pool or storage delete) for a pulumi run that is
+            # gone; checked before every try, retries included (engine_watch.py).
+            ensure_engine_alive(f"{method} {path}")
         session = self._connect()
         url = self._base_url + path
         if method in ("GET", "DELETE"):

@@ -1,0 +1,135 @@
+"""The dynamic-provider host: `python -m dynamic_providers.host ENGINE_ADDRESS`, in place of `-m pulumi.dynamic`.
+
+The engine starts the `pulumi-resource-pulumi-python` plugin for every Python dynamic provider;
+our launcher (scripts/install-engine.sh) runs this module when Pulumi.yaml asks for it
+(`runtime.options.dynamicProviderHost`, which reaches the launcher as
+PULUMI_RUNTIME_DYNAMICPROVIDERHOST). It serves exactly the SDK's provider servicer
+(pulumi/dynamic/__main__.py: deserialising providers, configure, the wire format), with three
+changes the operator sees:
+
+1. Errors. Upstream answers every exception with its full traceback. Here a ProxmoxHciError (an
+   error our providers understood and explained: what failed, where, PVE's or Ceph's words, the
+   fix) reaches `pulumi up` as its message alone; any other exception is a bug, and keeps its
+   traceback, with a line saying so.
+2. Progress. Each call runs in an engine_watch call scope holding its resource's URN, which
+   progress.progress() uses to show live status under that resource.
+3. The engine's death. The host watches the engine (engine_watch); once it is gone, calls in flight
+   stop at their next safe point, and the host exits instead of running on unobserved.
+
+The SDK module cannot be imported (it starts serving at import), so it is loaded from its source
+with that call left out and its error decorator replaced by ours; `load_sdk_host` checks that
+both are where we expect, so an SDK upgrade that moves them fails loudly here, not silently.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import grpc
+import pulumi.dynamic
+
+from dynamic_providers import engine_watch
+from dynamic_providers.errors import ProxmoxHciError
+
+SDK_DECORATOR = "_abort_with_traceback"
+EXIT_GRACE = 10.0  # seconds calls in flight get to reach a safe point once the engine is gone
+BUG_NOTE = (
+    "\nThis is a bug in proxmox-hci's providers, not an error from PVE or Ceph: please report it with the "
+    "traceback above."
+)
+
+Handler = Callable[[Any, Any, Any], Any]
+
+
+def answer_errors(fn: Handler) -> Handler:
+    """The SDK's `_abort_with_traceback`, ours: a call scope for the URN, and clean errors."""
+
+    def wrapper(self: Any, request: Any, context: Any) -> Any:
+        with engine_watch.WATCH.call_scope(getattr(request, "urn", ""), context):
+            try:
+                return fn(self, request, context)
+            except engine_watch.EngineGone as exc:
+                context.abort(grpc.StatusCode.CANCELLED, str(exc))
+            except ProxmoxHciError as exc:
+                context.abort(grpc.StatusCode.UNKNOWN, clean_message(exc))
+            except Exception:  # every other exception is a bug: keep its traceback
+                context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc() + BUG_NOTE)
+
+    wrapper.__name__ = getattr(fn, "__name__", "handler")
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def clean_message(exc: ProxmoxHciError) -> str:
+    """What the operator reads under the resource: our message (it already carries PVE's or Ceph's words)."""
+    return str(exc).strip() or type(exc).__name__
+
+
+def load_sdk_host(decorator: Callable[[Handler], Handler] = answer_errors) -> ModuleType:
+    """pulumi/dynamic/__main__.py as a module that does not serve, with `decorator` for its handlers."""
+    path = Path(pulumi.dynamic.__file__).with_name("__main__.py")
+    tree = ast.parse(path.read_text(), filename=str(path))
+    kept: list[ast.stmt] = []
+    found = {"main call": False, SDK_DECORATOR: False}
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and _is_call_of(node.value, "main"):
+            found["main call"] = True
+            continue
+        if isinstance(node, ast.FunctionDef) and node.name == SDK_DECORATOR:
+            found[SDK_DECORATOR] = True
+            continue
+        kept.append(node)
+    missing = [name for name, seen in found.items() if not seen]
+    if missing:
+        raise RuntimeError(
+            f"{path} no longer has the shape dynamic_providers/host.py expects (missing: {', '.join(missing)}); "
+            "check the pulumi SDK pin against host.py"
+        )
+    tree.body = kept
+    module = ModuleType("dynamic_providers._sdk_host")
+    module.__file__ = str(path)
+    module.__dict__[SDK_DECORATOR] = decorator
+    exec(compile(tree, str(path), "exec"), module.__dict__)  # the SDK's own source, see the docstring
+    return module
+
+
+def _is_call_of(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name and not node.args
+
+
+def main(argv: list[str]) -> None:
+    sdk = load_sdk_host()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=sdk._GRPC_CHANNEL_OPTIONS)
+    sdk.provider_pb2_grpc.add_ResourceProviderServicer_to_server(sdk.DynamicResourceProviderServicer(), server)
+    port = server.add_insecure_port(address="127.0.0.1:0")
+    server.start()
+    # The engine reads the port from the first line of stdout.
+    sys.stdout.buffer.write(f"{port}\n".encode())
+    sys.stdout.flush()
+
+    watch = engine_watch.WATCH
+    if len(argv) > 1 and argv[1]:
+        watch.attach(argv[1])
+    try:
+        watch.gone.wait()
+    except KeyboardInterrupt:  # the engine's normal way of closing a plugin
+        server.stop(0)
+        return
+    # Gone: the calls in flight raise EngineGone at their next safe point; then we leave. os._exit,
+    # because a call stuck in a long HTTP read must not keep the process alive, and stdout and
+    # stderr lead to a dead engine.
+    watch.wait_for_calls(EXIT_GRACE)
+    server.stop(0)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
