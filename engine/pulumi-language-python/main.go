@@ -12,6 +12,13 @@
 // InstallDependencies, About, GetProgramDependencies. Not implemented
 // (Unimplemented): code generation, Pack, Template, Link, RuntimeOptionsPrompts;
 // the "typechecker" option; attaching a debugger.
+//
+// The host exits when the engine dies. The engine runs plugins in process groups
+// of their own, so a SIGKILL of `pulumi` (CI cancel) reaches none of them; like
+// upstream's hosts we health-check the engine's address (rpcutil.Healthcheck) and
+// stop when it fails, killing a program still running (exec.CommandContext).
+// Upstream checks every 5 minutes; we check every second (engineCheckEvery), so
+// nothing of a killed run is left seconds later, for one tiny loopback RPC a second.
 package main
 
 import (
@@ -27,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/blang/semver"
 	sdk "github.com/pulumi/pulumi/sdk/v3"
@@ -45,6 +53,9 @@ const execName = "pulumi-language-python-exec"
 
 // Exit code the runner uses after it has already shown the user an error.
 const bailExitCode = 32
+
+// How often the engine's health is checked (see the package comment).
+const engineCheckEvery = time.Second
 
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "pulumi-language-python: "+format+"\n", args...)
@@ -74,8 +85,24 @@ func main() {
 		fatalf("missing executor %s", execPath)
 	}
 
-	host := &pythonHost{engineAddress: flag.Arg(0), exec: execPath, tracing: *tracing}
+	// engineCtx ends when the engine stops answering: the server stops, and Run's
+	// program is killed through its command's context.
+	engineCtx, engineGone := context.WithCancel(context.Background())
+	defer engineGone()
+	stop := make(chan bool)
+	go func() {
+		<-engineCtx.Done()
+		close(stop)
+	}()
+	if addr := flag.Arg(0); addr != "" {
+		if err := rpcutil.Healthcheck(engineCtx, addr, engineCheckEvery, engineGone); err != nil {
+			fatalf("could not start the engine health check: %v", err)
+		}
+	}
+
+	host := &pythonHost{engineAddress: flag.Arg(0), exec: execPath, tracing: *tracing, engineCtx: engineCtx}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: stop,
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
 			return nil
@@ -86,8 +113,19 @@ func main() {
 	}
 	// The engine reads the port from our first stdout line.
 	fmt.Printf("%d\n", handle.Port)
-	if err := <-handle.Done; err != nil {
-		fatalf("language host RPC stopped serving: %v", err)
+	select {
+	case err := <-handle.Done:
+		if err != nil {
+			fatalf("language host RPC stopped serving: %v", err)
+		}
+	case <-engineCtx.Done():
+		// The engine is gone: Run's program is being killed with Run's context and the
+		// server stops gracefully; give that a moment, never more.
+		select {
+		case <-handle.Done:
+		case <-time.After(5 * time.Second):
+		}
+		os.Exit(1)
 	}
 }
 
@@ -98,6 +136,7 @@ type pythonHost struct {
 	engineAddress string
 	exec          string
 	tracing       string
+	engineCtx     context.Context // done once the engine no longer answers
 }
 
 func (h *pythonHost) Handshake(_ context.Context,
@@ -160,6 +199,12 @@ func resolveToolchainFor(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.
 // Run executes the program through the runner script, with the interpreter of
 // the project's virtualenv/toolchain.
 func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	// The program dies with the call (the engine dropped it) or with the engine.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopWithEngine := context.AfterFunc(h.engineCtx, cancel)
+	defer stopWithEngine()
+
 	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
@@ -449,7 +494,11 @@ func (h *pythonHost) GetProgramDependencies(ctx context.Context,
 //
 // Output goes back on the gRPC stream; a non-zero exit is reported as the plugin's exit code.
 func (h *pythonHost) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
-	ctx := server.Context()
+	// The plugin dies with the call or with the engine, as Run's program does.
+	ctx, cancel := context.WithCancel(server.Context())
+	defer cancel()
+	stopWithEngine := context.AfterFunc(h.engineCtx, cancel)
+	defer stopWithEngine()
 	if req.GetAttachDebugger() {
 		return errors.New("attaching a debugger to a plugin is not supported by this language host")
 	}
