@@ -42,6 +42,21 @@ def engine_bin() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+def install_plugins(env: dict[str, str], bin_dir: Path) -> None:
+    """Our proxmoxve plugin into env's PULUMI_HOME, where Pulumi expects it (scripts/install-engine.sh
+    keeps it off PATH, which would make Pulumi warn on every run)."""
+    version = (REPO / "engine" / "proxmoxve-bridge" / "VERSION").read_text().strip()
+    plugin = bin_dir.parent / "plugins" / "pulumi-resource-proxmoxve"
+    subprocess.run(
+        ["pulumi", "plugin", "install", "resource", "proxmoxve", version, "--file", str(plugin)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+
+
 def lab_environment(state_dir: str) -> dict[str, str]:
     """What `eval "$(python -m lab env ...)"` would export."""
     out = subprocess.run(
@@ -102,6 +117,7 @@ class PulumiProject:
                 shutil.copy2(src, root / src.name)
         (root / ".venv").symlink_to(REPO / ".venv")
         project = cls(root=root, stack=stack, env=pulumi_environment(base, bin_dir, lab_env))
+        install_plugins(project.env, bin_dir)
         project.write_config(config)
         project.run("stack", "init")
         return project

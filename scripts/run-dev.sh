@@ -12,12 +12,13 @@ STATE_DIR=$ROOT/.pulumi-state
 
 log() { echo "run-dev: $*" >&2; }
 
+# Set first: scripts/install-engine.sh installs the proxmoxve plugin into this PULUMI_HOME.
+export PULUMI_HOME="$ROOT/.pulumi-home"
 ENGINE_BIN=$(scripts/setup.sh | tail -1)
 export PATH="$ENGINE_BIN:$ROOT/.venv/bin:$PATH"
 export PULUMI_BACKEND_URL="file://$STATE_DIR"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"   # the lab's stack has no real secrets
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-export PULUMI_HOME="$ROOT/.pulumi-home"
 
 if [[ ${1:-} == --down ]]; then
     if [[ -f $LAB_DIR/lab.json ]]; then

@@ -168,7 +168,7 @@ def test_schema_is_the_pinned_release(bin_dir: Path, schema: dict[str, Any]) -> 
     want = (BRIDGE_DIR / "VERSION").read_text().strip()
     assert schema["name"] == "proxmoxve"
     assert schema["version"] == want
-    plugin = bin_dir / "pulumi-resource-proxmoxve"
+    plugin = bin_dir.parent / "plugins" / "pulumi-resource-proxmoxve"  # off PATH: see install-engine.sh
     out = subprocess.run([str(plugin), "-version"], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "v" + want
 
