@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pulumi.dynamic import CreateResult, ResourceProvider
+from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
 from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import UnsafeToProceed
@@ -21,6 +21,10 @@ REFUSAL = (
     "refusing to remove osd.3 on pve1: its data has nowhere to go (2 hosts with in OSDs, pool vm-pool needs 3). "
     "Ceph says: OSD(s) 3 have 12 pgs currently mapped to them. Add an OSD on another host first."
 )
+
+
+class Fixture(Resource):
+    """A dynamic resource for any provider here (type pulumi-python:dynamic:Resource)."""
 
 
 class RefusingProvider(ResourceProvider):

@@ -202,7 +202,7 @@ def test_wait_until_stops_at_its_next_poll_once_dropped(watch: EngineWatch) -> N
             context.drop()
         return False, "draining"
 
-    with watch.call_scope("urn:z", context), pytest.raises(EngineGone, match="waiting for osd.3 to drain"):
+    with watch.call_scope("urn:z", context), pytest.raises(EngineGone, match=r"waiting for osd\.3 to drain"):
         wait_until(FakeClock(), probe, 600, "osd.3 to drain")  # type: ignore[arg-type]
     assert len(polls) == 3
 
@@ -223,7 +223,7 @@ class TaskLog:
 
 
 def test_follower_shows_only_new_lines_and_waits_before_reading() -> None:
-    log, shown = TaskLog(), []
+    log, shown = TaskLog(), list[str]()
     follower = LogFollower(UPID, log.read_from, shown.append)
     follower.poll(0.5)
     assert log.reads == []  # young tasks cost no request
@@ -243,7 +243,7 @@ def test_follower_shows_only_new_lines_and_waits_before_reading() -> None:
 
 
 def test_follower_summarises_a_burst() -> None:
-    log, shown = TaskLog(), []
+    log, shown = TaskLog(), list[str]()
     log.lines = [f"line {n}" for n in range(1, 21)]
     LogFollower(UPID, log.read_from, shown.append).poll(FOLLOW_AFTER)
     assert shown[0] == f"cephcreateosd sdb: ... {20 - FOLLOW_LINES} more log lines"
