@@ -105,6 +105,16 @@ def _is_call_of(node: ast.expr, name: str) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name and not node.args
 
 
+def engine_address(argv: list[str]) -> str | None:
+    """The engine's address: the last argument, after the flags the engine may pass first (--logtostderr,
+    -v=N with --logflow; "--tracing ENDPOINT"), as buildPluginArguments in sdk/go/common/resource/plugin
+    /plugin.go orders them. None when the host runs without an engine (attach mode)."""
+    args = argv[1:]
+    if not args or args[-1].startswith("-") or (len(args) > 1 and args[-2].lstrip("-") == "tracing"):
+        return None
+    return args[-1]
+
+
 def main(argv: list[str]) -> None:
     sdk = load_sdk_host()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=sdk._GRPC_CHANNEL_OPTIONS)
@@ -116,8 +126,9 @@ def main(argv: list[str]) -> None:
     sys.stdout.flush()
 
     watch = engine_watch.WATCH
-    if len(argv) > 1 and argv[1]:
-        watch.attach(argv[1])
+    address = engine_address(argv)
+    if address:
+        watch.attach(address)
     try:
         watch.gone.wait()
     except KeyboardInterrupt:  # the engine's normal way of closing a plugin

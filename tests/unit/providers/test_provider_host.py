@@ -25,7 +25,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
-from dynamic_providers.host import BUG_NOTE, load_sdk_host
+from dynamic_providers.host import BUG_NOTE, engine_address, load_sdk_host
 from tests.unit.providers import host_fixtures
 
 REPO = Path(__file__).resolve().parents[3]
@@ -109,6 +109,20 @@ def error_of(stub: Any, request: Any) -> grpc.RpcError:
 def test_sdk_servicer_loads_with_our_decorator() -> None:
     sdk = load_sdk_host(lambda fn: fn)
     assert hasattr(sdk, "DynamicResourceProviderServicer") and hasattr(sdk, "get_provider")
+
+
+@pytest.mark.parametrize(
+    ("argv", "address"),
+    [
+        (["host", "127.0.0.1:4242"], "127.0.0.1:4242"),
+        (["host", "--logtostderr", "-v=9", "127.0.0.1:4242"], "127.0.0.1:4242"),  # pulumi --logflow
+        (["host", "--tracing", "http://127.0.0.1:9411", "127.0.0.1:4242"], "127.0.0.1:4242"),
+        (["host", "--tracing", "http://127.0.0.1:9411"], None),  # attach mode: no engine
+        (["host"], None),
+    ],
+)
+def test_engine_address_is_the_last_argument_after_the_engines_flags(argv: list[str], address: str | None) -> None:
+    assert engine_address(argv) == address
 
 
 def test_our_error_arrives_as_its_message_alone(host: Any) -> None:
