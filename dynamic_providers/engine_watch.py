@@ -17,6 +17,10 @@ and (in pve/transport.py) before every request that changes anything. Once the e
 raises EngineGone, so no new step (an OSD destroy after its drain, a pool or storage delete)
 starts for a run nobody watches; the host (host.py) then exits. Outside the host (tests and
 scripts calling providers directly) there is no engine to lose, and the check never fires.
+
+Ctrl-C is not "gone": the engine then calls the provider's Cancel and waits for the operations in
+flight to finish (Pulumi's rule, which keeps what they did in the state); a second Ctrl-C kills
+pulumi, and from there the above applies.
 """
 
 from __future__ import annotations
