@@ -132,7 +132,10 @@ def test_pulumi_yaml_default_matches_the_model(key: str) -> None:
 def test_project_is_python_in_the_venv() -> None:
     project = yaml.safe_load(Path(ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == "proxmox-hci"
-    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": ".venv", "dynamicProviderHost": "dynamic_providers.host"},
+    }
 
 
 def test_raw_stack_config_reads_this_projects_keys(monkeypatch: pytest.MonkeyPatch) -> None:
