@@ -5,29 +5,27 @@ The program's one dynamic resource (tests/unit/providers/host_fixtures.py DrainT
 waits WAIT seconds in waiting.wait_until, then "destroys" (writes a marker file). The kill lands
 KILL_AFTER seconds into that wait. No lab: what is measured is the engine's processes.
 
-Usage: .venv/bin/python bench/killed_runs.py [--kills 3] [--sdk-host] [--engine-bin DIR]
+Usage: .venv/bin/python -m bench.killed_runs [--kills 3] [--sdk-host] [--engine-bin DIR]
   --sdk-host   run providers under the SDK's `python -m pulumi.dynamic`, as before dynamic_providers/host.py
-  --engine-bin an engine built by another revision of scripts/install-engine.sh (e.g. the shared cache)
+  --engine-bin another engine of this layout (bin/, plugins/), e.g. one built by an older install-engine.sh
+               with its bin/pulumi-resource-proxmoxve moved to plugins/
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import yaml
 
-import yaml  # noqa: E402
-
-from tests.e2e.processes import RUN_ID_VARIABLE, new_run_id, processes_of  # noqa: E402
-from tests.e2e.workspace import PROGRAM_FILES, pulumi_environment  # noqa: E402
+from hci_tools.pulumi_project import REPO, engine_bin, pulumi_environment
+from tests.e2e.processes import RUN_ID_VARIABLE, new_run_id, processes_of
 
 WAIT = 20.0  # the provider's wait before its destroy
 KILL_AFTER = 5.0  # seconds into the wait
@@ -43,22 +41,18 @@ f.Fixture(f.DrainThenDestroyProvider(), "drain", {{"wait": {wait}, "marker": {ma
 def project(base: Path, bin_dir: Path, sdk_host: bool) -> tuple[Path, dict[str, str], Path]:
     root = base / "project"
     root.mkdir(parents=True)
-    runtime = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]
+    runtime = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["runtime"]
     if sdk_host:
         runtime["options"].pop("dynamicProviderHost", None)
     (root / "Pulumi.yaml").write_text(yaml.safe_dump({"name": "killed-runs", "runtime": runtime}))
     marker = base / "destroyed"
     (root / "__main__.py").write_text(PROGRAM.format(wait=WAIT, marker=str(marker)))
-    (root / "host_fixtures.py").write_text((ROOT / "tests/unit/providers/host_fixtures.py").read_text())
-    dynamic = next(p for p in PROGRAM_FILES if p.name == "dynamic_providers")
-    subprocess.run(["cp", "-r", str(dynamic), str(root)], check=True)
-    (root / ".venv").symlink_to(ROOT / ".venv")
+    (root / "host_fixtures.py").write_text((REPO / "tests/unit/providers/host_fixtures.py").read_text())
+    shutil.copytree(
+        REPO / "dynamic_providers", root / "dynamic_providers", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (root / ".venv").symlink_to(REPO / ".venv")
     env = pulumi_environment(base, bin_dir, {})
-    plugin = bin_dir.parent / "plugins" / "pulumi-resource-proxmoxve"
-    if plugin.exists():  # older engines keep it on PATH instead
-        version = (ROOT / "engine/proxmoxve-bridge/VERSION").read_text().strip()
-        cmd = ["pulumi", "plugin", "install", "resource", "proxmoxve", version, "--file", str(plugin)]
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
     subprocess.run(["pulumi", "stack", "init", "bench", "--non-interactive"], cwd=root, env=env, check=True)
     return root, env, marker
 
@@ -106,8 +100,6 @@ def main() -> None:
     parser.add_argument("--sdk-host", action="store_true")
     parser.add_argument("--engine-bin", type=Path)
     args = parser.parse_args()
-    from tests.e2e.workspace import engine_bin
-
     bin_dir = args.engine_bin or engine_bin()
     print(f"engine {bin_dir}; provider host: {'SDK pulumi.dynamic' if args.sdk_host else 'dynamic_providers.host'}")
     total_left, destroys = 0, 0

@@ -60,7 +60,7 @@ def answer_errors(fn: Handler) -> Handler:
                 context.abort(grpc.StatusCode.CANCELLED, str(exc))
             except ProxmoxHciError as exc:
                 context.abort(grpc.StatusCode.UNKNOWN, clean_message(exc))
-            except Exception:  # every other exception is a bug: keep its traceback
+            except Exception:  # noqa: BLE001 - every other exception is a bug: keep its traceback
                 context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc() + BUG_NOTE)
 
     wrapper.__name__ = getattr(fn, "__name__", "handler")

@@ -74,7 +74,8 @@ def lab_environment(state_dir: str) -> dict[str, str]:
 
 
 def pulumi_environment(base: Path, bin_dir: Path, lab_env: dict[str, str]) -> dict[str, str]:
-    """The engine on PATH, a file backend and a PULUMI_HOME under base, the lab's credentials."""
+    """The engine on PATH, a file backend and a PULUMI_HOME under base (our proxmoxve plugin installed
+    in it), the lab's credentials."""
     (base / "state").mkdir(exist_ok=True)
     env = dict(os.environ)
     env.update(lab_env)
@@ -88,6 +89,7 @@ def pulumi_environment(base: Path, bin_dir: Path, lab_env: dict[str, str]) -> di
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
     )
+    install_plugins(env, bin_dir)
     return env
 
 
@@ -117,7 +119,6 @@ class PulumiProject:
                 shutil.copy2(src, root / src.name)
         (root / ".venv").symlink_to(REPO / ".venv")
         project = cls(root=root, stack=stack, env=pulumi_environment(base, bin_dir, lab_env))
-        install_plugins(project.env, bin_dir)
         project.write_config(config)
         project.run("stack", "init")
         return project

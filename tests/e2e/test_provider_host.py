@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dynamic_providers.host import BUG_NOTE
-from tests.e2e.workspace import REPO, PulumiProject, engine_bin
+from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin
 from tests.unit.providers import host_fixtures
 
 pytestmark = pytest.mark.e2e

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab, LabFactory
 from tests.e2e.processes import RUN_ID_VARIABLE, new_run_id, processes_of
-from tests.e2e.workspace import PulumiProject, engine_bin, lab_environment
 
 pytestmark = pytest.mark.e2e
 
