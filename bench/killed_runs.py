@@ -1,7 +1,7 @@
 """Kill `pulumi up` (SIGKILL to its process group, as CI's cancel does) in the middle of a provider's wait;
 count what of the run is still alive afterwards, and whether the step after the wait still ran.
 
-The program's one dynamic resource (tests/unit/providers/host_fixtures.py DrainThenDestroyProvider)
+The program's one dynamic resource (bench/killed_runs_project/drain_fixture.py DrainThenDestroyProvider)
 waits WAIT seconds in waiting.wait_until, then "destroys" (writes a marker file). The kill lands
 KILL_AFTER seconds into that wait. No lab: what is measured is the engine's processes.
 
@@ -25,16 +25,16 @@ from pathlib import Path
 import yaml
 
 from hci_tools.pulumi_project import REPO, engine_bin, pulumi_environment
-from tests.e2e.processes import RUN_ID_VARIABLE, new_run_id, processes_of
+from hci_tools.run_processes import RUN_ID_VARIABLE, new_run_id, processes_of
 
 WAIT = 20.0  # the provider's wait before its destroy
 KILL_AFTER = 5.0  # seconds into the wait
 LOOK_AFTER = 30.0  # seconds after the kill at which survivors are counted
 
 PROGRAM = """\
-import host_fixtures as f
+import drain_fixture as f
 
-f.Fixture(f.DrainThenDestroyProvider(), "drain", {{"wait": {wait}, "marker": {marker!r}}})
+f.Drain(f.DrainThenDestroyProvider(), "drain", {{"wait": {wait}, "marker": {marker!r}}})
 """
 
 
@@ -47,7 +47,7 @@ def project(base: Path, bin_dir: Path, sdk_host: bool) -> tuple[Path, dict[str, 
     (root / "Pulumi.yaml").write_text(yaml.safe_dump({"name": "killed-runs", "runtime": runtime}))
     marker = base / "destroyed"
     (root / "__main__.py").write_text(PROGRAM.format(wait=WAIT, marker=str(marker)))
-    (root / "host_fixtures.py").write_text((REPO / "tests/unit/providers/host_fixtures.py").read_text())
+    shutil.copy2(REPO / "bench" / "killed_runs_project" / "drain_fixture.py", root / "drain_fixture.py")
     shutil.copytree(
         REPO / "dynamic_providers", root / "dynamic_providers", ignore=shutil.ignore_patterns("__pycache__")
     )

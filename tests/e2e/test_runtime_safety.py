@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from hci_tools.pulumi_project import PulumiProject, engine_bin, lab_environment
+from hci_tools.run_processes import RUN_ID_VARIABLE, new_run_id, processes_of
 from lab.pytest_plugin import Lab, LabFactory
-from tests.e2e.processes import RUN_ID_VARIABLE, new_run_id, processes_of
 
 pytestmark = pytest.mark.e2e
 

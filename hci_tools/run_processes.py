@@ -1,4 +1,4 @@
-"""Finding every process of one `pulumi` run, however it was started: by an id in its environment.
+"""Every process of one `pulumi` run, however it was started, found by an id in its environment (e2e, benches).
 
 The engine passes its environment on to every plugin it starts (language host, program, provider
 hosts), and they keep it whatever process group they move to, so a variable set on `pulumi` alone
