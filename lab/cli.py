@@ -21,16 +21,13 @@ from typing import Any
 import requests
 
 from lab import serve
+from lab.client import LabError, control
 from lab.processes import ProcessTracker, is_ours
 from lab.spec import API_PORT, SpecError, build_spec
 from lab.statefile import LAB_JSON, SECRETS_JSON, SETTINGS_JSON, LabInfo, LabSecrets, LabSettings, write_json
 from lab.tls import make_certificates
 
 START_TIMEOUT = 60.0
-
-
-class LabError(Exception):
-    """A CLI failure with a message for the user."""
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -53,21 +50,6 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def control(info: LabInfo, method: str, path: str, payload: dict[str, Any] | None = None, timeout: float = 120) -> Any:
-    """Call a lab-only /lab/ endpoint with the lab's API token."""
-    response = requests.request(
-        method,
-        info.endpoint + path,
-        json=payload,
-        timeout=timeout,
-        verify=info.ca_cert,
-        headers={"Authorization": f"PVEAPIToken={info.api_token}"},
-    )
-    if response.status_code >= 400:
-        raise LabError(f"{method} {path}: {response.status_code} {response.json().get('message', response.text)}")
-    return response.json()["data"]
 
 
 def _wait_for_api(endpoint: str, ca_cert: Path, proc: subprocess.Popen[bytes], log_path: Path) -> None:

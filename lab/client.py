@@ -1,0 +1,116 @@
+"""How a process talks to a lab it did not start in-process: start and stop it, read lab.json, call it.
+
+`start_lab`/`stop_lab` run the real CLI (`python -m lab up|down`) in a child process, so a lab never
+lives in its caller's process; `Lab` is a running lab as tests and benchmarks see it, and `control`
+calls the lab-only endpoints under /lab/. Nothing here imports the server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lab.statefile import LabInfo
+
+
+class LabError(Exception):
+    """A lab operation that failed, with a message for the user (the CLI prints it without a traceback)."""
+
+
+def control(info: LabInfo, method: str, path: str, payload: dict[str, Any] | None = None, timeout: float = 120) -> Any:
+    """Call a lab-only /lab/ endpoint with the lab's API token."""
+    response = requests.request(
+        method,
+        info.endpoint + path,
+        json=payload,
+        timeout=timeout,
+        verify=info.ca_cert,
+        headers={"Authorization": f"PVEAPIToken={info.api_token}"},
+    )
+    if response.status_code >= 400:
+        raise LabError(f"{method} {path}: {response.status_code} {response.json().get('message', response.text)}")
+    return response.json()["data"]
+
+
+@dataclass
+class Lab:
+    """A running lab, as a test sees it."""
+
+    info: LabInfo
+
+    def __getattr__(self, name: str) -> Any:  # endpoint, ca_cert, nodes, ... straight from lab.json
+        return getattr(self.info, name)
+
+    def api(self) -> Any:
+        """proxmoxer with the API token (most calls)."""
+        from proxmoxer import ProxmoxAPI
+
+        host = self.info.endpoint.removeprefix("https://")
+        user, _, rest = self.info.api_token.partition("!")
+        name, _, value = rest.partition("=")
+        return ProxmoxAPI(
+            host, user=user, token_name=name, token_value=value, verify_ssl=self.info.ca_cert, timeout=120
+        )
+
+    def root_api(self) -> Any:
+        """proxmoxer with a root@pam password ticket (the root-only calls)."""
+        from proxmoxer import ProxmoxAPI
+
+        host = self.info.endpoint.removeprefix("https://")
+        return ProxmoxAPI(
+            host, user="root@pam", password=self.info.root_password, verify_ssl=self.info.ca_cert, timeout=120
+        )
+
+    def ceph(self, *args: str, check: bool = True, timeout: float = 60) -> str:
+        """The `ceph` CLI against this lab's cluster (the truth, not the API's view of it)."""
+        out = subprocess.run(
+            ["ceph", "-c", self.info.ceph_conf, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and out.returncode != 0:
+            raise AssertionError(f"ceph {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
+        return out.stdout
+
+    def rbd(self, *args: str, timeout: float = 60) -> str:
+        out = subprocess.run(
+            ["rbd", "-c", self.info.ceph_conf, *args], capture_output=True, text=True, timeout=timeout, check=True
+        )
+        return out.stdout
+
+    def control(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        return control(self.info, method, path, payload)
+
+    def fail_node(self, node: str) -> None:
+        self.control("POST", f"/lab/nodes/{node}/fail")
+
+    def recover_node(self, node: str) -> None:
+        self.control("POST", f"/lab/nodes/{node}/recover")
+
+    def fault(self, name: str, **kwargs: Any) -> None:
+        self.control("POST", f"/lab/faults/{name}", kwargs)
+
+    def clear_faults(self) -> None:
+        self.control("POST", "/lab/faults-clear")
+
+    def request_counts(self) -> dict[tuple[str, str], int]:
+        data = self.control("GET", "/lab/requests")
+        return {(c["method"], c["path"]): c["count"] for c in data["counts"]}
+
+    def tasks(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.control("GET", "/lab/tasks")
+        return result
+
+
+def start_lab(state_dir: Path, *options: str) -> Lab:
+    subprocess.run(
+        [sys.executable, "-m", "lab", "up", "--state-dir", str(state_dir), *options], check=True, timeout=120
+    )
+    return Lab(LabInfo.load(state_dir))
+
+
+def stop_lab(state_dir: Path) -> None:
+    subprocess.run([sys.executable, "-m", "lab", "down", "--state-dir", str(state_dir)], check=False, timeout=180)
