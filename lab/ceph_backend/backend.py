@@ -51,7 +51,6 @@ class CephBackend:
         self.tracker = tracker
         self.conf_path: Path = self.layout.conf
         self.admin_keyring: Path = self.layout.admin_keyring
-        self.cluster_log: Path = self.layout.cluster_log
         self.cli = CephCli(self.conf_path)
         self.procs = Daemons(self.layout, tracker)
         self._conf_lock = threading.RLock()
@@ -566,14 +565,6 @@ class CephBackend:
             )
         elif meta.kind == "osd":
             self._wait(lambda: self._osd_state(int(meta.id))[0], OSD_UP_TIMEOUT, f"{meta.name} to be up", meta)
-
-    def start_all(self) -> None:
-        """Start every daemon that has a data dir and is not running (after `lab down`, as a node boot would)."""
-        for kind in ("mon", "mgr", "osd"):
-            for meta in self.procs.all(kind):
-                self.procs.start(meta)
-        for path in self.layout.failed.glob("*.json") if self.layout.failed.is_dir() else []:
-            path.unlink()
 
     def daemons(self) -> list[dict[str, Any]]:
         """Every daemon with a data dir: kind, id, node, ip, pid (None when stopped), running;

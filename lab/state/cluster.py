@@ -43,10 +43,6 @@ class TimedLock:
         finally:
             self._lock.release()
 
-    @property
-    def locked(self) -> bool:
-        return self._lock.locked()
-
 
 @dataclass
 class TaskTimes:

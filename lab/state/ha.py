@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-RESOURCE_STATES = ("started", "stopped", "enabled", "disabled", "ignored")
 RULE_TYPES = ("node-affinity", "resource-affinity")
 # Guest types as /cluster/resources names them -> HA resource type (PVE::HA::Tools::get_ha_resource_type).
 HA_TYPE = {"qemu": "vm", "lxc": "ct"}
