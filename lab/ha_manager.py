@@ -13,8 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import TaskError
-from lab.handlers.base import CephHelpers
-from lab.state.ha import (
+from lab.ha.state import (
     REMOVABLE_LOCKS,
     HaResource,
     HaState,
@@ -24,6 +23,7 @@ from lab.state.ha import (
     needs_fencing,
     usage,
 )
+from lab.handlers.base import CephHelpers
 
 log = logging.getLogger("lab.ha")
 

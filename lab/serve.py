@@ -12,10 +12,10 @@ import signal
 from pathlib import Path
 
 from lab.ceph_backend.backend import CephBackend
+from lab.models.cluster import DEFAULT_RELEASE, ClusterState
 from lab.processes import ProcessTracker
 from lab.server import LabPve
 from lab.spec import API_PORT, build_spec
-from lab.state.cluster import DEFAULT_RELEASE, ClusterState
 from lab.statefile import TOKEN_ID, read_secrets, read_settings
 from lab.tls import LabCertificates
 

@@ -25,7 +25,8 @@ from lab.handlers.ceph_pool import CephPoolApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
 from lab.handlers.qemu_extra import QemuExtraApi
-from lab.state.cluster import ClusterState, TaskTimes
+from lab.models.cluster import ClusterState, TaskTimes
+from lab.models.locks import ClusterLocks
 
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
 # is real and takes what it takes.
@@ -39,6 +40,7 @@ class LabPve(
     def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:
         super().__init__(user="root@pam", password=root_password, host=host, port=port)
         self.cluster = cluster
+        self.locks = ClusterLocks()
         self.backend = backend
         self.rados = RadosClient(backend.conf_path)
         self.time_scale = TIME_SCALE

@@ -10,7 +10,7 @@ from fakepve.routing import check_digest
 
 from lab import errors
 from lab.handlers.base import CephHelpers
-from lab.state.apt import AptError, NodeApt
+from lab.models.apt import AptError, NodeApt
 
 Route = tuple[str, str, Any]
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import PveError, TaskError
-from lab.state.cluster import LockTimeout, TimedLock
+from lab.models.locks import LockTimeout, TimedLock
 
 if TYPE_CHECKING:
     from lab.ceph_backend.backend import CephBackend
     from lab.ceph_backend.rados_client import RadosClient
-    from lab.state.cluster import ClusterState
+    from lab.models.cluster import ClusterState
+    from lab.models.locks import ClusterLocks
 
 T = TypeVar("T")
 
@@ -40,6 +41,7 @@ class CephHelpers:
     """Mixin of LabPve. The attributes below are set by LabPve.__init__."""
 
     cluster: ClusterState
+    locks: ClusterLocks
     backend: CephBackend
     rados: RadosClient
     nodes: dict[str, dict[str, Any]]

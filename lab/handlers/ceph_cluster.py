@@ -40,7 +40,7 @@ class CephClusterApi(CephHelpers):
         node = v["node"]
         self.need_installed(node, CEPH_BIN)
         self.need_quorum()
-        lock = self.cluster.ceph_conf_lock
+        lock = self.locks.ceph_conf
 
         async def body() -> None:
             await asyncio.to_thread(
@@ -177,7 +177,7 @@ class CephClusterApi(CephHelpers):
             await self.in_thread(self.backend.create_mon, mon_id, node, ip)
 
         async def body() -> None:
-            await self.holding(self.cluster.ceph_conf_lock, build, errors.cfs_lock_timeout("file-ceph_conf"))
+            await self.holding(self.locks.ceph_conf, build, errors.cfs_lock_timeout("file-ceph_conf"))
             if first:
                 # After the lock: a separate MGR task the MON task does not wait for (pve-ceph-api.md §4.1).
                 await self._start_mgr_task(node, node, user)
@@ -201,7 +201,7 @@ class CephClusterApi(CephHelpers):
             async def remove() -> None:
                 await self.in_thread(self.backend.destroy_mon, mon_id)
 
-            await self.holding(self.cluster.ceph_conf_lock, remove, errors.cfs_lock_timeout("file-ceph_conf"))
+            await self.holding(self.locks.ceph_conf, remove, errors.cfs_lock_timeout("file-ceph_conf"))
 
         return await self.task(node, "cephdestroymon", f"mon.{mon_id}", user, body, lock=False)
 

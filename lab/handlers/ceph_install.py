@@ -19,7 +19,7 @@ from typing import Any
 from lab import errors
 from lab.errors import TaskError
 from lab.handlers.base import CephHelpers
-from lab.state.cluster import CEPH_RELEASES, DEFAULT_RELEASE, REPOSITORIES
+from lab.models.cluster import CEPH_RELEASES, DEFAULT_RELEASE, REPOSITORIES
 
 Route = tuple[str, str, Any]
 HOST_BINARIES = ("ceph", "ceph-mon", "ceph-mgr", "ceph-osd")

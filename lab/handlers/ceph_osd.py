@@ -164,7 +164,7 @@ class CephOsdApi(CephHelpers):
             return f"created OSD osd.{osd_id} on {disk.devpath}"
 
         async def body() -> str:
-            return await self.holding(self.cluster.disk_lock(node), create, errors.disk_lock_timeout())
+            return await self.holding(self.locks.disk(node), create, errors.disk_lock_timeout())
 
         return await self.task(node, "cephcreateosd", disk.name, user, body, lock=False)
 

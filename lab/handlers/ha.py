@@ -13,8 +13,7 @@ from fakepve import schema as pve_schema
 
 from lab import errors
 from lab.errors import PveError
-from lab.ha_manager import HaCrm
-from lab.state.ha import (
+from lab.ha.state import (
     RULE_TYPES,
     HaError,
     HaGroup,
@@ -28,6 +27,7 @@ from lab.state.ha import (
     split_list,
     status_entries,
 )
+from lab.ha_manager import HaCrm
 
 Route = tuple[str, str, Any]
 T = TypeVar("T")

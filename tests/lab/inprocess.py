@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from proxmoxer import ProxmoxAPI, ResourceException
 
+from lab.models.cluster import ClusterState
 from lab.server import LabPve
 from lab.spec import build_spec
-from lab.state.cluster import ClusterState
 from lab.tls import make_certificates
 from tests import waiting
 
@@ -50,7 +50,7 @@ class InProcessLab:
         self.password = secrets.token_hex(8)
         self.pve = LabPve(
             ClusterState(spec=spec),
-            backend or NoCeph(),  # type: ignore[arg-type]
+            backend or NoCeph(),  # type: ignore[arg-type]  # a stand-in with the methods these tests reach
             self.password,
             host=spec.api_host,
             port=0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.state.ha import (
+from lab.ha.state import (
     HaError,
     HaGroup,
     HaResource,

@@ -1,0 +1,38 @@
+"""What a PVE cluster knows about itself besides Ceph, VMs and storages: packages and counters (pure)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lab.spec import LabSpec
+
+# Ceph releases each PVE major version offers (pve-manager PVE/Ceph/Releases.pm, available-for-pve-release)
+# and `pveceph install`'s repositories (pve-manager PVE/CLI/pveceph.pm, install's --repository enum).
+CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
+DEFAULT_RELEASE = {8: "quincy", 9: "squid"}
+REPOSITORIES = ("enterprise", "no-subscription", "test")
+
+
+@dataclass
+class TaskTimes:
+    """Wall-clock start and end of a task's body (the UPID only has whole seconds)."""
+
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass
+class ClusterState:
+    spec: LabSpec
+    # node -> Ceph release whose packages are installed there
+    installed: dict[str, str] = field(default_factory=dict)
+    # (method, schema path template) -> requests answered
+    request_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    task_times: dict[str, TaskTimes] = field(default_factory=dict)
+
+    def install(self, node: str, release: str) -> None:
+        self.installed[node] = release
+
+    def is_installed(self, node: str) -> bool:
+        return node in self.installed

@@ -1,0 +1,61 @@
+"""PVE's cluster-wide locks as the lab needs them: asyncio locks that give up after a wait, as PVE's do.
+
+These are the only models that hold event-loop objects: each lock is created on first use, so it
+binds to the loop the server runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+# cfs locks: 10 s to acquire (pve-cluster src/PVE/Cluster.pm cfs_lock).
+CFS_LOCK_WAIT = 10.0
+# The OSD disk lock (pve-storage src/PVE/Diskmanage.pm locked_disk_action, over pve-common
+# src/PVE/Tools.pm lock_file, whose default wait is 10 s).
+DISK_LOCK_WAIT = 10.0
+
+
+class LockTimeout(Exception):
+    pass
+
+
+class TimedLock:
+    """An asyncio lock whose acquisition gives up after `wait` real seconds, as PVE's locks do."""
+
+    def __init__(self, name: str, wait: float) -> None:
+        self.name = name
+        self.wait = wait
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.wait)
+        except TimeoutError:
+            raise LockTimeout(self.name) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+class ClusterLocks:
+    """The named locks of one lab: the cfs lock on ceph.conf and each node's disk lock."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, TimedLock] = {}
+
+    def lock(self, name: str, wait: float) -> TimedLock:
+        """The named lock (created on first use, so it binds to the running event loop)."""
+        if name not in self._locks:
+            self._locks[name] = TimedLock(name, wait)
+        return self._locks[name]
+
+    @property
+    def ceph_conf(self) -> TimedLock:
+        return self.lock("file-ceph_conf", CFS_LOCK_WAIT)
+
+    def disk(self, node: str) -> TimedLock:
+        return self.lock(f"diskmanage-{node}", DISK_LOCK_WAIT)
