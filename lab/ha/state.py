@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from lab.pve_formats import perl_ctime, split_list
 
 RULE_TYPES = ("node-affinity", "resource-affinity")
 # Guest types as /cluster/resources names them -> HA resource type (PVE::HA::Tools::get_ha_resource_type).
@@ -49,11 +50,6 @@ class HaError(Exception):
 
 
 # -- ids and lists --------------------------------------------------------------------------------
-
-
-def split_list(text: str) -> list[str]:
-    """PVE::Tools::split_list: commas, semicolons and white space separate items."""
-    return [item for item in re.split(r"[\s,;]+", text) if item]
 
 
 def check_sid_format(text: str, field: str = "sid", vmid_ok: bool = True) -> None:
@@ -437,11 +433,6 @@ def verbose_state(service: Service | None, resource: HaResource | None, vm_known
     return service.state
 
 
-def _ctime(ts: float) -> str:
-    """Perl's scalar localtime(), e.g. 'Wed Nov 26 23:13:05 2025'."""
-    return time.asctime(time.localtime(ts))
-
-
 def status_entries(
     *,
     local_node: str,
@@ -478,7 +469,7 @@ def status_entries(
                 "type": "master",
                 "node": master,
                 "timestamp": int(now),
-                "status": f"{master} (active, {_ctime(now)})",
+                "status": f"{master} (active, {perl_ctime(now)})",
             }
         )
         for node in sorted(nodes):
@@ -497,7 +488,7 @@ def status_entries(
                     "type": "lrm",
                     "node": node,
                     "timestamp": int(seen),
-                    "status": f"{node} ({text}, {_ctime(seen)})",
+                    "status": f"{node} ({text}, {perl_ctime(seen)})",
                 }
             )
     for sid in sorted(set(services) | set(resources)):

@@ -31,12 +31,6 @@ CEPH_OSD_BIN = "/usr/bin/ceph-osd"
 CEPH_VOLUME_BIN = "/usr/sbin/ceph-volume"
 
 
-def version_short(full: str) -> str:
-    """`ceph version 16.2.15 (...) pacific (stable)` -> `16.2.15`, as PVE's ceph_version_short."""
-    parts = full.split()
-    return parts[2] if len(parts) > 2 else full
-
-
 class CephHelpers:
     """Mixin of LabPve. The attributes below are set by LabPve.__init__."""
 

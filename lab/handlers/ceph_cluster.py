@@ -9,7 +9,8 @@ from typing import Any
 from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers, version_short
+from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers
+from lab.pve_formats import ceph_version_short
 
 Route = tuple[str, str, Any]
 
@@ -120,7 +121,7 @@ class CephClusterApi(CephHelpers):
                     "service": 1 if daemon else 0,
                     "direxists": 1 if daemon else 0,
                     "ceph_version": version,
-                    "ceph_version_short": version_short(version),
+                    "ceph_version_short": ceph_version_short(version),
                 }
             )
         return out

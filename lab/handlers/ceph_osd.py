@@ -8,7 +8,8 @@ from typing import Any
 
 from lab import errors
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers, version_short
+from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers
+from lab.pve_formats import ceph_version_short
 from lab.spec import Disk
 
 Route = tuple[str, str, Any]
@@ -208,7 +209,7 @@ class CephOsdApi(CephHelpers):
                         "osdtype": m.get("osd_objectstore", "bluestore"),
                         "blfsdev": m.get("bluestore_bdev_dev_node", ""),
                         "ceph_version": version,
-                        "ceph_version_short": version_short(version),
+                        "ceph_version_short": ceph_version_short(version),
                         "leaf": 1,
                     }
                 )

@@ -10,11 +10,11 @@ from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CephHelpers
+from lab.pve_formats import parse_size
 
 Route = tuple[str, str, Any]
 POOL_NAME = re.compile(r"^[^:/\s]+$")
 TARGET_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT])?$")
-UNITS = {None: 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 # PVE's own volume names: only these count as "in use" on pool delete (RBDPlugin parse_volname).
 PVE_IMAGE = re.compile(r"^(vm|base)-\d+-")
 # set_pool applies size first: setting size resets min_size in Ceph (tracker 44862).
@@ -31,10 +31,11 @@ SET_ORDER = (
 
 
 def target_size_bytes(text: str) -> int:
-    match = TARGET_SIZE.match(text)
-    if not match:
+    """The schema's pattern, then pve-common's parse_size (pve-manager PVE/API2/Ceph/Pool.pm)."""
+    size = parse_size(text) if TARGET_SIZE.match(text) else None
+    if size is None:
         raise errors.param(target_size=f"invalid format - value '{text}' does not match the regex")
-    return int(float(match.group(1)) * UNITS[match.group(2)])
+    return size
 
 
 def pool_settings(v: dict[str, Any], defaults: bool) -> dict[str, Any]:

@@ -24,10 +24,10 @@ from lab.ha.state import (
     parse_node_list,
     resolve_sid,
     rule_errors,
-    split_list,
     status_entries,
 )
 from lab.ha_manager import HaCrm
+from lab.pve_formats import split_list
 
 Route = tuple[str, str, Any]
 T = TypeVar("T")

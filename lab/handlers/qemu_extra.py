@@ -15,17 +15,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from fakepve.lxc import format_size
 from fakepve.qemu import drives_of, is_cdrom, join_drive, split_drive, volume_ref
-from fakepve.storage import _bytes, spec_of
+from fakepve.storage import spec_of
 
 from lab import errors
 from lab.errors import PveError, TaskError
 from lab.handlers.base import CephHelpers
+from lab.pve_formats import MIB, format_size, parse_size, resized, split_list
 
 Route = tuple[str, str, Any]
 log = logging.getLogger("lab.qemu")
-MIB = 1024**2
 # PVE seconds a migration and a disk copy take in the lab (fakepve's migrate() also uses 20).
 MIGRATE_SECS = 20
 COPY_SECS_PER_GIB = 1
@@ -55,7 +54,7 @@ def image_name(volname: str) -> str:
 
 
 def drive_size(props: dict[str, str]) -> int:
-    return _bytes(props.get("size", "0"))
+    return parse_size(props.get("size", "0")) or 0
 
 
 def local_resources(config: dict[str, Any]) -> list[str]:
@@ -319,7 +318,7 @@ class QemuExtraApi(RbdVolumes):
             store = self.storages.get(sid or "")
             if store is None:
                 continue
-            nodes = [n for n in re.split(r"[\s,;]+", str(store.get("nodes") or "")) if n]
+            nodes = split_list(str(store.get("nodes") or ""))
             if store.get("disable") or (nodes and node not in nodes):
                 bad.add(sid)
         return sorted(s for s in bad if s)
@@ -422,7 +421,7 @@ class QemuExtraApi(RbdVolumes):
     def _storage_map(self, text: str, target: str, user: str) -> dict[str, str]:
         """A storage-pair-list ('store', 'src:dst,...' or '1' for identity), its targets checked on the target."""
         mapping: dict[str, str] = {}
-        for item in [i for i in re.split(r"[\s,;]+", text) if i]:
+        for item in split_list(text):
             src, sep, dst = item.partition(":")
             mapping[src if sep else "default"] = dst if sep else src
         for key, dst in mapping.items():
@@ -672,10 +671,8 @@ class QemuExtraApi(RbdVolumes):
             except PveError as exc:
                 raise TaskError(exc.message) from exc
             size = await self._volume_size(sid, volname, props)
-            match = re.fullmatch(r"(\+)?(\d+(?:\.\d+)?)([KMGT])?", text)
-            assert match is not None  # the schema's pattern
-            new = float(match.group(2)) * {None: 1, "K": 1024, "M": MIB, "G": 1024**3, "T": 1024**4}[match.group(3)]
-            new_size = int(new + (size if match.group(1) else 0))
+            new_size = resized(size, text)
+            assert new_size is not None  # the schema's pattern
             if new_size < size:
                 raise TaskError("shrinking disks is not supported")
             if new_size == size:

@@ -1,4 +1,4 @@
-"""The HA stack's pure decisions (lab/state/ha.py): ids, node lists, placement, recovery, status."""
+"""The HA stack's pure decisions (lab/ha/state.py): ids, node lists, placement, recovery, status."""
 
 from __future__ import annotations
 
