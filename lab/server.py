@@ -7,6 +7,7 @@ answers where real state matters. Ceph state is never invented: it is read from 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,8 @@ from fakepve.server import API
 
 from lab.ceph_backend.backend import CephBackend
 from lab.ceph_backend.rados_client import RadosClient
+from lab.ceph_backend.rbd import Rbd
+from lab.errors import PveError, TaskError
 from lab.handlers.apt import AptApi
 from lab.handlers.ceph_cluster import CephClusterApi
 from lab.handlers.ceph_install import CephInstallApi
@@ -25,17 +28,30 @@ from lab.handlers.ceph_pool import CephPoolApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
 from lab.handlers.qemu_extra import QemuExtraApi
+from lab.handlers.rbd_volumes import RbdVolumesApi
 from lab.models.cluster import ClusterState, TaskTimes
 from lab.models.locks import ClusterLocks
+from lab.models.volumes import FakepveVolumeTable, RbdVolumes
+from lab.worker import one_line
 
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
 # is real and takes what it takes.
 TIME_SCALE = 0.02
+log = logging.getLogger("lab")
 PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
 
 
 class LabPve(
-    LabControlApi, HaApi, QemuExtraApi, AptApi, CephInstallApi, CephClusterApi, CephOsdApi, CephPoolApi, FakePve
+    LabControlApi,
+    HaApi,
+    QemuExtraApi,
+    RbdVolumesApi,
+    AptApi,
+    CephInstallApi,
+    CephClusterApi,
+    CephOsdApi,
+    CephPoolApi,
+    FakePve,
 ):
     def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:
         super().__init__(user="root@pam", password=root_password, host=host, port=port)
@@ -43,6 +59,8 @@ class LabPve(
         self.locks = ClusterLocks()
         self.backend = backend
         self.rados = RadosClient(backend.conf_path)
+        self.rbd = Rbd(backend)
+        self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
         self.time_scale = TIME_SCALE
         self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
         self.cluster_name = "lab"
@@ -81,6 +99,15 @@ class LabPve(
             times.start = time.time()
             try:
                 return await body()
+            except TaskError:
+                raise
+            except PveError as exc:  # a die() inside the worker
+                raise TaskError(exc.message) from exc
+            except Exception as exc:
+                # pve-common src/PVE/RESTEnvironment.pm fork_worker ends a task with whatever its worker died
+                # of; fakepve only ends it on a TaskError, so anything else would leave it running for ever.
+                log.exception("task %s on %s failed", ttype, node)
+                raise TaskError(one_line(exc)) from exc
             finally:
                 times.end = time.time()
 

@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lab import errors
 from lab.ceph_backend.rados_client import RadosError
-from lab.errors import PveError, TaskError
-from lab.models.locks import LockTimeout, TimedLock
+from lab.errors import TaskError
 
 if TYPE_CHECKING:
     from lab.ceph_backend.backend import CephBackend
     from lab.ceph_backend.rados_client import RadosClient
+    from lab.ceph_backend.rbd import Rbd
     from lab.models.cluster import ClusterState
     from lab.models.locks import ClusterLocks
+    from lab.models.volumes import RbdVolumes
 
 T = TypeVar("T")
 
@@ -36,8 +37,10 @@ class CephHelpers:
 
     cluster: ClusterState
     locks: ClusterLocks
+    volumes: RbdVolumes
     backend: CephBackend
     rados: RadosClient
+    rbd: Rbd
     nodes: dict[str, dict[str, Any]]
     ceph: dict[str, Any]
 
@@ -98,21 +101,3 @@ class CephHelpers:
             return await asyncio.to_thread(self.rados.mon_command, prefix, **args)
         except RadosError as exc:
             raise TaskError(exc.message) from exc
-
-    @staticmethod
-    async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking backend work in a thread; any failure ends the task with its message."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except (TaskError, PveError):
-            raise
-        except Exception as exc:
-            raise TaskError(" ".join(str(exc).split())) from exc
-
-    @staticmethod
-    async def holding(lock: TimedLock, body: Callable[[], Awaitable[T]], on_timeout: TaskError) -> T:
-        try:
-            async with lock.hold():
-                return await body()
-        except LockTimeout:
-            raise on_timeout from None

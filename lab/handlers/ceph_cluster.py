@@ -11,6 +11,7 @@ from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers
 from lab.pve_formats import ceph_version_short
+from lab.worker import in_thread
 
 Route = tuple[str, str, Any]
 
@@ -53,7 +54,7 @@ class CephClusterApi(CephHelpers):
             )
 
         try:
-            await self.holding(lock, body, errors.cfs_lock_timeout("file-ceph_conf"))
+            await lock.run(body, errors.cfs_lock_timeout("file-ceph_conf"))
         except TaskError as exc:  # init is synchronous: a lock timeout is an HTTP error here
             raise errors.die(str(exc)) from exc
         return None
@@ -175,10 +176,10 @@ class CephClusterApi(CephHelpers):
                 )
             if mon_id in self._daemon_nodes("mon"):
                 raise TaskError(f"monitor '{mon_id}' already exists")
-            await self.in_thread(self.backend.create_mon, mon_id, node, ip)
+            await in_thread(self.backend.create_mon, mon_id, node, ip)
 
         async def body() -> None:
-            await self.holding(self.locks.ceph_conf, build, errors.cfs_lock_timeout("file-ceph_conf"))
+            await self.locks.ceph_conf.run(build, errors.cfs_lock_timeout("file-ceph_conf"))
             if first:
                 # After the lock: a separate MGR task the MON task does not wait for (pve-ceph-api.md §4.1).
                 await self._start_mgr_task(node, node, user)
@@ -200,9 +201,9 @@ class CephClusterApi(CephHelpers):
 
         async def body() -> None:
             async def remove() -> None:
-                await self.in_thread(self.backend.destroy_mon, mon_id)
+                await in_thread(self.backend.destroy_mon, mon_id)
 
-            await self.holding(self.locks.ceph_conf, remove, errors.cfs_lock_timeout("file-ceph_conf"))
+            await self.locks.ceph_conf.run(remove, errors.cfs_lock_timeout("file-ceph_conf"))
 
         return await self.task(node, "cephdestroymon", f"mon.{mon_id}", user, body, lock=False)
 
@@ -237,7 +238,7 @@ class CephClusterApi(CephHelpers):
         async def body() -> None:
             if mgr_id in self._daemon_nodes("mgr"):
                 raise errors.mgr_dir_exists(mgr_id)
-            await self.in_thread(self.backend.create_mgr, mgr_id, node)
+            await in_thread(self.backend.create_mgr, mgr_id, node)
 
         return await self.task(node, "cephcreatemgr", f"mgr.{mgr_id}", user, body, lock=False)
 
@@ -255,7 +256,7 @@ class CephClusterApi(CephHelpers):
             # PVE only finds the directory on the node that hosts the MGR.
             if self._daemon_nodes("mgr").get(mgr_id) != node:
                 raise errors.mgr_dir_missing(mgr_id)
-            await self.in_thread(self.backend.destroy_mgr, mgr_id)
+            await in_thread(self.backend.destroy_mgr, mgr_id)
 
         return await self.task(node, "cephdestroymgr", f"mgr.{mgr_id}", user, body, lock=False)
 
@@ -307,9 +308,9 @@ class CephClusterApi(CephHelpers):
                 if d["kind"] != "osd":
                     raise TaskError(f"lab: only OSD services can be stopped and started, not {d['kind']}.{d['id']}")
                 if action in ("stop", "restart"):
-                    await self.in_thread(self.backend.stop_osd, int(d["id"]))
+                    await in_thread(self.backend.stop_osd, int(d["id"]))
                 if action in ("start", "restart"):
-                    await self.in_thread(self.backend.start_osd, int(d["id"]))
+                    await in_thread(self.backend.start_osd, int(d["id"]))
 
         return await self.task(node, "srv" + action, service, user, body, lock=False)
 

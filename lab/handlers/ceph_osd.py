@@ -11,6 +11,7 @@ from lab.errors import TaskError
 from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers
 from lab.pve_formats import ceph_version_short
 from lab.spec import Disk
+from lab.worker import in_thread
 
 Route = tuple[str, str, Any]
 # The system disk every node shows first, as an installed PVE node does.
@@ -118,7 +119,7 @@ class CephOsdApi(CephHelpers):
                 raise errors.disk_has_holder(disk.devpath)
 
         async def body() -> str:
-            await self.in_thread(self.backend.wipe_disk, node, disk)
+            await in_thread(self.backend.wipe_disk, node, disk)
             return f"wiping disk/partition: {disk.devpath}"
 
         return await self.task(node, "wipedisk", disk.name, user, body, lock=False)
@@ -161,11 +162,11 @@ class CephOsdApi(CephHelpers):
         async def create() -> str:
             if await asyncio.to_thread(self.backend.disk_in_use, node, disk):
                 raise TaskError(f"device '{disk.devpath}' is already in use")
-            osd_id = await self.in_thread(self.backend.create_osd, node, disk, device_class, encrypted)
+            osd_id = await in_thread(self.backend.create_osd, node, disk, device_class, encrypted)
             return f"created OSD osd.{osd_id} on {disk.devpath}"
 
         async def body() -> str:
-            return await self.holding(self.locks.disk(node), create, errors.disk_lock_timeout())
+            return await self.locks.disk(node).run(create, errors.disk_lock_timeout())
 
         return await self.task(node, "cephcreateosd", disk.name, user, body, lock=False)
 
@@ -302,7 +303,7 @@ class CephOsdApi(CephHelpers):
         cleanup = bool(v.get("cleanup"))
 
         async def body() -> str:
-            await self.in_thread(self.backend.destroy_osd, osd_id, cleanup)
+            await in_thread(self.backend.destroy_osd, osd_id, cleanup)
             return f"destroyed OSD osd.{osd_id}" + (" and wiped its disk" if cleanup else "")
 
         return await self.task(node, "cephdestroyosd", f"osd.{osd_id}", user, body, lock=False)

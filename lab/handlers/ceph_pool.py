@@ -10,13 +10,13 @@ from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CephHelpers
+from lab.models.volumes import PVE_IMAGE
 from lab.pve_formats import parse_size
+from lab.worker import in_thread
 
 Route = tuple[str, str, Any]
 POOL_NAME = re.compile(r"^[^:/\s]+$")
 TARGET_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT])?$")
-# PVE's own volume names: only these count as "in use" on pool delete (RBDPlugin parse_volname).
-PVE_IMAGE = re.compile(r"^(vm|base)-\d+-")
 # set_pool applies size first: setting size resets min_size in Ceph (tracker 44862).
 SET_ORDER = (
     "size",
@@ -233,8 +233,8 @@ class CephPoolApi(CephHelpers):
                 for sid in storages:
                     if self.storages[sid].get("disable"):
                         raise TaskError(f"storage '{sid}' is disabled")
-                    images = await self.in_thread(self.backend.rbd, "ls", "-p", name)
-                    if any(PVE_IMAGE.match(img) for img in images or []):
+                    images = await in_thread(self.rbd.image_names, name)
+                    if any(PVE_IMAGE.match(img) for img in images):  # only PVE's own images count
                         raise errors.pool_in_use(name, sid)
             try:
                 await asyncio.to_thread(self.rados.mon_command, "osd pool get", pool=name, var="size")

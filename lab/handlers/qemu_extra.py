@@ -9,7 +9,6 @@ when it frees one (qm destroy, move_disk with delete=1).
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,7 @@ from fakepve.storage import spec_of
 from lab import errors
 from lab.errors import PveError, TaskError
 from lab.handlers.base import CephHelpers
-from lab.pve_formats import MIB, format_size, parse_size, resized, split_list
+from lab.pve_formats import format_size, parse_size, resized, split_list
 
 Route = tuple[str, str, Any]
 log = logging.getLogger("lab.qemu")
@@ -36,21 +35,6 @@ SHARED_TYPES = ("iscsi", "nfs", "cifs", "rbd", "cephfs", "iscsidirect", "gluster
 UNUSED = re.compile(r"^unused(\d+)$")
 # Passthrough devices that tie a VM to its node (PVE::QemuMigrate::Helpers::check_local_resources).
 LOCAL_DEVICE = re.compile(r"^(hostpci\d+|usb\d+|serial\d+|parallel\d+|virtiofs\d+)$")
-
-
-class RbdError(Exception):
-    """An `rbd` command failed; the message is its last stderr line, as PVE's run_rbd_command keeps it."""
-
-
-def rbd_message(exc: Exception) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
-
-
-def image_name(volname: str) -> str:
-    """The RBD image of a volume name: a linked clone is `base-100-disk-0/vm-101-disk-0`."""
-    return volname.rsplit("/", 1)[-1]
 
 
 def drive_size(props: dict[str, str]) -> int:
@@ -80,202 +64,8 @@ def free_unused_key(config: dict[str, Any]) -> str:
     return f"unused{n}"
 
 
-class RbdVolumes(CephHelpers):
-    """fakepve's volume allocation with RBD storages backed by real images.
-
-    fakepve calls `_qm_alloc`/`_qm_free` synchronously inside task bodies it owns (create, clone,
-    destroy), so the `rbd` CLI runs on the event loop there: about 100 ms per call, one or two calls
-    per disk. Moving those calls to a thread would mean rewriting fakepve's task bodies; the lab's own
-    tasks (move_disk, resize, content listing) run `rbd` in a worker thread (`alloc_async`, `free_async`).
-    """
-
+class QemuExtraApi(CephHelpers):
     storages: dict[str, dict[str, Any]]
-
-    # -- rbd calls (blocking) ---------------------------------------------------------------------
-
-    def _rbd(self, *args: str) -> Any:
-        try:
-            return self.backend.rbd(*args)
-        except Exception as exc:  # CephCommandError, or no backend/conf at all: both end as an rbd error
-            raise RbdError(rbd_message(exc)) from exc
-
-    def _rbd_spec(self, sid: str, volname: str) -> str:
-        store = self.storages[sid]
-        parts = [store.get("pool") or "rbd", store.get("namespace"), image_name(volname)]
-        return "/".join(p for p in parts if p)
-
-    def _rbd_list(self, sid: str) -> dict[str, dict[str, Any]]:
-        """`rbd ls -l` of the storage's pool as PVE's rbd_ls reads it: PVE-named images only."""
-        store = self.storages[sid]
-        args = ["ls", "-l", "--format", "json", store.get("pool") or "rbd"]
-        if store.get("namespace"):
-            args += ["--namespace", store["namespace"]]
-        out: dict[str, dict[str, Any]] = {}
-        for item in self._rbd(*args) or []:
-            found = re.match(r"^(?:vm|base)-(\d+)-", item.get("image", ""))
-            if item.get("snapshot") is not None or not found:
-                continue
-            parent = item.get("parent") or {}
-            base = parent.get("image") if parent.get("snapshot") == "__base__" else None
-            volname = f"{base}/{item['image']}" if base else item["image"]
-            out[volname] = {
-                "content": "images",
-                "format": "raw",
-                "size": int(item.get("size") or 0),
-                "vmid": int(found.group(1)),
-            }
-        return out
-
-    def _rbd_create(self, sid: str, volname: str, size: int, base: str | None) -> None:
-        """alloc_image (`rbd create`, size rounded up to MiB) or clone_image (`rbd clone` of base@__base__)."""
-        name = image_name(volname)
-        try:
-            if base:
-                self._rbd("clone", f"{self._rbd_spec(sid, base)}@__base__", self._rbd_spec(sid, name))
-            else:
-                self._rbd(
-                    "create",
-                    "--image-format",
-                    "2",
-                    "--size",
-                    f"{max(1, math.ceil(size / MIB))}M",
-                    self._rbd_spec(sid, name),
-                )
-        except RbdError as exc:
-            raise TaskError(f"rbd {'clone' if base else 'create'} '{name}' error: {exc}") from exc
-
-    def _rbd_remove(self, sid: str, volname: str) -> None:
-        """free_image: `rbd rm`, after unprotect + `snap purge` when the image has snapshots. Failures are
-        only logged, as destroy_vm only warns ("Could not remove disk ..., check manually")."""
-        spec = self._rbd_spec(sid, volname)
-        try:
-            self._rbd("rm", "--no-progress", spec)
-            return
-        except RbdError as exc:
-            if "No such file" in str(exc):
-                return
-            if "has snapshots" not in str(exc):
-                log.warning("Could not remove disk '%s:%s', check manually: %s", sid, volname, exc)
-                return
-        for args in (("snap", "unprotect", f"{spec}@__base__"), ("snap", "purge", spec), ("rm", "--no-progress", spec)):
-            try:
-                self._rbd(*args)
-            except RbdError as exc:
-                if args[1] != "unprotect":  # only a template's base image has a protected snapshot
-                    log.warning("rbd %s '%s' error: %s", " ".join(args[:2]), spec, exc)
-
-    # -- the volume table -------------------------------------------------------------------------
-
-    def _is_rbd(self, sid: str | None) -> bool:
-        return sid is not None and self.storages.get(sid, {}).get("type") == "rbd"
-
-    def _rbd_apply(self, sid: str, listing: dict[str, dict[str, Any]]) -> None:
-        """Make the storage's volume table what the pool holds (ctime and notes kept)."""
-        volumes = self.storages[sid].setdefault("volumes", {})
-        for name in [n for n in volumes if n not in listing]:
-            del volumes[name]
-        for name, vol in listing.items():
-            volumes[name] = {**volumes.get(name, {"ctime": int(time.time())}), **vol}
-
-    def _rbd_reserve(
-        self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
-    ) -> tuple[str, str, str | None]:
-        """fakepve's bookkeeping of a new volume: (volume id, format, base image of a linked clone)."""
-        parent: Any = super()
-        volid, fmt = parent._qm_alloc(sid, vmid, fmt, size)
-        name = volid.split(":", 1)[1]
-        if not linked_from:
-            return volid, fmt, None
-        base = image_name(linked_from)  # PVE names a linked clone's volume <base>/<image>
-        volumes = self.storages[sid]["volumes"]
-        volumes[f"{base}/{name}"] = volumes.pop(name)
-        return f"{sid}:{base}/{name}", fmt, base
-
-    def _forget(self, volid: str) -> None:
-        parent: Any = super()
-        parent._qm_free(volid)
-
-    # -- fakepve's allocation hooks (synchronous) --------------------------------------------------
-
-    def _qm_alloc(
-        self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None
-    ) -> tuple[str, str]:
-        """PVE::Storage::vdisk_alloc; on RBD the pool is listed first, as find_free_diskname does."""
-        if not self._is_rbd(sid):
-            parent: Any = super()
-            result: tuple[str, str] = parent._qm_alloc(sid, vmid, fmt, size, linked_from)
-            return result
-        try:
-            self._rbd_apply(sid, self._rbd_list(sid))
-        except RbdError as exc:
-            raise errors.die(f"rbd error: {exc}") from exc
-        volid, fmt, base = self._rbd_reserve(sid, vmid, fmt, size, linked_from)
-        try:
-            self._rbd_create(sid, volid.split(":", 1)[1], size, base)
-        except TaskError as exc:
-            self._forget(volid)
-            raise errors.die(str(exc)) from exc
-        return volid, fmt
-
-    def _qm_free(self, volid: str) -> None:
-        """PVE::Storage::vdisk_free."""
-        sid, volname = volume_ref(volid)
-        if sid is not None and self._is_rbd(sid) and volname in self.storages[sid].get("volumes", {}):
-            self._rbd_remove(sid, volname)
-        self._forget(volid)
-
-    def _qm_rename_volume(self, volid: str) -> str:
-        """create_base for a template: `rbd rename` to base-..., snapshot `__base__`, protect it."""
-        sid, volname = volume_ref(volid)
-        parent: Any = super()
-        new: str = parent._qm_rename_volume(volid)
-        if sid is not None and self._is_rbd(sid) and new != volid:
-            old_spec, new_spec = self._rbd_spec(sid, volname), self._rbd_spec(sid, new.split(":", 1)[1])
-            try:
-                self._rbd("rename", old_spec, new_spec)
-                self._rbd("snap", "create", f"{new_spec}@__base__")
-                self._rbd("snap", "protect", f"{new_spec}@__base__")
-            except RbdError as exc:
-                raise TaskError(f"rbd rename '{volname}' error: {exc}") from exc
-        return new
-
-    # -- the same for the lab's own tasks, off the event loop ----------------------------------------
-
-    async def alloc_async(self, sid: str, vmid: int, fmt: str | None, size: int) -> tuple[str, str]:
-        if not self._is_rbd(sid):
-            return self._qm_alloc(sid, vmid, fmt, size)
-        try:
-            self._rbd_apply(sid, await self.in_thread(self._rbd_list, sid))
-        except TaskError as exc:
-            raise TaskError(f"rbd error: {exc}") from exc
-        volid, fmt, _base = self._rbd_reserve(sid, vmid, fmt, size, None)
-        try:
-            await self.in_thread(self._rbd_create, sid, volid.split(":", 1)[1], size, None)
-        except TaskError:
-            self._forget(volid)
-            raise
-        return volid, fmt
-
-    async def free_async(self, volid: str) -> None:
-        sid, volname = volume_ref(volid)
-        if sid is not None and self._is_rbd(sid) and volname in self.storages[sid].get("volumes", {}):
-            await self.in_thread(self._rbd_remove, sid, volname)
-        self._forget(volid)
-
-    async def _content_list(self, v: dict[str, Any], user: str) -> Any:
-        """GET .../storage/{storage}/content: an RBD storage lists what is in its pool (PVE's rbd_ls)."""
-        sid = v["storage"]
-        if self._is_rbd(sid) and not self.ceph.get("down"):
-            try:
-                listing = await self.in_thread(self._rbd_list, sid)
-            except TaskError as exc:
-                raise errors.die(f"rbd error: {exc}") from exc
-            self._rbd_apply(sid, listing)
-        parent: Any = super()
-        return await parent._content_list(v, user)
-
-
-class QemuExtraApi(RbdVolumes):
     vms: list[Any]
     tasks: dict[str, dict[str, Any]]
     tasklog: list[dict[str, Any]]
@@ -617,7 +407,7 @@ class QemuExtraApi(RbdVolumes):
         await self.ceph_io(vm)
         new_fmt = self._target_format(storage, fmt, old.get("format"))
         try:
-            new_volid, _ = await self.alloc_async(storage, vm.vmid, new_fmt, size)
+            new_volid, _ = await self.volumes.alloc_async(storage, vm.vmid, new_fmt, size)
         except (PveError, TaskError) as exc:
             raise TaskError(f"storage migration failed: {getattr(exc, 'message', None) or exc}") from exc
         await self.pause(max(2, COPY_SECS_PER_GIB * size / 1024**3))
@@ -629,7 +419,7 @@ class QemuExtraApi(RbdVolumes):
             vm.config[key] = new_volid
         if delete:
             record.append(f"removing source volume '{old_volid}' after successful copy")
-            await self.free_async(old_volid)
+            await self.volumes.free_async(old_volid)
         else:
             unused = free_unused_key(vm.config)
             vm.config[unused] = old_volid
@@ -678,14 +468,9 @@ class QemuExtraApi(RbdVolumes):
             if new_size == size:
                 return
             await self.ceph_io(vm, [disk])
-            if self._is_rbd(sid):
+            if self.volumes.is_rbd(sid):
                 assert sid is not None
-                try:
-                    await self.in_thread(
-                        self._rbd, "resize", "--size", f"{math.ceil(new_size / MIB)}M", self._rbd_spec(sid, volname)
-                    )
-                except TaskError as exc:
-                    raise TaskError(f"rbd resize '{volname}' error: {exc}") from exc
+                await self.volumes.resize_image(sid, volname, new_size)
             vol = self.storages.get(sid or "", {}).get("volumes", {}).get(volname)
             if vol is not None:
                 vol["size"] = new_size
@@ -695,12 +480,8 @@ class QemuExtraApi(RbdVolumes):
 
     async def _volume_size(self, sid: str | None, volname: str, props: dict[str, str]) -> int:
         """volume_size_info: `rbd info` for an RBD image, fakepve's table (or the drive's size=) otherwise."""
-        if self._is_rbd(sid):
+        if self.volumes.is_rbd(sid):
             assert sid is not None
-            try:
-                info = await self.in_thread(self._rbd, "info", "--format", "json", self._rbd_spec(sid, volname))
-            except TaskError as exc:
-                raise TaskError(f"Could not determine current size of volume '{sid}:{volname}'") from exc
-            return int(info["size"])
+            return await self.volumes.image_size(sid, volname)
         vol = self.storages.get(sid or "", {}).get("volumes", {}).get(volname) or {}
         return int(vol.get("size") or drive_size(props))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 # cfs locks: 10 s to acquire (pve-cluster src/PVE/Cluster.pm cfs_lock).
 CFS_LOCK_WAIT = 10.0
 # The OSD disk lock (pve-storage src/PVE/Diskmanage.pm locked_disk_action, over pve-common
 # src/PVE/Tools.pm lock_file, whose default wait is 10 s).
 DISK_LOCK_WAIT = 10.0
+
+T = TypeVar("T")
 
 
 class LockTimeout(Exception):
@@ -39,6 +42,14 @@ class TimedLock:
             yield
         finally:
             self._lock.release()
+
+    async def run(self, body: Callable[[], Awaitable[T]], on_timeout: Exception) -> T:
+        """`body` under the lock; `on_timeout` (PVE's words for it) when the lock is not had in time."""
+        try:
+            async with self.hold():
+                return await body()
+        except LockTimeout:
+            raise on_timeout from None
 
 
 class ClusterLocks:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from proxmoxer import ProxmoxAPI, ResourceException
 
+from lab.ceph_backend.errors import CephCommandError
 from lab.models.cluster import ClusterState
 from lab.server import LabPve
 from lab.spec import build_spec
@@ -37,7 +38,7 @@ class NoCeph:
         pass
 
     def rbd(self, *args: str, timeout: float = 60) -> Any:
-        raise RuntimeError("rbd: couldn't connect to the cluster!")
+        raise CephCommandError(1, "rbd: couldn't connect to the cluster!", ["rbd", *args])
 
 
 class InProcessLab:

@@ -1,0 +1,253 @@
+"""VM disks on RBD storages as real images: fakepve's volume table kept in step with the Ceph pool.
+
+fakepve keeps each storage's volumes in `storages[sid]["volumes"]` and allocates them inside its own task
+bodies (qm create, clone, destroy, template) through `QemuApi._qm_alloc`, `_qm_free` and
+`_qm_rename_volume`. On an RBD storage the lab also makes, removes and renames the image, as pve-storage's
+RBD plugin does (src/PVE/Storage/RBDPlugin.pm): `rbd create` or `rbd clone` of base@__base__ when a volume
+is allocated, `rbd rm` when it is freed, and the pool's listing is what the storage holds.
+
+fakepve calls its hooks synchronously inside task bodies it owns, so there the `rbd` CLI runs on the event
+loop: about 100 ms per call, one or two calls per disk. Moving those calls to a thread would mean rewriting
+fakepve's task bodies; the lab's own tasks (move_disk, resize, content listing) use the `*_async` methods,
+which run `rbd` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from typing import Any, Protocol
+
+from fakepve.qemu import QemuApi, volume_ref
+
+from lab import errors
+from lab.ceph_backend.rbd import BASE_SNAPSHOT, Rbd, RbdError
+from lab.errors import TaskError
+from lab.models.fakepve_model import PveModel
+from lab.worker import in_thread
+
+log = logging.getLogger("lab.volumes")
+# PVE's own image names (RBDPlugin.pm rbd_ls): `vm-<vmid>-...` and `base-<vmid>-...`; others are not listed.
+PVE_IMAGE = re.compile(r"^(?:vm|base)-(\d+)-")
+
+
+def image_name(volname: str) -> str:
+    """The RBD image of a volume name: a linked clone is `base-100-disk-0/vm-101-disk-0`."""
+    return volname.rsplit("/", 1)[-1]
+
+
+def volume_name(volid: str) -> str:
+    return volid.split(":", 1)[1]
+
+
+class VolumeTable(Protocol):
+    """fakepve's bookkeeping of volumes in the storage table (volume names, sizes, free space)."""
+
+    def alloc(self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None) -> tuple[str, str]:
+        """PVE::Storage::vdisk_alloc's bookkeeping: (volume id, format)."""
+        ...
+
+    def free(self, volid: str) -> None: ...
+
+    def rename_to_base(self, volid: str) -> str:
+        """vdisk_create_base's rename: vm-<id>-disk-<n> becomes base-<id>-disk-<n>; the new volume id."""
+        ...
+
+
+class FakepveVolumeTable:
+    """fakepve's own implementation (fakepve.qemu.QemuApi), called past the lab's RBD hooks on the same server."""
+
+    def __init__(self, pve: Any) -> None:
+        self._pve = pve
+
+    def alloc(self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None) -> tuple[str, str]:
+        volid, fmt = QemuApi._qm_alloc(self._pve, sid, vmid, fmt, size, linked_from)
+        return str(volid), str(fmt)
+
+    def free(self, volid: str) -> None:
+        QemuApi._qm_free(self._pve, volid)
+
+    def rename_to_base(self, volid: str) -> str:
+        return str(QemuApi._qm_rename_volume(self._pve, volid))
+
+
+class RbdVolumes:
+    """The volumes of every storage, with those on RBD storages backed by images in their pool."""
+
+    def __init__(self, pve: PveModel, rbd: Rbd, table: VolumeTable) -> None:
+        self.pve = pve
+        self.rbd = rbd
+        self.table = table
+
+    # -- where an image is ---------------------------------------------------------------------------
+
+    def is_rbd(self, sid: str | None) -> bool:
+        return sid is not None and self.pve.storages.get(sid, {}).get("type") == "rbd"
+
+    def spec(self, sid: str, volname: str) -> str:
+        """`pool[/namespace]/image` of a volume on an RBD storage."""
+        store = self.pve.storages[sid]
+        parts = [store.get("pool") or "rbd", store.get("namespace"), image_name(volname)]
+        return "/".join(p for p in parts if p)
+
+    def known(self, sid: str | None, volname: str) -> dict[str, Any] | None:
+        """The table's entry of a volume, if it has one."""
+        entry: dict[str, Any] | None = self.pve.storages.get(sid or "", {}).get("volumes", {}).get(volname)
+        return entry
+
+    # -- the pool and the table (blocking) -----------------------------------------------------------
+
+    def listing(self, sid: str) -> dict[str, dict[str, Any]]:
+        """The pool's images as PVE's rbd_ls reads them: PVE-named images only, linked clones as base/image."""
+        store = self.pve.storages[sid]
+        out: dict[str, dict[str, Any]] = {}
+        for item in self.rbd.list_long(store.get("pool") or "rbd", store.get("namespace")):
+            found = PVE_IMAGE.match(item.image)
+            if item.snapshot is not None or not found:
+                continue
+            base = item.parent[0] if item.parent and item.parent[1] == BASE_SNAPSHOT else None
+            volname = f"{base}/{item.image}" if base else item.image
+            out[volname] = {"content": "images", "format": "raw", "size": item.size, "vmid": int(found.group(1))}
+        return out
+
+    def apply(self, sid: str, listing: dict[str, dict[str, Any]]) -> None:
+        """Make the storage's volume table what the pool holds (ctime and notes kept)."""
+        volumes = self.pve.storages[sid].setdefault("volumes", {})
+        for name in [n for n in volumes if n not in listing]:
+            del volumes[name]
+        for name, vol in listing.items():
+            volumes[name] = {**volumes.get(name, {"ctime": int(time.time())}), **vol}
+
+    def create_image(self, sid: str, volname: str, size: int, base: str | None) -> None:
+        """alloc_image (`rbd create`, size rounded up to MiB) or clone_image (`rbd clone` of base@__base__)."""
+        name = image_name(volname)
+        try:
+            if base:
+                self.rbd.clone(self.spec(sid, base), BASE_SNAPSHOT, self.spec(sid, name))
+            else:
+                self.rbd.create(self.spec(sid, name), size)
+        except RbdError as exc:
+            raise TaskError(f"rbd {'clone' if base else 'create'} '{name}' error: {exc}") from exc
+
+    def remove_image(self, sid: str, volname: str) -> None:
+        """free_image: `rbd rm`, after unprotect + `snap purge` when the image has snapshots. Failures are
+        only logged, as destroy_vm only warns ("Could not remove disk ..., check manually")."""
+        spec = self.spec(sid, volname)
+        try:
+            self.rbd.remove(spec)
+            return
+        except RbdError as exc:
+            if "No such file" in str(exc):
+                return
+            if "has snapshots" not in str(exc):
+                log.warning("Could not remove disk '%s:%s', check manually: %s", sid, volname, exc)
+                return
+        with contextlib.suppress(RbdError):  # only a template's base image has a protected snapshot
+            self.rbd.snap_unprotect(spec, BASE_SNAPSHOT)
+        for verb, step in (("snap purge", self.rbd.snap_purge), ("rm --no-progress", self.rbd.remove)):
+            try:
+                step(spec)
+            except RbdError as exc:
+                log.warning("rbd %s '%s' error: %s", verb, spec, exc)
+
+    def _reserve(
+        self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
+    ) -> tuple[str, str, str | None]:
+        """fakepve's bookkeeping of a new volume: (volume id, format, base image of a linked clone)."""
+        volid, fmt = self.table.alloc(sid, vmid, fmt, size)
+        name = volume_name(volid)
+        if not linked_from:
+            return volid, fmt, None
+        base = image_name(linked_from)  # PVE names a linked clone's volume <base>/<image>
+        volumes = self.pve.storages[sid]["volumes"]
+        volumes[f"{base}/{name}"] = volumes.pop(name)
+        return f"{sid}:{base}/{name}", fmt, base
+
+    # -- fakepve's allocation hooks (synchronous, inside fakepve's task bodies) -----------------------
+
+    def alloc(self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None) -> tuple[str, str]:
+        """PVE::Storage::vdisk_alloc; on RBD the pool is listed first, as find_free_diskname does."""
+        if not self.is_rbd(sid):
+            return self.table.alloc(sid, vmid, fmt, size, linked_from)
+        try:
+            self.apply(sid, self.listing(sid))
+        except RbdError as exc:
+            raise errors.die(f"rbd error: {exc}") from exc
+        volid, fmt, base = self._reserve(sid, vmid, fmt, size, linked_from)
+        try:
+            self.create_image(sid, volume_name(volid), size, base)
+        except TaskError as exc:
+            self.table.free(volid)
+            raise errors.die(str(exc)) from exc
+        return volid, fmt
+
+    def free(self, volid: str) -> None:
+        """PVE::Storage::vdisk_free."""
+        sid, volname = volume_ref(volid)
+        if self.is_rbd(sid) and self.known(sid, volname) is not None:
+            self.remove_image(sid, volname)
+        self.table.free(volid)
+
+    def rename_to_base(self, volid: str) -> str:
+        """create_base for a template: `rbd rename` to base-..., snapshot `__base__`, protect it."""
+        sid, volname = volume_ref(volid)
+        new = self.table.rename_to_base(volid)
+        if sid is not None and self.is_rbd(sid) and new != volid:
+            old_spec, new_spec = self.spec(sid, volname), self.spec(sid, volume_name(new))
+            try:
+                self.rbd.rename(old_spec, new_spec)
+                self.rbd.snap_create(new_spec, BASE_SNAPSHOT)
+                self.rbd.snap_protect(new_spec, BASE_SNAPSHOT)
+            except RbdError as exc:
+                raise TaskError(f"rbd rename '{volname}' error: {exc}") from exc
+        return new
+
+    # -- the same for the lab's own tasks, off the event loop -----------------------------------------
+
+    async def alloc_async(self, sid: str, vmid: int, fmt: str | None, size: int) -> tuple[str, str]:
+        if not self.is_rbd(sid):
+            return self.table.alloc(sid, vmid, fmt, size)
+        try:
+            self.apply(sid, await in_thread(self.listing, sid))
+        except TaskError as exc:
+            raise TaskError(f"rbd error: {exc}") from exc
+        volid, fmt, _base = self._reserve(sid, vmid, fmt, size, None)
+        try:
+            await in_thread(self.create_image, sid, volume_name(volid), size, None)
+        except TaskError:
+            self.table.free(volid)
+            raise
+        return volid, fmt
+
+    async def free_async(self, volid: str) -> None:
+        sid, volname = volume_ref(volid)
+        if self.is_rbd(sid) and self.known(sid, volname) is not None:
+            assert sid is not None
+            await in_thread(self.remove_image, sid, volname)
+        self.table.free(volid)
+
+    async def refresh(self, sid: str) -> None:
+        """Before a content listing: an RBD storage lists what is in its pool (PVE's rbd_ls)."""
+        if not self.is_rbd(sid) or self.pve.ceph.get("down"):
+            return
+        try:
+            listing = await in_thread(self.listing, sid)
+        except TaskError as exc:
+            raise errors.die(f"rbd error: {exc}") from exc
+        self.apply(sid, listing)
+
+    async def resize_image(self, sid: str, volname: str, size: int) -> None:
+        """volume_resize: `rbd resize`, in a worker thread."""
+        try:
+            await in_thread(self.rbd.resize, self.spec(sid, volname), size)
+        except TaskError as exc:
+            raise TaskError(f"rbd resize '{volname}' error: {exc}") from exc
+
+    async def image_size(self, sid: str, volname: str) -> int:
+        """volume_size_info: `rbd info`, in a worker thread."""
+        try:
+            return await in_thread(self.rbd.size, self.spec(sid, volname))
+        except TaskError as exc:
+            raise TaskError(f"Could not determine current size of volume '{sid}:{volname}'") from exc
