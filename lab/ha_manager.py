@@ -44,16 +44,6 @@ class HaCrm(CephHelpers):
         def vm(self, vmid: int) -> Any: ...
         async def ceph_io(self, vm: Any, keys: Any = None) -> None: ...
         async def _powerdown(self, vm: Any, p: dict[str, Any]) -> Any: ...
-        async def qm_migrate(
-            self,
-            vm: Any,
-            target: str,
-            user: str,
-            online: bool,
-            with_local_disks: bool = False,
-            storagemap: dict[str, str] | None = None,
-            log: Any = (),
-        ) -> str: ...
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -345,7 +335,9 @@ class HaCrm(CephHelpers):
         self._mirror(sid)
         if kind == "relocate" and vm.status == "running":
             await self._lrm_run(vm, "qmshutdown")
-        status = await self._wait_task(await self.qm_migrate(vm, target, "root@pam", online=vm.status == "running"))
+        status = await self._wait_task(
+            await self.migrations.migrate(vm, target, "root@pam", online=vm.status == "running")
+        )
         svc.target = None
         if status != "OK":
             self._note(f"service '{sid}' - {kind} failed: {status}")

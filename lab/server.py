@@ -27,10 +27,13 @@ from lab.handlers.ceph_osd import CephOsdApi
 from lab.handlers.ceph_pool import CephPoolApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
-from lab.handlers.qemu_extra import QemuExtraApi
+from lab.handlers.qemu_disks import QemuDisksApi
+from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
 from lab.models.cluster import ClusterState, TaskTimes
+from lab.models.disks import VmDisks
 from lab.models.locks import ClusterLocks
+from lab.models.migration import Migrations
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
 from lab.worker import one_line
 
@@ -44,7 +47,8 @@ PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
 class LabPve(
     LabControlApi,
     HaApi,
-    QemuExtraApi,
+    QemuMigrateApi,
+    QemuDisksApi,
     RbdVolumesApi,
     AptApi,
     CephInstallApi,
@@ -61,6 +65,8 @@ class LabPve(
         self.rados = RadosClient(backend.conf_path)
         self.rbd = Rbd(backend)
         self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
+        self.disks = VmDisks(self, self.volumes)
+        self.migrations = Migrations(self, cluster, self.disks)
         self.time_scale = TIME_SCALE
         self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
         self.cluster_name = "lab"
@@ -103,7 +109,7 @@ class LabPve(
                 raise
             except PveError as exc:  # a die() inside the worker
                 raise TaskError(exc.message) from exc
-            except Exception as exc:
+            except Exception as exc:  # a task is a worker process: any failure ends it, as in PVE
                 # pve-common src/PVE/RESTEnvironment.pm fork_worker ends a task with whatever its worker died
                 # of; fakepve only ends it on a TaskError, so anything else would leave it running for ever.
                 log.exception("task %s on %s failed", ttype, node)
@@ -111,7 +117,8 @@ class LabPve(
             finally:
                 times.end = time.time()
 
-        upid: str = await super().task(node, ttype, tid, user, timed, vm=vm, lock=lock, log=log)
+        parent: Any = super()  # fakepve's Model.task
+        upid: str = await parent.task(node, ttype, tid, user, timed, vm=vm, lock=lock, log=log)
         self.cluster.task_times[upid] = times  # the same object the body fills in as it runs
         return upid
 

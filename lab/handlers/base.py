@@ -8,20 +8,21 @@ worker thread so the API keeps answering while a MON is built.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lab import errors
-from lab.ceph_backend.rados_client import RadosError
+from lab.ceph_backend.backend import CephBackend
+from lab.ceph_backend.rados_client import RadosClient, RadosError
+from lab.ceph_backend.rbd import Rbd
 from lab.errors import TaskError
+from lab.models.cluster import ClusterState
+from lab.models.disks import VmDisks
+from lab.models.locks import ClusterLocks
+from lab.models.migration import Migrations
+from lab.models.volumes import RbdVolumes
 
 if TYPE_CHECKING:
-    from lab.ceph_backend.backend import CephBackend
-    from lab.ceph_backend.rados_client import RadosClient
-    from lab.ceph_backend.rbd import Rbd
-    from lab.models.cluster import ClusterState
-    from lab.models.locks import ClusterLocks
-    from lab.models.volumes import RbdVolumes
+    from lab.models.fakepve_model import PveModel
 
 T = TypeVar("T")
 
@@ -32,33 +33,25 @@ CEPH_OSD_BIN = "/usr/bin/ceph-osd"
 CEPH_VOLUME_BIN = "/usr/sbin/ceph-volume"
 
 
-class CephHelpers:
+if TYPE_CHECKING:
+    # For the type checker a mixin is fakepve's Model (the server it is mixed into); at run time it is
+    # a plain class, so fakepve's own methods come from FakePve in LabPve's MRO.
+    _FakepveModel = PveModel
+else:
+    _FakepveModel = object
+
+
+class CephHelpers(_FakepveModel):
     """Mixin of LabPve. The attributes below are set by LabPve.__init__."""
 
     cluster: ClusterState
     locks: ClusterLocks
     volumes: RbdVolumes
+    disks: VmDisks
+    migrations: Migrations
     backend: CephBackend
     rados: RadosClient
     rbd: Rbd
-    nodes: dict[str, dict[str, Any]]
-    ceph: dict[str, Any]
-
-    if TYPE_CHECKING:  # provided by fakepve's Model; declared here for the type checker only
-
-        async def task(
-            self,
-            node: str,
-            ttype: str,
-            tid: Any,
-            user: str,
-            body: Callable[[], Awaitable[Any]],
-            vm: Any = None,
-            lock: bool = True,
-            log: Any = (),
-        ) -> str: ...
-
-        def need_quorum(self) -> None: ...
 
     # -- preconditions (PVE::Ceph::Tools) ------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from fakepve import FakeVm
 
-__all__ = ["FakeVm", "PveModel"]
+__all__ = ["FakeVm", "PveModel", "running_task_log"]
 
 
 class PveModel(Protocol):
@@ -71,3 +71,11 @@ class PveModel(Protocol):
     def _check_enabled(self, name: str, node: str) -> dict[str, Any]:
         """storage_check_enabled: the storage exists, is enabled, and is configured for the node."""
         ...
+
+
+def running_task_log(pve: PveModel, holder: dict[str, str]) -> list[str]:
+    """The log of the task whose body is running. At time_scale 0 fakepve runs a body before task()
+    returns its UPID; the task's record is then the newest one (it is added just before the body runs)."""
+    upid = holder.get("upid")
+    log_lines: list[str] = pve.tasks[upid]["log"] if upid else pve.tasklog[-1]["log"]
+    return log_lines
