@@ -33,7 +33,7 @@ def build_lab(state_dir: Path) -> LabPve:
     backend = CephBackend(state_dir / "ceph", spec, ProcessTracker(state_dir))
     pve = LabPve(cluster, backend, secrets.root_password, host=spec.api_host, port=API_PORT)
     pve.apitokens[TOKEN_ID] = secrets.token_secret
-    pve.ha_fence_delay = settings.ha_fence_delay
+    pve.ha_manager.fence_delay = settings.ha_fence_delay
     return pve
 
 

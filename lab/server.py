@@ -20,6 +20,8 @@ from lab.ceph_backend.backend import CephBackend
 from lab.ceph_backend.rados_client import RadosClient
 from lab.ceph_backend.rbd import Rbd
 from lab.errors import PveError, TaskError
+from lab.ha.manager import HaManager
+from lab.ha.state import HaState
 from lab.handlers.apt import AptApi
 from lab.handlers.ceph_cluster import CephClusterApi
 from lab.handlers.ceph_install import CephInstallApi
@@ -32,6 +34,7 @@ from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
 from lab.models.cluster import ClusterState, TaskTimes
 from lab.models.disks import VmDisks
+from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
@@ -67,11 +70,13 @@ class LabPve(
         self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
         self.disks = VmDisks(self, self.volumes)
         self.migrations = Migrations(self, cluster, self.disks)
+        self.guests = LabGuests(self, self.migrations)
+        self.ha = HaState()
+        self.ha_manager = HaManager(self.ha, self.guests)
         self.time_scale = TIME_SCALE
         self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
         self.cluster_name = "lab"
         self.nodes = {node.name: {"online": True} for node in cluster.spec.nodes}
-        self.init_ha()
         self.init_apt()
         self._templates: dict[str, str] = {}
 

@@ -573,6 +573,12 @@ class HaState:
     def rules_digest(self) -> str:
         return digest((r.type, r.name, r.options()) for r in sorted(self.rules.values(), key=lambda r: r.order))
 
+    def check_service_state(self, sid: str, requested: str | None = None) -> None:
+        """check_service_state (src/PVE/API2/HA/Resources.pm): a service in 'error' only takes `state=disabled`."""
+        svc = self.services.get(sid)
+        if svc is not None and svc.state == "error" and requested != "disabled":
+            raise HaError(f"service '{sid}' in error state, must be disabled and fixed first")
+
     def add_service(self, resource: HaResource, node: str, running: bool) -> Service | None:
         """The CRM picks up a new resource (Manager.pm manage): request_start or request_stop where the
         guest is; an ignored resource gets no service."""

@@ -15,8 +15,11 @@ from lab.ceph_backend.backend import CephBackend
 from lab.ceph_backend.rados_client import RadosClient, RadosError
 from lab.ceph_backend.rbd import Rbd
 from lab.errors import TaskError
+from lab.ha.manager import HaManager
+from lab.ha.state import HaState
 from lab.models.cluster import ClusterState
 from lab.models.disks import VmDisks
+from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
 from lab.models.volumes import RbdVolumes
@@ -49,6 +52,9 @@ class CephHelpers(_FakepveModel):
     volumes: RbdVolumes
     disks: VmDisks
     migrations: Migrations
+    guests: LabGuests
+    ha: HaState
+    ha_manager: HaManager
     backend: CephBackend
     rados: RadosClient
     rbd: Rbd

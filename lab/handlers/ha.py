@@ -1,6 +1,6 @@
 """The HA API (pve-ha-manager's API2/HA/*.pm): groups, rules, resources, status.
 
-Config endpoints are synchronous and return null, as in PVE; the manager (lab/ha_manager.py)
+Config endpoints are synchronous and return null, as in PVE; the manager (lab/ha/manager.py)
 acts afterwards. PVE 8 labs have HA groups and no rules; PVE 9 labs have rules and refuse every
 group call.
 """
@@ -26,7 +26,7 @@ from lab.ha.state import (
     rule_errors,
     status_entries,
 )
-from lab.ha_manager import HaCrm
+from lab.handlers.base import CephHelpers
 from lab.pve_formats import split_list
 
 Route = tuple[str, str, Any]
@@ -44,8 +44,34 @@ RULE_OPTIONS = {
 RULE_REQUIRED = {"node-affinity": ("resources", "nodes"), "resource-affinity": ("resources", "affinity")}
 
 
-class HaApi(HaCrm):
+class HaApi(CephHelpers):
     """/cluster/ha: config endpoints (synchronous, null), migrate/relocate requests and the status."""
+
+    # -- fakepve's hooks -----------------------------------------------------------------------------
+
+    async def _ha_request(self, vm: Any, user: str, state: str) -> str:
+        """start/stop/shutdown of an HA guest: `ha-manager set --state` in a short task; the CRM acts later."""
+        sid, verb = f"vm:{vm.vmid}", "start" if state == "started" else "stop"
+
+        async def body() -> None:
+            self.ha_manager.request_state(sid, state)
+
+        return await self.task(
+            vm.node, "ha" + verb, vm.vmid, user, body, lock=False, log=[f"Requesting HA {verb} for VM {vm.vmid}"]
+        )
+
+    def set_node_offline(self, node: str, offline: bool = True) -> None:
+        """fakepve's offline node (595 for its requests), plus what the HA stack does about it."""
+        was_online = self.guests.is_online(node)
+        parent: Any = super()
+        parent.set_node_offline(node, offline)
+        self.ha_manager.node_changed(node, was_online)
+
+    async def stop(self) -> None:
+        """Stop the API; pending CRM jobs go with it."""
+        self.ha_manager.cancel_jobs()
+        parent: Any = super()
+        await parent.stop()
 
     # -- routes and helpers ------------------------------------------------------------------------
 
@@ -102,7 +128,7 @@ class HaApi(HaCrm):
     def _sid(self, text: str) -> tuple[str, str, str]:
         try:
             check_sid_format(text)
-            return resolve_sid(text, self._guest_types())
+            return resolve_sid(text, self.guests.guest_types())
         except HaError as exc:
             raise self._refusal(exc) from exc
 
@@ -178,7 +204,7 @@ class HaApi(HaCrm):
                 setattr(group, key, None)
 
         self._locked("update ha group failed", update)
-        self._reconsider_all()
+        self.ha_manager.reconsider_all()
 
     async def _group_delete(self, v: dict[str, Any], user: str) -> None:
         self._groups_gone("delete group")
@@ -301,7 +327,7 @@ class HaApi(HaCrm):
                 raise
 
         self._locked("create ha rule failed", create)
-        self._reconsider_all()
+        self.ha_manager.reconsider_all()
 
     async def _rule_update(self, v: dict[str, Any], user: str) -> None:
         self._rules_exist("PUT", v)
@@ -335,7 +361,7 @@ class HaApi(HaCrm):
                 raise
 
         self._locked("update HA rules failed", update)
-        self._reconsider_all()
+        self.ha_manager.reconsider_all()
 
     async def _rule_delete(self, v: dict[str, Any], user: str) -> None:
         self._rules_exist("DELETE", v)
@@ -353,11 +379,11 @@ class HaApi(HaCrm):
         return out
 
     async def _resource_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
-        self._sync()
+        self.ha_manager.sync()
         return [self._resource_config(r) for r in self.ha.resources.values() if v.get("type") in (None, r.type)]
 
     async def _resource_read(self, v: dict[str, Any], user: str) -> dict[str, Any]:
-        self._sync()
+        self.ha_manager.sync()
         sid = self._sid(v["sid"])[0]
         if sid not in self.ha.resources:
             raise errors.die(f"no such resource '{sid}'")
@@ -367,22 +393,16 @@ class HaApi(HaCrm):
         if v.get("type") and v["type"] != kind:
             raise errors.die("types does not match")
 
-    def _check_not_error(self, sid: str, requested: str | None = None) -> None:
-        """check_service_state: a service in 'error' only takes `state=disabled`."""
-        svc = self.ha.services.get(sid)
-        if svc is not None and svc.state == "error" and requested != "disabled":
-            raise errors.die(f"service '{sid}' in error state, must be disabled and fixed first")
-
     async def _resource_create(self, v: dict[str, Any], user: str) -> None:
         self._reject_params(v, PVE9_RESOURCE_OPTIONS)
         self.need_quorum()
-        self._sync()
+        self.ha_manager.sync()
         sid, kind, name = self._sid(v["sid"])
         self._check_type(v, kind)
         if self._pve9 and v.get("group") is not None:
             raise errors.die("invalid parameter 'group': ha groups have been migrated to rules")
         try:
-            check_guest(kind, name, self._guest_types())
+            check_guest(kind, name, self.guests.guest_types())
         except HaError as exc:
             raise self._refusal(exc) from exc
 
@@ -392,18 +412,18 @@ class HaApi(HaCrm):
             resource = HaResource(sid, kind)
             _apply_options(resource, v)
             self.ha.resources[sid] = resource
-            guest = self._guest(sid)
+            guest = self.ha_manager.guest(sid)
             node = guest.node if guest is not None else self.local_node()
             self.ha.add_service(resource, node, guest is not None and guest.status == "running")
 
         self._locked("create resource failed", create)
-        self._elect_master()
-        self._mirror(sid)
-        self._schedule(self._crm_converge(sid))
+        self.ha_manager.elect_master()
+        self.ha_manager.mirror(sid)
+        self.ha_manager.converge_later(sid)
 
     async def _resource_update(self, v: dict[str, Any], user: str) -> None:
         self._reject_params(v, PVE9_RESOURCE_OPTIONS)
-        self._sync()
+        self.ha_manager.sync()
         sid, kind, _name = self._sid(v["sid"])
         self._check_type(v, kind)
         if v.get("group"):
@@ -411,7 +431,10 @@ class HaApi(HaCrm):
                 raise errors.die("invalid parameter 'group': ha groups have been migrated to rules")
             if v["group"] not in self.ha.groups:
                 raise errors.die(f"HA group '{v['group']}' does not exist")
-        self._check_not_error(sid, v.get("state"))
+        try:
+            self.ha.check_service_state(sid, v.get("state"))
+        except HaError as exc:
+            raise self._refusal(exc) from exc
 
         def update() -> None:
             if v.get("digest") and v["digest"] != self.ha.resources_digest():
@@ -427,17 +450,17 @@ class HaApi(HaCrm):
                 setattr(resource, key.replace("-", "_"), None)
 
         self._locked("update resources config failed", update)
-        self._after_state_change(sid)
+        self.ha_manager.after_state_change(sid)
 
     async def _resource_delete(self, v: dict[str, Any], user: str) -> None:
         self._reject_params(v, ("purge",))
-        self._sync()
+        self.ha_manager.sync()
         sid = self._sid(v["sid"])[0]
         if sid not in self.ha.resources:
             raise errors.die(f"cannot delete service '{sid}', not HA managed!")
         purge = bool(v.get("purge", 1)) and self._pve9
         self._locked("delete resource failed", lambda: self.ha.drop_resource(sid, purge))
-        self._mirror(sid)
+        self.ha_manager.mirror(sid)
 
     async def _resource_migrate(self, v: dict[str, Any], user: str) -> dict[str, Any] | None:
         return await self._resource_motion(v, "migrate")
@@ -447,23 +470,16 @@ class HaApi(HaCrm):
 
     async def _resource_motion(self, v: dict[str, Any], kind: str) -> dict[str, Any] | None:
         sid = self._sid(v["sid"])[0]
-        await self.ha_queue_motion(sid, v["node"], kind)
+        try:
+            self.ha_manager.queue_motion(sid, v["node"], kind)
+        except HaError as exc:
+            raise self._refusal(exc) from exc
         return {"sid": sid, "requested-node": v["node"]} if self._pve9 else None
-
-    async def ha_queue_motion(self, sid: str, target: str, kind: str) -> None:
-        """`ha-manager migrate|relocate`: checks, then a CRM command for its next round."""
-        self._sync()
-        resource = self.ha.resources.get(sid)
-        if resource is None or resource.state == "ignored":
-            raise errors.die(f"resource '{sid}' is not HA managed")
-        self._check_not_error(sid)
-        self._locked(None, lambda: None)  # queue_crm_commands takes the ha domain lock
-        self._schedule(self._crm_motion(sid, target, kind))
 
     # -- status ------------------------------------------------------------------------------------
 
     async def _ha_status(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
-        self._sync()
+        self.ha_manager.sync()
         vm_nodes = {f"vm:{vm.vmid}": vm.node for vm in self.vms}
         vm_nodes.update((f"ct:{ct.vmid}", ct.node) for ct in getattr(self, "cts", []))
         return status_entries(
@@ -480,7 +496,7 @@ class HaApi(HaCrm):
         )
 
     async def _ha_manager_status(self, v: dict[str, Any], user: str) -> dict[str, Any]:
-        self._sync()
+        self.ha_manager.sync()
         now = int(time.time())
         services = {
             sid: {

@@ -6,10 +6,11 @@ the migration model's `qmigrate` task moves the VM, or, for an HA-managed VM, th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab import errors
-from lab.errors import PveError, TaskError
+from lab.errors import TaskError
+from lab.ha.state import HaError
 from lab.handlers.base import CephHelpers
 from lab.models.migration import local_resources
 
@@ -19,10 +20,6 @@ NOT_IN_PVE8_SCHEMA = "property is not defined in schema and the schema does not 
 
 
 class QemuMigrateApi(CephHelpers):
-    if TYPE_CHECKING:  # HaApi
-
-        async def ha_queue_motion(self, sid: str, target: str, kind: str) -> None: ...
-
     def _routes_qemu_migrate(self) -> list[Route]:
         one = "/nodes/{node}/qemu/{vmid}"
         return [
@@ -91,8 +88,8 @@ class QemuMigrateApi(CephHelpers):
 
         async def body() -> None:
             try:
-                await self.ha_queue_motion(sid, target, "migrate")
-            except PveError as exc:
+                self.ha_manager.queue_motion(sid, target, "migrate")
+            except HaError as exc:
                 raise TaskError(f"command 'ha-manager migrate {sid} {target}' failed: exit code 255") from exc
 
         return await self.task(

@@ -29,6 +29,8 @@ class PveModel(Protocol):
     ceph: dict[str, Any]
     # PVE seconds before the HA manager acts on a request
     ha_delay: float
+    # pmxcfs quorum (fakepve's lose_quorum scenario clears it)
+    quorate: bool
 
     async def task(
         self,
@@ -56,7 +58,9 @@ class PveModel(Protocol):
         """fakepve's body of a shutdown/stop task."""
         ...
 
-    def vm(self, vmid: int) -> FakeVm | None: ...
+    def vm(self, vmid: int) -> Any:
+        """The FakeVm with this id, or None."""
+        ...
 
     def find(self, node: str, vmid: Any) -> FakeVm:
         """The VM on that node, or PVE's 500 for a missing config file."""

@@ -56,7 +56,7 @@ class InProcessLab:
             host=spec.api_host,
             port=0,
         )
-        self.pve.ha_fence_delay = FENCE_DELAY
+        self.pve.ha_manager.fence_delay = FENCE_DELAY
         # VM disks default to a shared (RBD) storage: HA migrates running VMs live, which PVE refuses
         # for VMs with local disks. Nothing here allocates on it, so no Ceph is needed.
         self.pve.add_ceph_storage("ceph-vm", "vms")
