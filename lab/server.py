@@ -20,6 +20,7 @@ from lab.ceph_backend.backend import CephBackend
 from lab.ceph_backend.rados_client import RadosClient
 from lab.ceph_backend.rbd import Rbd
 from lab.errors import PveError, TaskError
+from lab.ha.config import HaConfig
 from lab.ha.manager import HaManager
 from lab.ha.state import HaState
 from lab.handlers.apt import AptApi
@@ -72,6 +73,7 @@ class LabPve(
         self.migrations = Migrations(self, cluster, self.disks)
         self.guests = LabGuests(self, self.migrations)
         self.ha = HaState()
+        self.ha_config = HaConfig(self.ha, self.guests.nodes)
         self.ha_manager = HaManager(self.ha, self.guests)
         self.time_scale = TIME_SCALE
         self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]

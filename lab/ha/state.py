@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from lab.pve_formats import perl_ctime, split_list
 
@@ -511,6 +512,48 @@ def status_entries(
             entry.update((k, v) for k, v in res.options().items() if k in ("group", "comment"))
         out.append(entry)
     return out
+
+
+def manager_status(
+    *, local_node: str, quorate: bool, now: float, nodes: Iterable[str], state: HaState
+) -> dict[str, Any]:
+    """GET /cluster/ha/status/manager_status (API2/HA/Status.pm): the CRM's manager_status, quorum, LRMs."""
+    stamp = int(now)
+    services = {
+        sid: {
+            k: val
+            for k, val in {
+                "node": s.node,
+                "state": s.state,
+                "running": int(s.running) or None,
+                "failed_nodes": s.failed_nodes or None,
+                "target": s.target,
+            }.items()
+            if val is not None
+        }
+        for sid, s in state.services.items()
+    }
+    names = list(nodes)
+    manager: dict[str, Any] = {}
+    if state.master is not None:
+        manager = {
+            "master_node": state.master,
+            "timestamp": stamp,
+            "service_status": services,
+            "node_status": state.node_status(names),
+        }
+    return {
+        "manager_status": manager,
+        "quorum": {"node": local_node, "quorate": int(quorate)},
+        "lrm_status": {
+            n: {
+                "mode": "active",
+                "timestamp": int(state.lost.get(n, stamp)),
+                "state": "active" if any(s.node == n for s in state.services.values()) else "wait_for_agent_lock",
+            }
+            for n in sorted(names)
+        },
+    }
 
 
 def rule_errors(rules: Mapping[str, HaRule], node_count: int) -> dict[str, dict[str, list[str]]]:

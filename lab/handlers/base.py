@@ -15,6 +15,7 @@ from lab.ceph_backend.backend import CephBackend
 from lab.ceph_backend.rados_client import RadosClient, RadosError
 from lab.ceph_backend.rbd import Rbd
 from lab.errors import TaskError
+from lab.ha.config import HaConfig
 from lab.ha.manager import HaManager
 from lab.ha.state import HaState
 from lab.models.cluster import ClusterState
@@ -54,6 +55,7 @@ class CephHelpers(_FakepveModel):
     migrations: Migrations
     guests: LabGuests
     ha: HaState
+    ha_config: HaConfig
     ha_manager: HaManager
     backend: CephBackend
     rados: RadosClient
