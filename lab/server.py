@@ -17,6 +17,9 @@ from fakepve import FakePve
 from fakepve.server import API
 
 from lab.ceph_backend.backend import CephBackend
+from lab.ceph_backend.monitors import MonitorCommands
+from lab.ceph_backend.osds import OsdCommands
+from lab.ceph_backend.pools import PoolCommands
 from lab.ceph_backend.rados_client import RadosClient
 from lab.ceph_backend.rbd import Rbd
 from lab.errors import PveError, TaskError
@@ -67,6 +70,9 @@ class LabPve(
         self.locks = ClusterLocks()
         self.backend = backend
         self.rados = RadosClient(backend.conf_path)
+        self.ceph_mons = MonitorCommands(self.rados)
+        self.ceph_osds = OsdCommands(self.rados)
+        self.ceph_pools = PoolCommands(self.rados)
         self.rbd = Rbd(backend)
         self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
         self.disks = VmDisks(self, self.volumes)

@@ -103,20 +103,30 @@ class RadosClient:
             if ret == -errno.ETIMEDOUT:
                 self.close()
             raise RadosError(f"error with '{prefix}': mon_cmd failed - {status}", code=-ret)
-        if not out:
-            return None
-        try:
-            return json.loads(out)
-        except ValueError:
-            return out.decode(errors="replace")
+        return _parse(out)
 
     def mgr_command(self, prefix: str, **args: Any) -> Any:
+        """Run a MGR command and return its parsed JSON output; failures as for mon_command."""
         handle = self._connect()
         cmd = dict(args, prefix=prefix, format="json")
-        ret, out, status = handle.mgr_command(json.dumps(cmd), b"", timeout=self.timeout)
+        try:
+            ret, out, status = handle.mgr_command(json.dumps(cmd), b"", timeout=self.timeout)
+        except _rados().Error as exc:
+            self.close()
+            raise RadosError(f"error with '{prefix}': mgr_cmd failed - {_strerror(exc)}") from exc
         if ret != 0:
             raise RadosError(f"error with '{prefix}': mgr_cmd failed - {status}", code=-ret)
-        return json.loads(out) if out else None
+        return _parse(out)
+
+
+def _parse(out: bytes) -> Any:
+    """A command's output: its JSON, its text if it is not JSON, None if there is none."""
+    if not out:
+        return None
+    try:
+        return json.loads(out)
+    except ValueError:
+        return out.decode(errors="replace")
 
 
 def _strerror(exc: Exception) -> str:

@@ -8,10 +8,14 @@ worker thread so the API keeps answering while a MON is built.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lab import errors
 from lab.ceph_backend.backend import CephBackend
+from lab.ceph_backend.monitors import MonitorCommands
+from lab.ceph_backend.osds import OsdCommands
+from lab.ceph_backend.pools import PoolCommands
 from lab.ceph_backend.rados_client import RadosClient, RadosError
 from lab.ceph_backend.rbd import Rbd
 from lab.errors import TaskError
@@ -60,6 +64,9 @@ class CephHelpers(_FakepveModel):
     backend: CephBackend
     rados: RadosClient
     rbd: Rbd
+    ceph_mons: MonitorCommands
+    ceph_osds: OsdCommands
+    ceph_pools: PoolCommands
 
     # -- preconditions (PVE::Ceph::Tools) ------------------------------------------------------
 
@@ -87,18 +94,19 @@ class CephHelpers(_FakepveModel):
 
     # -- Ceph calls ------------------------------------------------------------------------------
 
-    async def mon_command(self, prefix: str, **args: Any) -> Any:
-        """A MON command for a synchronous handler: failures are HTTP 500 with PVE::RADOS's wording."""
+    async def ceph_command(self, command: Callable[..., T], *args: Any) -> T:
+        """A Ceph command (a method of the backend's command adapters) for a synchronous handler, in a
+        worker thread: failures are HTTP 500 with PVE::RADOS's wording."""
         if self.ceph.get("down"):
             raise errors.die("rados_connect failed - Connection timed out")
         try:
-            return await asyncio.to_thread(self.rados.mon_command, prefix, **args)
+            return await asyncio.to_thread(command, *args)
         except RadosError as exc:
             raise errors.die(exc.message) from exc
 
-    async def task_mon_command(self, prefix: str, **args: Any) -> Any:
+    async def ceph_task_command(self, command: Callable[..., T], *args: Any) -> T:
         """The same inside a worker task: failures end the task."""
         try:
-            return await asyncio.to_thread(self.rados.mon_command, prefix, **args)
+            return await asyncio.to_thread(command, *args)
         except RadosError as exc:
             raise TaskError(exc.message) from exc

@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from lab import errors
+from lab.ceph_backend.monitors import SAFETY_COMMANDS
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers
@@ -70,10 +71,10 @@ class CephClusterApi(CephHelpers):
         self.need_inited(node)
         if not self.backend.config().get("global", {}).get("mon_host"):
             raise errors.die("rados_connect failed - No such file or directory")
-        status = await self.mon_command("status")
-        status["health"] = await self.mon_command("health", detail="detail")
-        status["monmap"] = await self.mon_command("mon dump")
-        mgrmap = await self.mon_command("mgr dump")
+        status = await self.ceph_command(self.ceph_mons.status)
+        status["health"] = await self.ceph_command(self.ceph_mons.health_detail)
+        status["monmap"] = await self.ceph_command(self.ceph_mons.mon_dump)
+        mgrmap = await self.ceph_command(self.ceph_mons.mgr_dump)
         # The module catalogue (hundreds of KB of option schemas) is left out: nothing reads it.
         mgrmap.pop("available_modules", None)
         status["mgrmap"] = mgrmap
@@ -96,15 +97,15 @@ class CephClusterApi(CephHelpers):
         self.need_inited(v["node"])
         placed = {d["id"]: d for d in self.backend.daemons() if d["kind"] == "mon"}
         try:
-            monmap = await asyncio.to_thread(self.rados.mon_command, "mon dump")
-            quorum = set((await asyncio.to_thread(self.rados.mon_command, "quorum_status"))["quorum_names"])
-            versions = await asyncio.to_thread(self.rados.mon_command, "mon metadata")
+            monmap = await asyncio.to_thread(self.ceph_mons.mon_dump)
+            quorum = set(await asyncio.to_thread(self.ceph_mons.quorum_names))
+            versions = await asyncio.to_thread(self.ceph_mons.mon_metadata)
         except RadosError:  # PVE reads RADOS inside an eval here: no cluster yet is not an error
             return [
                 {"name": mon_id, "host": d["node"], "state": "unknown", "service": 1, "direxists": 1}
                 for mon_id, d in sorted(placed.items())
             ]
-        meta = {m["name"]: m for m in versions or []}
+        meta = {m["name"]: m for m in versions}
         out = []
         for mon in monmap["mons"]:
             name = mon["name"]
@@ -157,7 +158,7 @@ class CephClusterApi(CephHelpers):
         first = not mons and not self.backend.config().get("global", {}).get("mon_host")
         if not first:
             try:
-                await asyncio.to_thread(self.rados.mon_command, "quorum_status")
+                await asyncio.to_thread(self.ceph_mons.quorum_names)
             except RadosError as exc:
                 raise errors.mon_no_cluster() from exc
         ip = self._mon_ip(node, v.get("mon-address"))
@@ -189,8 +190,7 @@ class CephClusterApi(CephHelpers):
     async def _mon_destroy(self, v: dict[str, Any], user: str) -> str:
         node, mon_id = v["node"], v["monid"]
         self.need_inited(node)
-        monmap = await self.mon_command("mon dump")
-        names = [m["name"] for m in monmap["mons"]]
+        names = await self.ceph_command(self.ceph_mons.mon_names)
         placed = self._daemon_nodes("mon")
         if mon_id not in names and mon_id not in placed:
             raise errors.no_such_mon(mon_id)
@@ -211,7 +211,7 @@ class CephClusterApi(CephHelpers):
 
     async def _mgr_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
         self.need_inited(v["node"])
-        mgrmap = await self.mon_command("mgr dump")
+        mgrmap = await self.ceph_command(self.ceph_mons.mgr_dump)
         placed = {d["id"]: d for d in self.backend.daemons() if d["kind"] == "mgr"}
         states = {}
         if mgrmap.get("active_name"):
@@ -265,18 +265,10 @@ class CephClusterApi(CephHelpers):
     async def _cmd_safety(self, v: dict[str, Any], user: str) -> dict[str, Any]:
         self.need_inited(v["node"])
         service, action, ident = v["service"], v["action"], str(v["id"])
-        commands: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
-            ("osd", "stop"): ("osd ok-to-stop", {"ids": [ident]}),
-            ("osd", "destroy"): ("osd safe-to-destroy", {"ids": [ident]}),
-            ("mon", "stop"): ("mon ok-to-stop", {"ids": [ident]}),
-            ("mon", "destroy"): ("mon ok-to-rm", {"id": ident}),
-            ("mds", "stop"): ("mds ok-to-stop", {"ids": [ident]}),
-        }
-        if (service, action) not in commands:
+        if (service, action) not in SAFETY_COMMANDS:
             raise errors.die(f"Service does not support this action: {service}: {action}")
-        prefix, args = commands[(service, action)]
         try:
-            await asyncio.to_thread(self.rados.mon_command, prefix, plain=True, **args)
+            await asyncio.to_thread(self.ceph_mons.safety_check, service, action, ident)
         except RadosError as exc:
             if exc.code in (0, 110) and "timed out" in exc.message:
                 raise errors.die(exc.message) from exc
@@ -285,7 +277,7 @@ class CephClusterApi(CephHelpers):
 
     async def _rules(self, v: dict[str, Any], user: str) -> list[dict[str, str]]:
         self.need_configured(v["node"])
-        return [{"name": name} for name in await self.mon_command("osd crush rule ls")]
+        return [{"name": name} for name in await self.ceph_command(self.ceph_mons.crush_rule_names)]
 
     # -- services (systemctl start/stop ceph-<type>@<id>) -------------------------------------
 

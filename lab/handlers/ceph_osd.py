@@ -155,7 +155,7 @@ class CephOsdApi(CephHelpers):
             # BlueStore could put block.db on a second file, but PVE does it through LVM on the db device;
             # the lab does not model that yet and says so rather than pretending.
             raise errors.die("lab: separate db_dev/wal_dev devices are not modelled by the lab")
-        await self.mon_command("quorum_status")
+        await self.ceph_command(self.ceph_mons.quorum_names)
         device_class = v.get("crush-device-class")
         encrypted = bool(v.get("encrypted"))
 
@@ -175,10 +175,10 @@ class CephOsdApi(CephHelpers):
     async def _osd_facts(
         self,
     ) -> tuple[dict[str, Any], dict[int, dict[str, Any]], dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
-        tree = await self.mon_command("osd tree")
-        dump = {o["osd"]: o for o in (await self.mon_command("osd dump"))["osds"]}
-        df = {o["id"]: o for o in (await self.mon_command("osd df"))["nodes"]}
-        meta = {int(m["id"]): m for m in await self.mon_command("osd metadata") or []}
+        tree = await self.ceph_command(self.ceph_osds.tree)
+        dump = {o["osd"]: o for o in (await self.ceph_command(self.ceph_osds.dump))["osds"]}
+        df = {o["id"]: o for o in await self.ceph_command(self.ceph_osds.df)}
+        meta = {int(m["id"]): m for m in await self.ceph_command(self.ceph_osds.metadata)}
         return tree, dump, df, meta
 
     async def _osd_tree(self, v: dict[str, Any], user: str) -> dict[str, Any]:
@@ -223,7 +223,7 @@ class CephOsdApi(CephHelpers):
         # OSDs that exist but sit outside CRUSH ("stray") are listed too.
         roots += [build({**s, "type": "osd"}) for s in tree.get("stray", [])]
         result: dict[str, Any] = {"root": {"leaf": 0, "children": roots}}
-        flags = (await self.mon_command("osd dump")).get("flags", "")
+        flags = (await self.ceph_command(self.ceph_osds.dump)).get("flags", "")
         if flags:
             result["flags"] = flags
         return result
@@ -234,7 +234,7 @@ class CephOsdApi(CephHelpers):
         placed = {d["id"]: d["node"] for d in self.backend.daemons() if d["kind"] == "osd"}
         if placed.get(str(osd_id)) != node:
             raise errors.osd_metadata_wrong_host(osd_id, node)
-        meta = await self.mon_command("osd metadata", id=osd_id)
+        meta = await self.ceph_command(self.ceph_osds.metadata_of, osd_id)
         return {
             "osd": {
                 "hostname": node,
@@ -265,22 +265,21 @@ class CephOsdApi(CephHelpers):
     async def _existing_osd(self, node: str, raw_id: Any) -> int:
         self.need_inited(node)
         osd_id = int(raw_id)
-        ids = {o["osd"] for o in (await self.mon_command("osd dump"))["osds"]}
-        if osd_id not in ids:
+        if osd_id not in await self.ceph_command(self.ceph_osds.states):
             raise errors.no_such_osd(osd_id)
         return osd_id
 
     async def _osd_in(self, v: dict[str, Any], user: str) -> None:
         osd_id = await self._existing_osd(v["node"], v["osdid"])
-        await self.mon_command("osd in", ids=[str(osd_id)])
+        await self.ceph_command(self.ceph_osds.mark_in, osd_id)
 
     async def _osd_out(self, v: dict[str, Any], user: str) -> None:
         osd_id = await self._existing_osd(v["node"], v["osdid"])
-        await self.mon_command("osd out", ids=[str(osd_id)])
+        await self.ceph_command(self.ceph_osds.mark_out, osd_id)
 
     async def _osd_scrub(self, v: dict[str, Any], user: str) -> None:
         osd_id = await self._existing_osd(v["node"], v["osdid"])
-        await self.mon_command("osd deep-scrub" if v.get("deep") else "osd scrub", who=str(osd_id))
+        await self.ceph_command(self.ceph_osds.scrub, osd_id, bool(v.get("deep")))
 
     # -- destroy --------------------------------------------------------------------------------
 
@@ -288,17 +287,16 @@ class CephOsdApi(CephHelpers):
         self.need_root_login(user)
         node, osd_id = v["node"], int(v["osdid"])
         self.need_inited(node)
-        tree = await self.mon_command("osd tree")
+        tree = await self.ceph_command(self.ceph_osds.tree)
         host = next((n for n in tree["nodes"] if n["type"] == "host" and n["name"] == node), None)
-        exists = {o["osd"]: o for o in (await self.mon_command("osd dump"))["osds"]}
+        states = await self.ceph_command(self.ceph_osds.states)
         if host is None or osd_id not in host.get("children", []):
-            if osd_id not in exists:
+            if osd_id not in states:
                 raise errors.no_such_osd(osd_id)
             raise errors.osd_not_on_node(osd_id, node)
-        state = exists[osd_id]
-        if state.get("in"):
+        if states[osd_id].in_:
             raise errors.osd_in_use()
-        if state.get("up"):
+        if states[osd_id].up:
             raise errors.osd_running()
         cleanup = bool(v.get("cleanup"))
 

@@ -1,0 +1,65 @@
+"""The OSD MON commands the lab's PVE side sends (pve-manager PVE/API2/Ceph/OSD.pm), one method each.
+
+Each method blocks and raises RadosError with PVE::RADOS's wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .rados_client import RadosClient
+
+CephJson = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OsdState:
+    """An OSD in the OSD map: whether it is up, and whether it is in."""
+
+    up: bool
+    in_: bool
+
+
+class OsdCommands:
+    def __init__(self, rados: RadosClient) -> None:
+        self.rados = rados
+
+    def tree(self) -> CephJson:
+        """`ceph osd tree`: CRUSH's nodes (root, hosts, OSDs) and the stray OSDs."""
+        result: CephJson = self.rados.mon_command("osd tree")
+        return result
+
+    def dump(self) -> CephJson:
+        """`ceph osd dump`: the OSD map (osds with up/in, flags, ...)."""
+        result: CephJson = self.rados.mon_command("osd dump")
+        return result
+
+    def states(self) -> dict[int, OsdState]:
+        """Every OSD of the OSD map, up and in or not."""
+        return {int(o["osd"]): OsdState(bool(o.get("up")), bool(o.get("in"))) for o in self.dump()["osds"]}
+
+    def df(self) -> list[CephJson]:
+        """`ceph osd df`: usage per OSD (id, pgs, kb, kb_used, utilization)."""
+        return list(self.rados.mon_command("osd df")["nodes"])
+
+    def metadata(self) -> list[CephJson]:
+        """`ceph osd metadata`: one row per OSD."""
+        return list(self.rados.mon_command("osd metadata") or [])
+
+    def metadata_of(self, osd_id: int) -> CephJson:
+        """`ceph osd metadata <id>`."""
+        result: CephJson = self.rados.mon_command("osd metadata", id=osd_id)
+        return result
+
+    def mark_in(self, osd_id: int) -> None:
+        """`ceph osd in <id>`."""
+        self.rados.mon_command("osd in", ids=[str(osd_id)])
+
+    def mark_out(self, osd_id: int) -> None:
+        """`ceph osd out <id>`."""
+        self.rados.mon_command("osd out", ids=[str(osd_id)])
+
+    def scrub(self, osd_id: int, deep: bool = False) -> None:
+        """`ceph osd scrub|deep-scrub <id>`."""
+        self.rados.mon_command("osd deep-scrub" if deep else "osd scrub", who=str(osd_id))
