@@ -16,6 +16,7 @@ from aiohttp import web
 from fakepve import FakePve
 from fakepve.server import API
 
+from lab import errors
 from lab.ceph_backend.backend import CephBackend
 from lab.ceph_backend.monitors import MonitorCommands
 from lab.ceph_backend.osds import OsdCommands
@@ -36,6 +37,7 @@ from lab.handlers.ha import HaApi
 from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
+from lab.models.apt import NodeApt
 from lab.models.cluster import ClusterState, TaskTimes
 from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
@@ -65,27 +67,36 @@ class LabPve(
     FakePve,
 ):
     def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:
+        # fakepve's Model: the VMs, nodes, storages (with their volumes), tasks and fault scenarios.
         super().__init__(user="root@pam", password=root_password, host=host, port=port)
-        self.cluster = cluster
-        self.locks = ClusterLocks()
+        self.time_scale = TIME_SCALE
+        self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
+        self.cluster_name = "lab"
+        self.nodes = {node.name: {"online": True} for node in cluster.spec.nodes}
+
+        # The lab's own PVE-side state (docs/architecture.md lists who owns what).
+        self.cluster = cluster  # the spec, installed Ceph packages, request counts, task times
+        self.apt = {node.name: NodeApt(cluster.spec.pve_version) for node in cluster.spec.nodes}
+        self.ha = HaState()  # groups, rules, resources, and the CRM's view of the services
+        self.locks = ClusterLocks()  # the cfs lock on ceph.conf, each node's disk lock
+
+        # Ceph: the real daemons hold its state; these send it PVE's commands.
         self.backend = backend
         self.rados = RadosClient(backend.conf_path)
         self.ceph_mons = MonitorCommands(self.rados)
         self.ceph_osds = OsdCommands(self.rados)
         self.ceph_pools = PoolCommands(self.rados)
         self.rbd = Rbd(backend)
+
+        # Behaviour over that state, shared by the route tables.
         self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
         self.disks = VmDisks(self, self.volumes)
         self.migrations = Migrations(self, cluster, self.disks)
         self.guests = LabGuests(self, self.migrations)
-        self.ha = HaState()
         self.ha_config = HaConfig(self.ha, self.guests.nodes)
         self.ha_manager = HaManager(self.ha, self.guests)
-        self.time_scale = TIME_SCALE
-        self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
-        self.cluster_name = "lab"
-        self.nodes = {node.name: {"online": True} for node in cluster.spec.nodes}
-        self.init_apt()
+
+        # Request path -> schema path template, for the request counters.
         self._templates: dict[str, str] = {}
 
     # -- permissions ----------------------------------------------------------------------------
@@ -94,8 +105,6 @@ class LabPve(
         # Methods without a permission rule are for the root@pam *login* only; fakepve lets root's
         # API tokens through, real PVE does not (the token id is the "user" there).
         if perms is None and user is not None and user != "root@pam":
-            from lab import errors
-
             raise errors.forbidden("user != root@pam")
         super().check_permissions(user, perms, values, declared)
 

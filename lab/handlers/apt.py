@@ -9,18 +9,13 @@ from typing import Any
 from fakepve.routing import check_digest
 
 from lab import errors
-from lab.handlers.base import CephHelpers
-from lab.models.apt import AptError, NodeApt
+from lab.handlers.base import LabArea
+from lab.models.apt import AptError
 
 Route = tuple[str, str, Any]
 
 
-class AptApi(CephHelpers):
-    apt: dict[str, NodeApt]
-
-    def init_apt(self) -> None:
-        self.apt = {node.name: NodeApt(self.cluster.spec.pve_version) for node in self.cluster.spec.nodes}
-
+class AptApi(LabArea):
     def _routes_apt(self) -> list[Route]:
         path = "/nodes/{node}/apt/repositories"
         return [
@@ -36,7 +31,7 @@ class AptApi(CephHelpers):
         The Ceph packages are the host's real ones (Debian's 16.x), whatever release the install
         asked for: the lab reports what actually runs.
         """
-        pve_version = self.version  # type: ignore[attr-defined]
+        pve_version = self.version
         rows = [
             _package("proxmox-ve", pve_version, "The Proxmox Virtual Environment"),
             _package("pve-manager", pve_version, "The Proxmox Virtual Environment"),

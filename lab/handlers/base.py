@@ -22,6 +22,7 @@ from lab.errors import TaskError
 from lab.ha.config import HaConfig
 from lab.ha.manager import HaManager
 from lab.ha.state import HaState
+from lab.models.apt import NodeApt
 from lab.models.cluster import ClusterState
 from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
@@ -49,10 +50,11 @@ else:
     _FakepveModel = object
 
 
-class CephHelpers(_FakepveModel):
+class LabArea(_FakepveModel):
     """Mixin of LabPve. The attributes below are set by LabPve.__init__."""
 
     cluster: ClusterState
+    apt: dict[str, NodeApt]
     locks: ClusterLocks
     volumes: RbdVolumes
     disks: VmDisks

@@ -10,14 +10,14 @@ from lab import errors
 from lab.ceph_backend.monitors import SAFETY_COMMANDS
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, CephHelpers
+from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea
 from lab.pve_formats import ceph_version_short
 from lab.worker import in_thread
 
 Route = tuple[str, str, Any]
 
 
-class CephClusterApi(CephHelpers):
+class CephClusterApi(LabArea):
     def _routes_ceph_cluster(self) -> list[Route]:
         n = "/nodes/{node}/ceph"
         return [

@@ -18,7 +18,7 @@ from typing import Any
 
 from lab import errors
 from lab.errors import TaskError
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 from lab.models.cluster import CEPH_RELEASES, DEFAULT_RELEASE, REPOSITORIES
 
 Route = tuple[str, str, Any]
@@ -60,7 +60,7 @@ def host_ceph_version() -> str:
     return out.stdout.strip()
 
 
-class CephInstallApi(CephHelpers):
+class CephInstallApi(LabArea):
     def _routes_ceph_install(self) -> list[Route]:
         return [("POST", "/nodes/{node}/termproxy", self._termproxy_node)]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from lab import errors
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, CephHelpers
+from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, LabArea
 from lab.pve_formats import ceph_version_short
 from lab.spec import Disk
 from lab.worker import in_thread
@@ -18,7 +18,7 @@ Route = tuple[str, str, Any]
 SYSTEM_DISK = Disk(devpath="/dev/sda", size=64 * 1024**3, type="ssd")
 
 
-class CephOsdApi(CephHelpers):
+class CephOsdApi(LabArea):
     def _routes_ceph_osd(self) -> list[Route]:
         osd = "/nodes/{node}/ceph/osd"
         return [

@@ -9,7 +9,7 @@ from typing import Any
 from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 from lab.models.pools import (
     add_pool_storage,
     pool_settings,
@@ -24,7 +24,7 @@ Route = tuple[str, str, Any]
 POOL_NAME = re.compile(r"^[^:/\s]+$")
 
 
-class CephPoolApi(CephHelpers):
+class CephPoolApi(LabArea):
     def _routes_ceph_pool(self) -> list[Route]:
         pool = "/nodes/{node}/ceph/pool"
         return [

@@ -11,8 +11,9 @@ import functools
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 
 # fakepve's fault switches that other processes may flip: name -> (method, allowed keyword arguments).
 FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -27,12 +28,7 @@ FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-class LabControlApi(CephHelpers):
-    failures: dict[Any, Any]
-    tasklog: list[dict[str, Any]]
-    network: dict[str, Any]
-    apitokens: dict[str, str]
-
+class LabControlApi(LabArea):
     def _build_app(self) -> web.Application:
         app: web.Application = super()._build_app()  # type: ignore[misc]
         r = app.router
@@ -50,7 +46,7 @@ class LabControlApi(CephHelpers):
         return app
 
     @web.middleware
-    async def _ctl_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _ctl_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.endswith("/") and request.path.startswith("/api2/") and request.path.count("/") > 3:
             return await self._without_trailing_slash(request)
         if not request.path.startswith("/lab/"):
@@ -123,11 +119,11 @@ class LabControlApi(CephHelpers):
     async def fail_node(self, node: str) -> None:
         """Power loss: the node's Ceph daemons die, the API answers 595 for it, HA fences and recovers."""
         await asyncio.to_thread(self.backend.fail_node, node)
-        self.set_node_offline(node)  # type: ignore[attr-defined]
+        self.set_node_offline(node)
 
     async def recover_node(self, node: str) -> None:
         await asyncio.to_thread(self.backend.recover_node, node)
-        self.set_node_offline(node, offline=False)  # type: ignore[attr-defined]
+        self.set_node_offline(node, offline=False)
 
     async def _ctl_fail_node(self, request: web.Request) -> web.Response:
         node = request.match_info["node"]
@@ -165,6 +161,6 @@ class LabControlApi(CephHelpers):
     async def _ctl_faults_clear(self, request: web.Request) -> web.Response:
         self.failures.clear()
         self.network.update(latency=0.0, jitter=0.0, node_latency={}, drop_rate=0.0, hang_rate=0.0)
-        self.regain_quorum()  # type: ignore[attr-defined]
-        self.ceph_recover()  # type: ignore[attr-defined]
+        self.regain_quorum()
+        self.ceph_recover()
         return web.json_response({"data": None})

@@ -26,7 +26,7 @@ from lab.ha.state import (
     resolve_sid,
     status_entries,
 )
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 from lab.pve_formats import split_list
 
 Route = tuple[str, str, Any]
@@ -34,7 +34,7 @@ T = TypeVar("T")
 NOT_IN_SCHEMA = "property is not defined in schema and the schema does not allow additional properties"
 
 
-class HaApi(CephHelpers):
+class HaApi(LabArea):
     """/cluster/ha: config endpoints (synchronous, null), migrate/relocate requests and the status."""
 
     # -- fakepve's hooks -----------------------------------------------------------------------------

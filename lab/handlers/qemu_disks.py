@@ -10,13 +10,13 @@ from typing import Any
 
 from lab import errors
 from lab.errors import PveError, TaskError
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 from lab.models.fakepve_model import running_task_log
 
 Route = tuple[str, str, Any]
 
 
-class QemuDisksApi(CephHelpers):
+class QemuDisksApi(LabArea):
     def _routes_qemu_disks(self) -> list[Route]:
         one = "/nodes/{node}/qemu/{vmid}"
         return [

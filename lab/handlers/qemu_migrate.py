@@ -11,7 +11,7 @@ from typing import Any
 from lab import errors
 from lab.errors import TaskError
 from lab.ha.state import HaError
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 from lab.models.migration import local_resources
 
 Route = tuple[str, str, Any]
@@ -19,7 +19,7 @@ ROOT_ONLY_MIGRATE = ("force", "migration_type", "migration_network")
 NOT_IN_PVE8_SCHEMA = "property is not defined in schema and the schema does not allow additional properties"
 
 
-class QemuMigrateApi(CephHelpers):
+class QemuMigrateApi(LabArea):
     def _routes_qemu_migrate(self) -> list[Route]:
         one = "/nodes/{node}/qemu/{vmid}"
         return [

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.handlers.base import CephHelpers
+from lab.handlers.base import LabArea
 
 
-class RbdVolumesApi(CephHelpers):
+class RbdVolumesApi(LabArea):
     # -- fakepve's hooks (synchronous, inside fakepve's task bodies) ---------------------------------
 
     def _qm_alloc(

@@ -31,6 +31,13 @@ class PveModel(Protocol):
     ha_delay: float
     # pmxcfs quorum (fakepve's lose_quorum scenario clears it)
     quorate: bool
+    # the PVE release /version reports
+    version: str
+    # 'user@realm!tokenid' -> secret
+    apitokens: dict[str, str]
+    # fakepve's injected failures and network conditions
+    failures: dict[Any, Any]
+    network: dict[str, Any]
 
     async def task(
         self,
@@ -69,6 +76,16 @@ class PveModel(Protocol):
     def require(self, user: str, path: str, priv: str) -> None: ...
 
     def need_quorum(self) -> None: ...
+
+    def set_node_offline(self, node: str, offline: bool = True) -> None:
+        """A node goes offline (its requests get 595) or, with offline=False, comes back."""
+        ...
+
+    def regain_quorum(self) -> None: ...
+
+    def ceph_recover(self) -> None:
+        """Undo fakepve's ceph_down and ceph_slow scenarios."""
+        ...
 
     def _check_lock(self, vm: FakeVm, allow: tuple[str, ...] = ()) -> None: ...
 

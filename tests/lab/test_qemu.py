@@ -451,7 +451,7 @@ def test_real_ha_vm_on_rbd_survives_a_node_failure(ceph_lab: Lab) -> None:
 
         def recovered() -> bool:
             vm = next(r for r in api.cluster.resources.get(type="vm") if r["vmid"] == 102)
-            return vm["node"] != "pve3" and vm["status"] == "running"
+            return bool(vm["node"] != "pve3" and vm["status"] == "running")
 
         wait_for("VM 102 running on another node", recovered, 60)
     finally:
