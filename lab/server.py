@@ -99,6 +99,46 @@ class LabPve(
         # Request path -> schema path template, for the request counters.
         self._templates: dict[str, str] = {}
 
+    # -- fakepve's hooks: each hands the work to the model that owns it ------------------------------
+
+    def _qm_alloc(
+        self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None
+    ) -> tuple[str, str]:
+        """fakepve's qm create, clone and cloud-init allocate a volume: on RBD the image is made too."""
+        return self.volumes.alloc(sid, vmid, fmt, size, linked_from)
+
+    def _qm_free(self, volid: str) -> None:
+        """fakepve's qm destroy frees a volume: on RBD the image goes too."""
+        self.volumes.free(volid)
+
+    def _qm_rename_volume(self, volid: str) -> str:
+        """fakepve's qm template renames a volume to base-...: on RBD the image is renamed and protected."""
+        return self.volumes.rename_to_base(volid)
+
+    async def _ha_request(self, vm: Any, user: str, state: str) -> str:
+        """fakepve's start/stop/shutdown of an HA guest: `ha-manager set --state` in a short task; the CRM
+        acts later."""
+        sid, verb = f"vm:{vm.vmid}", "start" if state == "started" else "stop"
+
+        async def body() -> None:
+            self.ha_manager.request_state(sid, state)
+
+        return await self.task(
+            vm.node, "ha" + verb, vm.vmid, user, body, lock=False, log=[f"Requesting HA {verb} for VM {vm.vmid}"]
+        )
+
+    def set_node_offline(self, node: str, offline: bool = True) -> None:
+        """fakepve's offline node (595 for its requests), plus what the HA stack does about it."""
+        was_online = self.guests.is_online(node)
+        parent: Any = super()  # fakepve's Model
+        parent.set_node_offline(node, offline)
+        self.ha_manager.node_changed(node, was_online)
+
+    async def stop(self) -> None:
+        """Stop the API; pending HA manager jobs go with it (they would act on a server that is gone)."""
+        self.ha_manager.cancel_jobs()
+        await super().stop()
+
     # -- permissions ----------------------------------------------------------------------------
 
     def check_permissions(self, user: Any, perms: Any, values: Any, declared: Any = None) -> None:

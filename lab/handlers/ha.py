@@ -37,32 +37,6 @@ NOT_IN_SCHEMA = "property is not defined in schema and the schema does not allow
 class HaApi(LabArea):
     """/cluster/ha: config endpoints (synchronous, null), migrate/relocate requests and the status."""
 
-    # -- fakepve's hooks -----------------------------------------------------------------------------
-
-    async def _ha_request(self, vm: Any, user: str, state: str) -> str:
-        """start/stop/shutdown of an HA guest: `ha-manager set --state` in a short task; the CRM acts later."""
-        sid, verb = f"vm:{vm.vmid}", "start" if state == "started" else "stop"
-
-        async def body() -> None:
-            self.ha_manager.request_state(sid, state)
-
-        return await self.task(
-            vm.node, "ha" + verb, vm.vmid, user, body, lock=False, log=[f"Requesting HA {verb} for VM {vm.vmid}"]
-        )
-
-    def set_node_offline(self, node: str, offline: bool = True) -> None:
-        """fakepve's offline node (595 for its requests), plus what the HA stack does about it."""
-        was_online = self.guests.is_online(node)
-        parent: Any = super()
-        parent.set_node_offline(node, offline)
-        self.ha_manager.node_changed(node, was_online)
-
-    async def stop(self) -> None:
-        """Stop the API; pending CRM jobs go with it."""
-        self.ha_manager.cancel_jobs()
-        parent: Any = super()
-        await parent.stop()
-
     # -- routes and helpers ------------------------------------------------------------------------
 
     def _routes_ha(self) -> list[Route]:
