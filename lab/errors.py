@@ -1,8 +1,11 @@
 """PVE's error texts, in one place, with only the variable part passed in.
 
 Each function returns the exception the API handler raises (fakepve turns PveError into the
-HTTP answer; TaskError ends a worker task with `TASK ERROR: <message>`). Sources are cited in
-../shared/reference/pve-ceph-api.md; wording is copied, including PVE's own typos.
+HTTP answer; TaskError ends a worker task with `TASK ERROR: <message>`). The wording is copied from
+the `die` that raises it, including PVE's own typos: pve-manager PVE/Ceph/Tools.pm (installed,
+initialised, configured; set_pool), PVE/API2/Ceph/MON.pm, PVE/Ceph/Services.pm (MGR directories),
+PVE/API2/Ceph/OSD.pm, PVE/API2/Ceph/Pool.pm; pve-storage src/PVE/API2/Disks.pm (wipedisk); the lock
+timeouts of pve-cluster src/PVE/Cluster.pm (cfs_lock) and pve-common src/PVE/Tools.pm (lock_file).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from fakepve.model import PveError, TaskError
 
 __all__ = ["PveError", "TaskError"]
 
-# A die() without a trailing newline gets Perl's location appended (pve-ceph-api.md §1.3).
+# A die() without a trailing newline gets Perl's location appended: pve-manager PVE/API2/Ceph/OSD.pm
+# destroyosd dies so for an OSD of another node (its line in PVE 9.0).
 PERL_OSD_PM = " at /usr/share/perl5/PVE/API2/Ceph/OSD.pm line 1010."
 
 

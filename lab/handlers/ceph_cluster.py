@@ -182,7 +182,8 @@ class CephClusterApi(LabArea):
         async def body() -> None:
             await self.locks.ceph_conf.run(build, errors.cfs_lock_timeout("file-ceph_conf"))
             if first:
-                # After the lock: a separate MGR task the MON task does not wait for (pve-ceph-api.md §4.1).
+                # After the lock: a separate MGR task the MON task does not wait for (pve-manager
+                # PVE/API2/Ceph/MON.pm createmon calls PVE::API2::Ceph::MGR->createmgr, which forks its worker).
                 await self._start_mgr_task(node, node, user)
 
         return await self.task(node, "cephcreatemon", f"mon.{mon_id}", user, body, lock=False)
