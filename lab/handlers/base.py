@@ -1,4 +1,5 @@
-"""What every Ceph handler needs: the lab's state, the backend, and PVE's precondition checks.
+"""What every area's route table shares: the models and adapters LabPve hands it, PVE's Ceph
+preconditions, and the way a handler calls Ceph.
 
 Handlers follow fakepve's contract: `async def handler(self, values, user)`, called after the
 schema's checks, returning the answer's `data` or raising PveError. Blocking Ceph work runs in a
@@ -51,7 +52,7 @@ else:
 
 
 class LabArea(_FakepveModel):
-    """Mixin of LabPve. The attributes below are set by LabPve.__init__."""
+    """The base of LabPve's area mixins. The attributes below are made by LabPve.__init__."""
 
     cluster: ClusterState
     apt: dict[str, NodeApt]
@@ -70,7 +71,7 @@ class LabArea(_FakepveModel):
     ceph_osds: OsdCommands
     ceph_pools: PoolCommands
 
-    # -- preconditions (PVE::Ceph::Tools) ------------------------------------------------------
+    # -- preconditions (pve-manager PVE/Ceph/Tools.pm check_ceph_installed, _inited, _configured) --
 
     def need_installed(self, node: str, binary: str = CEPH_BIN) -> None:
         if not self.cluster.is_installed(node):
