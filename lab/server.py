@@ -49,7 +49,7 @@ from lab.worker import one_line
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
 # is real and takes what it takes.
 TIME_SCALE = 0.02
-log = logging.getLogger("lab")
+logger = logging.getLogger("lab")
 PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
 
 
@@ -174,7 +174,7 @@ class LabPve(
             except Exception as exc:  # a task is a worker process: any failure ends it, as in PVE
                 # pve-common src/PVE/RESTEnvironment.pm fork_worker ends a task with whatever its worker died
                 # of; fakepve only ends it on a TaskError, so anything else would leave it running for ever.
-                log.exception("task %s on %s failed", ttype, node)
+                logger.exception("task %s on %s failed", ttype, node)
                 raise TaskError(one_line(exc)) from exc
             finally:
                 times.end = time.time()
