@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rados_client import RadosClient
+from .rados_client import CephJson, RadosClient
 
-CephJson = dict[str, Any]
 # cmd-safety's (service, action) -> the MON command asking Ceph (PVE/API2/Ceph.pm cmd_safety).
 SAFETY_COMMANDS = {
     ("osd", "stop"): "osd ok-to-stop",

@@ -6,11 +6,8 @@ Each method blocks and raises RadosError with PVE::RADOS's wording.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from .rados_client import RadosClient
-
-CephJson = dict[str, Any]
+from .rados_client import CephJson, RadosClient
 
 
 @dataclass(frozen=True)

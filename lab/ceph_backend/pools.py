@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rados_client import RadosClient
-
-CephJson = dict[str, Any]
+from .rados_client import CephJson, RadosClient
 
 
 class PoolCommands:

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+# A Ceph command's JSON answer, passed on as PVE passes it.
+CephJson = dict[str, Any]
 DEBIAN_RADOS = Path("/usr/lib/python3/dist-packages/rados.cpython-311-x86_64-linux-gnu.so")
 # PVE's RADOS timeout for API calls (workers use 60 s).
 DEFAULT_TIMEOUT = 5

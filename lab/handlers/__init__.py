@@ -1,1 +1,1 @@
-"""fakepve route tables per API area; thin handlers over the lab's state and its Ceph backend."""
+"""fakepve route tables, one mixin per API area; thin handlers over the lab's models and Ceph adapters."""

@@ -1,4 +1,4 @@
-"""/nodes/{node}/apt/repositories: a stateful model of each node's APT sources (what bpg's apt resources use)."""
+"""/nodes/{node}/apt: each node's APT sources (lab/models/apt.py; what bpg's apt resources use) and package versions."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Any
 from fakepve.routing import check_digest
 
 from lab import errors
-from lab.handlers.base import LabArea
+from lab.handlers.base import LabArea, Route
 from lab.models.apt import AptError
-
-Route = tuple[str, str, Any]
 
 
 class AptApi(LabArea):

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from lab.models.fakepve_model import PveModel
 
 T = TypeVar("T")
+# A route table row: (method, schema path template, handler), as fakepve registers `_routes_<area>`.
+Route = tuple[str, str, Any]
 
 CEPH_BIN = "/usr/bin/ceph"
 CEPH_MON_BIN = "/usr/bin/ceph-mon"

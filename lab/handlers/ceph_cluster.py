@@ -10,11 +10,9 @@ from lab import errors
 from lab.ceph_backend.monitors import SAFETY_COMMANDS
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea
+from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea, Route
 from lab.pve_formats import ceph_version_short
 from lab.worker import in_thread
-
-Route = tuple[str, str, Any]
 
 
 class CephClusterApi(LabArea):

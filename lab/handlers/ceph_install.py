@@ -18,10 +18,9 @@ from typing import Any
 
 from lab import errors
 from lab.errors import TaskError
-from lab.handlers.base import LabArea
+from lab.handlers.base import LabArea, Route
 from lab.models.cluster import CEPH_RELEASES, DEFAULT_RELEASE, REPOSITORIES
 
-Route = tuple[str, str, Any]
 HOST_BINARIES = ("ceph", "ceph-mon", "ceph-mgr", "ceph-osd")
 
 

@@ -8,12 +8,11 @@ from typing import Any
 
 from lab import errors
 from lab.errors import TaskError
-from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, LabArea
+from lab.handlers.base import CEPH_OSD_BIN, CEPH_VOLUME_BIN, LabArea, Route
 from lab.pve_formats import ceph_version_short
 from lab.spec import Disk
 from lab.worker import in_thread
 
-Route = tuple[str, str, Any]
 # The system disk every node shows first, as an installed PVE node does.
 SYSTEM_DISK = Disk(devpath="/dev/sda", size=64 * 1024**3, type="ssd")
 

@@ -9,7 +9,7 @@ from typing import Any
 from lab import errors
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
-from lab.handlers.base import LabArea
+from lab.handlers.base import LabArea, Route
 from lab.models.pools import (
     add_pool_storage,
     pool_settings,
@@ -20,7 +20,6 @@ from lab.models.pools import (
 from lab.models.volumes import PVE_IMAGE
 from lab.worker import in_thread
 
-Route = tuple[str, str, Any]
 POOL_NAME = re.compile(r"^[^:/\s]+$")
 
 

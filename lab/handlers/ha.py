@@ -26,10 +26,9 @@ from lab.ha.state import (
     resolve_sid,
     status_entries,
 )
-from lab.handlers.base import LabArea
+from lab.handlers.base import LabArea, Route
 from lab.pve_formats import split_list
 
-Route = tuple[str, str, Any]
 T = TypeVar("T")
 NOT_IN_SCHEMA = "property is not defined in schema and the schema does not allow additional properties"
 

@@ -10,10 +10,8 @@ from typing import Any
 
 from lab import errors
 from lab.errors import PveError, TaskError
-from lab.handlers.base import LabArea
+from lab.handlers.base import LabArea, Route
 from lab.models.fakepve_model import running_task_log
-
-Route = tuple[str, str, Any]
 
 
 class QemuDisksApi(LabArea):

@@ -11,10 +11,9 @@ from typing import Any
 from lab import errors
 from lab.errors import TaskError
 from lab.ha.state import HaError
-from lab.handlers.base import LabArea
+from lab.handlers.base import LabArea, Route
 from lab.models.migration import local_resources
 
-Route = tuple[str, str, Any]
 ROOT_ONLY_MIGRATE = ("force", "migration_type", "migration_network")
 NOT_IN_PVE8_SCHEMA = "property is not defined in schema and the schema does not allow additional properties"
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SUITE = {8: "bookworm", 9: "trixie"}
-CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid",)}
+# The Ceph releases whose standard repositories each PVE major offers (its `ceph-<release>-<kind>` handles).
+CEPH_REPO_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid",)}
 KINDS = ("enterprise", "no-subscription", "test")
 KIND_NAMES = {"enterprise": "Enterprise", "no-subscription": "No-Subscription", "test": "Test"}
 
@@ -64,7 +65,7 @@ def _handle_parts(handle: str, pve: int) -> tuple[str | None, str]:
     """'ceph-squid-no-subscription' -> ('squid', 'no-subscription'); 'test' -> (None, 'test')."""
     if handle in KINDS:
         return None, handle
-    for release in CEPH_RELEASES[pve]:
+    for release in CEPH_REPO_RELEASES[pve]:
         prefix = f"ceph-{release}-"
         if handle.startswith(prefix) and handle[len(prefix) :] in KINDS:
             return release, handle[len(prefix) :]
@@ -72,7 +73,7 @@ def _handle_parts(handle: str, pve: int) -> tuple[str | None, str]:
 
 
 def standard_handles(pve: int) -> list[str]:
-    return list(KINDS) + [f"ceph-{r}-{k}" for r in CEPH_RELEASES[pve] for k in KINDS]
+    return list(KINDS) + [f"ceph-{r}-{k}" for r in CEPH_REPO_RELEASES[pve] for k in KINDS]
 
 
 class NodeApt:
@@ -104,7 +105,7 @@ class NodeApt:
             )
         )
         self.files.append(AptFile(self._path("enterprise"), [self._repo(None, "enterprise")]))
-        default_ceph = CEPH_RELEASES[pve][0]
+        default_ceph = CEPH_REPO_RELEASES[pve][0]
         self.files.append(AptFile(self._path("ceph"), [self._repo(default_ceph, "enterprise")]))
 
     # -- where and what PVE writes -------------------------------------------------------------
