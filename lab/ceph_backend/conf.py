@@ -117,6 +117,11 @@ def entry_ip(entry: str) -> str:
     return first
 
 
+def mon_host_ips(value: str | None) -> set[str]:
+    """Every IP mon_host names, each address of a vector included (PVE refuses a MON on any of them)."""
+    return {entry_ip(address) for entry in mon_host_entries(value) for address in entry.strip("[]").split(",")}
+
+
 def with_mon(sections: Sections, mon_id: str, ip: str) -> Sections:
     """Add a MON the way PVE does: its addresses to mon_host, `[mon.<id>] public_addr`, msgr bind flags."""
     out = copy(sections)

@@ -7,6 +7,7 @@ import ipaddress
 from typing import Any
 
 from lab import errors
+from lab.ceph_backend import conf
 from lab.ceph_backend.monitors import SAFETY_COMMANDS
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
@@ -126,14 +127,6 @@ class CephClusterApi(LabArea):
             )
         return out
 
-    def _known_mon_addresses(self) -> set[str]:
-        hosts = self.backend.config().get("global", {}).get("mon_host", "")
-        out = set()
-        for part in hosts.replace(",", " ").split():
-            for addr in part.strip("[]").split(","):
-                out.add(addr.split(":", 1)[-1].rsplit(":", 1)[0] if addr.startswith("v") else addr.rsplit(":", 1)[0])
-        return out
-
     def _mon_ip(self, node: str, requested: str | None) -> str:
         node_ip = self.cluster.spec.node(node).ip
         public = self.backend.config().get("global", {}).get("public_network")
@@ -160,7 +153,7 @@ class CephClusterApi(LabArea):
             except RadosError as exc:
                 raise errors.mon_no_cluster() from exc
         ip = self._mon_ip(node, v.get("mon-address"))
-        if ip in self._known_mon_addresses():
+        if ip in conf.mon_host_ips(self.backend.config().get("global", {}).get("mon_host")):
             raise errors.mon_address_in_use(ip)
         if mon_id in mons:
             raise errors.mon_exists(mon_id)

@@ -124,6 +124,18 @@ def test_mon_host_entries(value: str, ips: list[str]) -> None:
     assert [conf.entry_ip(e) for e in conf.mon_host_entries(value)] == ips
 
 
+@pytest.mark.parametrize(
+    ("value", "ips"),
+    [
+        ("10.0.0.1 10.0.0.2:6789", {"10.0.0.1", "10.0.0.2"}),
+        ("[v2:10.0.0.1:3300,v1:10.0.0.3:6789]", {"10.0.0.1", "10.0.0.3"}),  # every address of a vector
+        (None, set()),  # no MON yet
+    ],
+)
+def test_mon_host_ips(value: str | None, ips: set[str]) -> None:
+    assert conf.mon_host_ips(value) == ips
+
+
 def test_command_error_splits_ceph_errno_and_text() -> None:
     err = CephCommandError(2, "some noise\nError ENOENT: unrecognized pool 'x'\n", ["ceph", "osd", "pool", "get"])
     assert str(err) == "some noise\nError ENOENT: unrecognized pool 'x'"
