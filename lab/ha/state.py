@@ -1,9 +1,10 @@
 """PVE's HA stack as data and pure decisions: the config (groups, rules, resources) and the CRM's choices.
 
-Everything here follows pve-ha-manager (`PVE/HA/Manager.pm`, `Config.pm`, `Tools.pm`,
-`Rules/NodeAffinity.pm`, `API2/HA/Status.pm`), reduced to what the lab models: the `basic` CRS
+Everything here follows pve-ha-manager (`src/PVE/HA/Manager.pm`, `Config.pm`, `Tools.pm`,
+`Rules/NodeAffinity.pm`, `src/PVE/API2/HA/Status.pm`), reduced to what the lab models: the `basic` CRS
 scheduler (fewest HA services wins), no resource-affinity placement, no maintenance mode. Nothing
-here touches the network, the clock or the event loop; lab/handlers/ha.py does that.
+here touches the network, the clock or the event loop: lab/ha/config.py changes the config,
+lab/ha/manager.py acts on the guests, lab/handlers/ha.py serves the API.
 """
 
 from __future__ import annotations
