@@ -50,11 +50,13 @@ class Team:
         return self.root / ".labs" / stack
 
     def ceph(self, stack: str, *args: str) -> Any:
+        out = self.ceph_command(stack, *args, "--format", "json")
+        return json.loads(out)
+
+    def ceph_command(self, stack: str, *args: str) -> str:
         conf = json.loads((self.lab_dir(stack) / "lab.json").read_text())["ceph_conf"]
-        out = subprocess.run(
-            ["ceph", "-c", conf, *args, "--format", "json"], capture_output=True, text=True, timeout=60, check=True
-        )
-        return json.loads(out.stdout)
+        out = subprocess.run(["ceph", "-c", conf, *args], capture_output=True, text=True, timeout=60, check=True)
+        return out.stdout
 
     def lab_stack(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -302,12 +304,15 @@ def test_two_people_share_one_stack_in_an_s3_bucket_on_real_ceph(team: Team, gat
     assert [s["name"].rsplit("/", 1)[-1] for s in listed] == ["lab-b"]
     pulumi(p2, root, "preview", "--stack", "lab-b", "--expect-no-changes")
 
-    # Person 1 changes a pool (an update that waits for PGs and health); person 2's up meanwhile is refused.
+    # Person 1 changes a pool (an update followed by the health gate); person 2's up meanwhile is refused.
+    # Ceph's noout flag keeps the cluster at HEALTH_WARN, so person 1's up cannot pass the gate (and let go
+    # of the lock) until the flag is cleared, however fast the pool update itself is.
     stack_file = root / "Pulumi.lab-b.yaml"
     original = stack_file.read_text()
     data = yaml.safe_load(original)
     data["config"]["proxmox-hci:pools"][0]["minSize"] = 3
     stack_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    team.ceph_command("lab-b", "osd", "set", "noout")
     first = subprocess.Popen(
         ["pulumi", "up", "--yes", "--skip-preview", "--stack", "lab-b", "--non-interactive"],
         cwd=root,
@@ -322,12 +327,14 @@ def test_two_people_share_one_stack_in_an_s3_bucket_on_real_ceph(team: Team, gat
         for line in first.stdout:
             seen.append(line)
             if "updating" in line and "hci-ceph-pool-vm-pool" in line:
-                break  # person 1's update is running: the lock is held
+                break  # person 1's update is running: the lock is held until the gate passes
         second = pulumi(p2, root, "up", "--yes", "--skip-preview", "--stack", "lab-b", check=False)
+        team.ceph_command("lab-b", "osd", "unset", "noout")
         output, _ = first.communicate(timeout=1800)
     finally:
         if first.poll() is None:
             first.kill()
+        team.ceph_command("lab-b", "osd", "unset", "noout")
     assert first.returncode == 0, "".join(seen) + output
     assert second.returncode != 0
     refused = second.stdout + second.stderr
