@@ -115,11 +115,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         pid=proc.pid,
         pve_version=spec.pve_version,
         state_dir=str(state_dir),
+        cluster_network=spec.cluster_network,
     )
     write_json(state_dir / LAB_JSON, info, private=True)
     print(
         f"lab up: {spec.endpoint} (PVE {spec.pve_version}, nodes {', '.join(spec.node_names)}, "
-        f"Ceph public network {spec.public_network})"
+        f"Ceph public network {spec.public_network}, cluster network {spec.cluster_network})"
     )
     print(f'  point clients at it: eval "$(python -m lab env --state-dir {shlex.quote(str(state_dir))})"')
     return 0
@@ -163,6 +164,8 @@ def cmd_env(args: argparse.Namespace) -> int:
         "REQUESTS_CA_BUNDLE": info.ca_cert,
         "PROXMOX_HCI_LAB_DIR": info.state_dir,
         "PROXMOX_HCI_PUBLIC_NETWORK": info.public_network,
+        # The nodes' second address range: a stack sets clusterNetwork to it to replicate over it.
+        "PROXMOX_HCI_CLUSTER_NETWORK": info.cluster_network,
         "CEPH_CONF": info.ceph_conf,
     }
     for key, value in values.items():

@@ -34,6 +34,7 @@ from lab.handlers.ceph_osd import CephOsdApi
 from lab.handlers.ceph_pool import CephPoolApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
+from lab.handlers.network import NetworkApi
 from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
@@ -64,6 +65,7 @@ class LabPve(
     CephClusterApi,
     CephOsdApi,
     CephPoolApi,
+    NetworkApi,
     FakePve,
 ):
     def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:

@@ -1,8 +1,11 @@
 """What a lab is made of: nodes, their addresses and disks, the PVE version. Pure data, no I/O.
 
 Every lab gets its own /24 inside 127.0.0.0/8 (all of it is local on Linux), so two labs on
-one machine never share an address or a port: `.1` serves the PVE API on port 8006 and node
-N's Ceph daemons bind to `.(10+N)`.
+one machine never share an address or a port. Its lower half is the Ceph public network and its
+upper half the cluster (replication) network, so each node has two addresses, as a real node
+with two NICs does: `.1` serves the PVE API on port 8006, node N is `.(10+N)` on the public
+network (MONs, MGRs, the OSDs' client side) and `.(138+N)` on the cluster network (where its
+OSDs bind their cluster address when ceph.conf's cluster_network says so).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ DEFAULT_NODES = 3
 # The seed's cluster: one SSD per node, 512G, 512G and 1T.
 DEFAULT_DISK_SIZES = ("512G", "512G", "1T")
 API_PORT = 8006
+FIRST_NODE_HOST = 10  # node N is .(FIRST_NODE_HOST + N) in each half
 SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 DISK_TYPES = ("ssd", "hdd", "nvme")
 
@@ -38,8 +42,14 @@ class Disk:
 @dataclass(frozen=True)
 class Node:
     name: str
-    ip: str
+    ip: str  # on the public network
     disks: tuple[Disk, ...] = field(default_factory=tuple)
+    cluster_ip: str = ""  # on the cluster network
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address the node has, public first (what `ip address` would list on a PVE node)."""
+        return tuple(ip for ip in (self.ip, self.cluster_ip) if ip)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,13 @@ class LabSpec:
 
     @property
     def public_network(self) -> str:
-        return self.subnet
+        """The lower half of the lab's /24."""
+        return str(_halves(self.subnet)[0])
+
+    @property
+    def cluster_network(self) -> str:
+        """The upper half of the lab's /24: no other lab, and nothing of this one but the OSDs, uses it."""
+        return str(_halves(self.subnet)[1])
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -69,6 +85,11 @@ class LabSpec:
     @property
     def node_names(self) -> list[str]:
         return [n.name for n in self.nodes]
+
+
+def _halves(subnet: str) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Network]:
+    low, high = ipaddress.IPv4Network(subnet).subnets(prefixlen_diff=1)
+    return low, high
 
 
 def parse_size(text: str) -> int:
@@ -137,9 +158,17 @@ def build_spec(subnet: str, nodes: int = DEFAULT_NODES, disks: str | None = None
         raise SpecError(f"subnet {subnet} must be a /24 inside 127.0.0.0/8 (the lab binds to loopback only)")
     names = [f"pve{i}" for i in range(1, nodes + 1)]
     per_node = parse_disks(disks, names)
-    base = net.network_address
+    public, cluster = (half.network_address for half in _halves(str(net)))
     return LabSpec(
         subnet=str(net),
-        nodes=tuple(Node(name=n, ip=str(base + 10 + i), disks=per_node[n]) for i, n in enumerate(names, 1)),
+        nodes=tuple(
+            Node(
+                name=n,
+                ip=str(public + FIRST_NODE_HOST + i),
+                disks=per_node[n],
+                cluster_ip=str(cluster + FIRST_NODE_HOST + i),
+            )
+            for i, n in enumerate(names, 1)
+        ),
         pve_version=pve_version,
     )

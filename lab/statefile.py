@@ -48,6 +48,8 @@ class LabInfo:
     pid: int
     pve_version: int
     state_dir: str
+    # The nodes' second network (lab/spec.py); a lab.json written before it existed has none.
+    cluster_network: str = ""
 
     @classmethod
     def load(cls, state_dir: Path) -> LabInfo:
@@ -58,7 +60,7 @@ class LabInfo:
             raise FileNotFoundError(
                 f"no lab at {state_dir} ({path} is missing): start one with `python -m lab up --state-dir {state_dir}`"
             ) from None
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def write_json(path: Path, data: Any, private: bool = False) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from lab.processes import ProcessTracker
 from lab.spec import Disk, LabSpec
 
-from . import conf, disks, tuning
+from . import addresses, conf, disks, tuning
 from .commands import CephCli
 from .daemons import DaemonMeta, Daemons, write_meta
 from .errors import CephBackendError, CephCommandError
@@ -52,7 +52,7 @@ class CephBackend:
         self.conf_path: Path = self.layout.conf
         self.admin_keyring: Path = self.layout.admin_keyring
         self.cli = CephCli(self.conf_path)
-        self.procs = Daemons(self.layout, tracker)
+        self.procs = Daemons(self.layout, tracker, osd_addresses=self._osd_addresses)
         self._conf_lock = threading.RLock()
         self._node_locks: dict[str, threading.Lock] = {}
         self._node_locks_guard = threading.Lock()
@@ -473,7 +473,11 @@ class CephBackend:
         self._wait(lambda: not self._osd_state(osd_id)[0], OSD_DOWN_TIMEOUT, f"osd.{osd_id} to be down")
 
     def start_osd(self, osd_id: int) -> None:
-        """Start the daemon; returns once Ceph shows the OSD up."""
+        """Start the daemon; returns once Ceph shows the OSD up.
+
+        Raises NoAddressInNetwork, without starting it, when the OSD would exit at once because its
+        node has no address in a network ceph.conf names (addresses.py).
+        """
         meta = self._osd_meta(osd_id)
         self.procs.start(meta)
         self._wait(lambda: self._osd_state(osd_id)[0], OSD_UP_TIMEOUT, f"osd.{osd_id} to be up", meta)
@@ -551,7 +555,10 @@ class CephBackend:
         started = []
         for meta in self.procs.all():
             if meta.node == node and meta.name in names:
-                self.procs.start(meta)
+                try:
+                    self.procs.start(meta)
+                except addresses.NoAddressInNetwork:
+                    continue  # it exits at once on a real node too, and stays down (see start_osd)
                 started.append(meta)
         path.unlink(missing_ok=True)
         for meta in started:
@@ -606,6 +613,14 @@ class CephBackend:
         self.layout.remove_short_run()
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _osd_addresses(self, meta: DaemonMeta) -> addresses.OsdAddresses:
+        """Where the OSD binds now: ceph.conf's networks over its node's addresses (addresses.py)."""
+        try:
+            node_addresses = self.spec.node(meta.node).addresses
+        except KeyError:
+            node_addresses = (meta.ip,)
+        return addresses.osd_addresses(self._read_sections(), meta.id, node_addresses)
 
     def _check_node(self, node: str) -> str:
         try:

@@ -3,7 +3,8 @@
 Each daemon's data dir holds a `lab.json` (kind, id, node, IP, and for OSDs the disk), so which
 node runs what is read from disk and survives a restart of the API process. Processes are started
 through the lab's `ProcessTracker`; each command line names the lab's ceph.conf and data dir, which
-is what lets the tracker prove later that a PID is still ours.
+is what lets the tracker prove later that a PID is still ours. An OSD's addresses are chosen at
+each start from ceph.conf's networks, as Ceph does on a node (addresses.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import json
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.processes import ProcessTracker, TrackedProcess, is_ours
 
 from . import tuning
+from .addresses import NoAddressInNetwork, OsdAddresses
 from .errors import CephBackendError
 from .layout import DAEMON_KINDS, Layout
 
@@ -100,9 +103,16 @@ def node_hostname_prefix(node: str) -> list[str]:
 class Daemons:
     """The lab's Ceph processes: argv construction, start, stop, kill, liveness."""
 
-    def __init__(self, layout: Layout, tracker: ProcessTracker) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        tracker: ProcessTracker,
+        osd_addresses: Callable[[DaemonMeta], OsdAddresses] | None = None,
+    ) -> None:
         self.layout = layout
         self.tracker = tracker
+        # Where an OSD binds, decided at each start (addresses.py); without it, its node's public IP.
+        self.osd_addresses = osd_addresses or (lambda meta: OsdAddresses(public=meta.ip, cluster=meta.ip))
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -145,6 +155,7 @@ class Daemons:
         lay = self.layout
         data = lay.daemon_dir(meta.kind, meta.id)
         run = lay.short_run
+        osd = self.osd_addresses(meta) if meta.kind == "osd" else None
         argv = [
             *node_hostname_prefix(meta.node),
             f"/usr/bin/ceph-{meta.kind}",
@@ -168,13 +179,13 @@ class Daemons:
             "--crash-dir",
             str(lay.crash),
             "--public-addr",
-            meta.ip,
+            osd.public if osd else meta.ip,
         ]
         if meta.kind == "mon":
             # The cluster log (PVE shows it as the Ceph log) would go to /var/log/ceph, shared by all labs.
             argv.append(f"--mon_cluster_log_file=default={lay.log}/ceph.$channel.log cluster={lay.cluster_log}")
-        if meta.kind == "osd":
-            argv += ["--cluster-addr", meta.ip, f"--crush-location=host={meta.node} root=default"]
+        if osd is not None:
+            argv += ["--cluster-addr", osd.cluster, f"--crush-location=host={meta.node} root=default"]
         return argv + tuning.args_for(meta.kind)
 
     # -- start / stop -------------------------------------------------------------------------------
@@ -187,9 +198,14 @@ class Daemons:
                 return running.pid
             self._forget_dead(meta)
             self.layout.ensure_dirs()
-            popen = self.tracker.spawn(
-                meta.name, self.argv(meta), self.layout.log / f"{meta.name}.out", env=daemon_env(meta)
-            )
+            try:
+                argv = self.argv(meta)
+            except NoAddressInNetwork as exc:
+                # The daemon would log this and exit 1 at once; the lab logs it instead of starting it.
+                with open(self.log_path(meta), "a") as log:
+                    log.write(f"-1 {exc}\n-1 Failed to pick cluster address.\n")
+                raise NoAddressInNetwork(f"{meta.name} exited during startup: {exc}") from exc
+            popen = self.tracker.spawn(meta.name, argv, self.layout.log / f"{meta.name}.out", env=daemon_env(meta))
             self._children[meta.name] = popen
             return popen.pid
 

@@ -60,3 +60,11 @@ class OsdCommands:
     def scrub(self, osd_id: int, deep: bool = False) -> None:
         """`ceph osd scrub|deep-scrub <id>`."""
         self.rados.mon_command("osd deep-scrub" if deep else "osd scrub", who=str(osd_id))
+
+    def flags(self) -> set[str]:
+        """The cluster-wide OSD flags set (`flags` of `ceph osd dump`, e.g. noout, sortbitwise)."""
+        return {flag for flag in str(self.dump().get("flags", "")).split(",") if flag}
+
+    def set_flag(self, flag: str, value: bool) -> None:
+        """`ceph osd set|unset <flag>`."""
+        self.rados.mon_command("osd set" if value else "osd unset", key=flag)

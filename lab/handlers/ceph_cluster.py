@@ -1,19 +1,24 @@
-"""Ceph init, status, MONs, MGRs, services and safety checks (PVE/API2/Ceph.pm, Ceph/MON.pm, Ceph/MGR.pm)."""
+"""Ceph init, status, MONs, MGRs, services, safety checks and OSD flags (PVE/API2/Ceph.pm, Ceph/MON.pm,
+Ceph/MGR.pm, Cluster/Ceph.pm)."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from typing import Any
 
 from lab import errors
 from lab.ceph_backend import conf
+from lab.ceph_backend.addresses import NoAddressInNetwork
 from lab.ceph_backend.monitors import SAFETY_COMMANDS
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea, Route
 from lab.pve_formats import ceph_version_short
 from lab.worker import in_thread
+
+logger = logging.getLogger("lab")
 
 
 class CephClusterApi(LabArea):
@@ -34,6 +39,8 @@ class CephClusterApi(LabArea):
             ("POST", n + "/start", self._service_start),
             ("POST", n + "/stop", self._service_stop),
             ("POST", n + "/restart", self._service_restart),
+            ("GET", "/cluster/ceph/flags/{flag}", self._flag_get),
+            ("PUT", "/cluster/ceph/flags/{flag}", self._flag_update),
         ]
 
     # -- init ---------------------------------------------------------------------------------
@@ -128,18 +135,25 @@ class CephClusterApi(LabArea):
         return out
 
     def _mon_ip(self, node: str, requested: str | None) -> str:
-        node_ip = self.cluster.spec.node(node).ip
+        """PVE/API2/Ceph/MON.pm get_mon_ips: the node's addresses inside public_network (its public one)."""
+        addresses = self.cluster.spec.node(node).addresses
         public = self.backend.config().get("global", {}).get("public_network")
+        allowed = [
+            ip
+            for ip in addresses
+            if not public or ipaddress.ip_address(ip) in ipaddress.ip_network(public, strict=False)
+        ]
         if requested:
             ips = [ip.strip() for ip in requested.replace(";", ",").split(",") if ip.strip()]
             for ip in ips:
-                inside = public and ipaddress.ip_address(ip) in ipaddress.ip_network(public, strict=False)
-                if ip != node_ip or (public and not inside):
+                if ip not in (allowed if public else addresses):
                     raise errors.mon_ip_not_local(ip, node)
             return ips[0]
-        if public and ipaddress.ip_address(node_ip) not in ipaddress.ip_network(public, strict=False):
+        if not public:
+            return addresses[0]  # PVE::Cluster::remote_node_ip: the node's address in the PVE cluster
+        if not allowed:
             raise errors.mon_no_ip(public, node)
-        return node_ip
+        return allowed[0]
 
     async def _mon_create(self, v: dict[str, Any], user: str) -> str:
         node, mon_id = v["node"], v.get("monid") or v["node"]
@@ -294,7 +308,15 @@ class CephClusterApi(LabArea):
                 if action in ("stop", "restart"):
                     await in_thread(self.backend.stop_osd, int(d["id"]))
                 if action in ("start", "restart"):
-                    await in_thread(self.backend.start_osd, int(d["id"]))
+                    try:
+                        await in_thread(self.backend.start_osd, int(d["id"]))
+                    except TaskError as exc:
+                        if not isinstance(exc.__cause__, NoAddressInNetwork):
+                            raise
+                        # ceph-osd@.service has no Type= (simple): `systemctl start|restart` returns once
+                        # the process is forked, so PVE's task ends OK although the OSD exits at once;
+                        # it stays down, and its log says why.
+                        logger.info("%s: %s", d["id"], exc)
 
         return await self.task(node, "srv" + action, service, user, body, lock=False)
 
@@ -306,3 +328,21 @@ class CephClusterApi(LabArea):
 
     async def _service_restart(self, v: dict[str, Any], user: str) -> str:
         return await self._service_action(v, user, "restart")
+
+    # -- OSD flags (PVE/API2/Cluster/Ceph.pm get_flag, update_flag) ------------------------------
+
+    @staticmethod
+    def _real_flag_name(flag: str) -> str:
+        """PVE::Ceph::Tools::get_real_flag_name: `pause` sets pauserd and pausewr, and is read as pauserd."""
+        return {"pause": "pauserd"}.get(flag, flag)
+
+    async def _flag_get(self, v: dict[str, Any], user: str) -> int:
+        self.need_configured(self.local_node())
+        return 1 if self._real_flag_name(v["flag"]) in await self.ceph_command(self.ceph_osds.flags) else 0
+
+    async def _flag_update(self, v: dict[str, Any], user: str) -> None:
+        """Synchronous: `ceph osd set|unset <flag>` (the bulk PUT /cluster/ceph/flags is the task)."""
+        self.need_configured(self.local_node())
+        value = v["value"] in (True, 1, "1", "true")
+        await self.ceph_command(self.ceph_osds.set_flag, v["flag"], value)
+        return None

@@ -126,11 +126,14 @@ class CephOsdApi(LabArea):
     # -- create ---------------------------------------------------------------------------------
 
     def _check_osd_network(self, node: str) -> None:
+        """createosd: the node needs an address in cluster_network, else public_network (PVE/API2/Ceph/OSD.pm,
+        PVE::Network::get_local_ip_from_cidr over every address of the node)."""
         conf = self.backend.config().get("global", {})
         network = conf.get("cluster_network") or conf.get("public_network")
-        if network and ipaddress.ip_address(self.cluster.spec.node(node).ip) not in ipaddress.ip_network(
-            network, strict=False
-        ):
+        if not network:
+            return
+        net = ipaddress.ip_network(network, strict=False)
+        if not any(ipaddress.ip_address(ip) in net for ip in self.cluster.spec.node(node).addresses):
             raise errors.no_cluster_address(network, node)
 
     async def _osd_create(self, v: dict[str, Any], user: str) -> str:

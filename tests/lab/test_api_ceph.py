@@ -6,9 +6,11 @@ install -> init -> MONs -> MGR -> OSDs -> pool, checking refusals along the way.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,6 +182,75 @@ def test_cluster_reaches_health_ok(token: Any) -> None:
         time.sleep(1)
     assert status["health"]["status"] == "HEALTH_OK", status["health"]
     assert status["osdmap"]["num_up_osds"] == 4 and len(status["quorum_names"]) == 3
+
+
+def test_each_node_lists_an_address_on_the_public_and_on_the_cluster_network(token: Any, fresh: Lab) -> None:
+    rows = {row["iface"]: row for row in token.nodes("pve2").network.get()}
+    public, cluster = rows["vmbr0"]["cidr"].split("/")[0], rows["eno2"]["cidr"].split("/")[0]
+    assert ipaddress.ip_address(public) in ipaddress.ip_network(fresh.public_network)
+    assert ipaddress.ip_address(cluster) in ipaddress.ip_network(fresh.cluster_network)
+    assert [row["iface"] for row in token.nodes("pve2").network.get(type="bridge")] == ["vmbr0"]
+
+
+def test_noout_is_set_and_cleared_in_the_osd_map(token: Any, fresh: Lab) -> None:
+    def flags() -> set[str]:
+        return set(json.loads(fresh.ceph("osd", "dump", "--format", "json"))["flags"].split(","))
+
+    assert token.cluster.ceph.flags("noout").get() == 0 and "noout" not in flags()
+    assert token.cluster.ceph.flags("noout").put(value=1) is None
+    assert token.cluster.ceph.flags("noout").get() == 1 and "noout" in flags()
+    token.cluster.ceph.flags("noout").put(value=0)
+    assert "noout" not in flags()
+
+
+def _cluster_ip(fresh: Lab, osd: int) -> str:
+    dump = json.loads(fresh.ceph("osd", "dump", "--format", "json"))
+    row = next(o for o in dump["osds"] if o["osd"] == osd)
+    return str(row["cluster_addrs"]["addrvec"][0]["addr"].rsplit(":", 1)[0])
+
+
+def _wait_up(fresh: Lab, osd: int, up: bool = True, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dump = json.loads(fresh.ceph("osd", "dump", "--format", "json"))
+        if bool(next(o for o in dump["osds"] if o["osd"] == osd)["up"]) == up:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"osd.{osd} not {'up' if up else 'down'} after {timeout} s")
+
+
+def test_a_new_cluster_network_takes_effect_per_osd_only_when_it_restarts(token: Any, fresh: Lab) -> None:
+    """PVE's init rewrites cluster_network in ceph.conf; Ceph picks an OSD's cluster address at start."""
+    osds = {d["devpath"]: d["osdid"] for d in token.nodes("pve2").disks.list.get()}
+    moved = osds["/dev/sdb"]
+    others = [int(o) for o in json.loads(fresh.ceph("osd", "ls", "--format", "json")) if int(o) != moved]
+    public, cluster = ipaddress.ip_network(fresh.public_network), ipaddress.ip_network(fresh.cluster_network)
+    assert ipaddress.ip_address(_cluster_ip(fresh, moved)) in public
+    token.nodes("pve1").ceph.init.post(network=fresh.public_network, **{"cluster-network": fresh.cluster_network})
+    assert f"cluster_network = {fresh.cluster_network}" in token.nodes("pve1").ceph.cfg.raw.get().replace("\t", "")
+    assert ipaddress.ip_address(_cluster_ip(fresh, moved)) in public  # running: unchanged
+    assert wait_task(token, token.nodes("pve2").ceph.restart.post(service=f"osd.{moved}"))[0] == "OK"
+    _wait_up(fresh, moved)
+    assert ipaddress.ip_address(_cluster_ip(fresh, moved)) in cluster
+    back = token.nodes("pve2").ceph.osd(moved).metadata.get()["osd"]["back_addr"]
+    assert f"{_cluster_ip(fresh, moved)}:" in back
+    assert others and all(ipaddress.ip_address(_cluster_ip(fresh, o)) in public for o in others)
+
+
+def test_an_osd_restarted_into_a_cluster_network_its_node_has_no_address_in_stays_down(token: Any, fresh: Lab) -> None:
+    osd = {d["devpath"]: d["osdid"] for d in token.nodes("pve2").disks.list.get()}["/dev/sdb"]
+    token.nodes("pve1").ceph.init.post(network=fresh.public_network, **{"cluster-network": "10.254.0.0/24"})
+    try:
+        # systemd's restart returns once the process runs (Type=simple), so the task is OK; the OSD exits.
+        assert wait_task(token, token.nodes("pve2").ceph.restart.post(service=f"osd.{osd}"))[0] == "OK"
+        _wait_up(fresh, osd, up=False)
+        log = (Path(fresh.state_dir) / "ceph" / "log" / f"osd.{osd}.log").read_text()
+        assert "unable to find any IPv4 address in networks '10.254.0.0/24' interfaces ''" in log
+    finally:
+        token.nodes("pve1").ceph.init.post(network=fresh.public_network)
+        wait_task(token, token.nodes("pve2").ceph.start.post(service=f"osd.{osd}"))
+    _wait_up(fresh, osd)
+    assert ipaddress.ip_address(_cluster_ip(fresh, osd)) in ipaddress.ip_network(fresh.public_network)
 
 
 def test_pool_delete_refused_while_pve_images_exist(token: Any, fresh: Lab) -> None:
