@@ -186,6 +186,10 @@ class Daemons:
             argv.append(f"--mon_cluster_log_file=default={lay.log}/ceph.$channel.log cluster={lay.cluster_log}")
         if osd is not None:
             argv += ["--cluster-addr", osd.cluster, f"--crush-location=host={meta.node} root=default"]
+            # On loopback the kernel gives every outgoing connection the source 127.0.0.1; on a node the
+            # route to a peer's cluster address leaves through the NIC holding the node's own, so both
+            # ends of replication traffic are in the cluster network. Binding first does the same here.
+            argv.append("--ms_bind_before_connect=true")
         return argv + tuning.args_for(meta.kind)
 
     # -- start / stop -------------------------------------------------------------------------------
