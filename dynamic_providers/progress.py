@@ -50,6 +50,24 @@ def progress(message: str) -> None:
         log.debug("progress not delivered: %s", exc)
 
 
+def warn(message: str) -> None:
+    """A warning of the resource whose call runs in this thread, kept by the engine: the display lists it
+    under the resource in "Diagnostics:" (the same Log RPC, not ephemeral). Used by diff, so that a
+    preview says what an update will do that its property diff cannot show. Outside the host: the
+    `dynamic_providers.progress` logger."""
+    text = " ".join(message.split())
+    call = engine_watch.current_call()
+    channel = engine_watch.WATCH.channel
+    if call is None or not call.urn or channel is None:
+        log.warning("%s", text)
+        return
+    request = engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=text, urn=call.urn, ephemeral=False)
+    try:
+        engine_pb2_grpc.EngineStub(channel).Log(request, timeout=LOG_TIMEOUT)
+    except grpc.RpcError as exc:  # the plan itself is unchanged; the warning is best effort
+        log.warning("%s (not delivered to the engine: %s)", text, exc)
+
+
 def one_line(message: str) -> str:
     text = " | ".join(part.strip() for part in message.strip().splitlines() if part.strip())
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"

@@ -1,10 +1,13 @@
 """CephInit decisions: inputs, reading [global] back, what adopting an initialised cluster requires. Pure.
 
-Networks are refused, not replaced: `pveceph init` on a live cluster rewrites them in place
-(pve-manager PVE/API2/Ceph.pm, init: every call given a network writes public_network and
-cluster_network), and moving a cluster's networks is a manual procedure (new MONs, then OSD
-restarts). The pool defaults (size, min_size) are only written when [global] is first created (same
-file), so changing them later would do nothing: refused as well, with a pointer to CephPool.
+`pveceph init` on a live cluster rewrites both networks in place (pve-manager PVE/API2/Ceph.pm,
+init: every call given a network writes public_network and cluster_network). A change of the
+cluster network is an update: the rewrite, then a rolling restart of the OSDs, which are the only
+daemons that use it (logic/cluster_network.py, cluster_network.py). A change of the public network
+stays refused: the MONs' addresses are in the monmap, so moving it means new MONs on the new
+network, a manual procedure. The pool defaults (size, min_size) are only written when [global] is
+first created (same file), so changing them later would do nothing: refused as well, with a pointer
+to CephPool.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from dynamic_providers.logic.networks import cluster_network_overlap
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
 from dynamic_providers.logic.validators import between, cidr, node_list, normalise_cidr
 from dynamic_providers.values import as_int, is_unknown, parse_ini
 
 NETWORK_REASON = (
-    "changing Ceph's networks on a live cluster is a manual procedure (new MONs on the new network, "
-    "then OSD restarts); do it by hand, then refresh"
+    "moving Ceph's public network on a live cluster is a manual procedure (new MONs on the new network, "
+    "clients and OSDs after them); do it by hand, then refresh"
 )
 DEFAULTS_REASON = (
     "PVE writes the pool defaults only when the cluster is first initialised; set size and "
@@ -30,9 +34,8 @@ DEFAULTS_REASON = (
 class InitInputs:
     api_nodes: tuple[str, ...] = param(validate=node_list)
     network: str = param(on_change="refuse", validate=cidr, normalise=normalise_cidr, refuse_reason=NETWORK_REASON)
-    cluster_network: str | None = param(
-        default=None, on_change="refuse", validate=cidr, normalise=normalise_cidr, refuse_reason=NETWORK_REASON
-    )
+    # A change is an update: ceph.conf rewritten, then the OSDs restarted one by one (module docstring).
+    cluster_network: str | None = param(default=None, validate=cidr, normalise=normalise_cidr)
     size: int = param(default=3, on_change="refuse", validate=between(1, 7), refuse_reason=DEFAULTS_REASON)
     min_size: int = param(default=2, on_change="refuse", validate=between(1, 7), refuse_reason=DEFAULTS_REASON)
     pg_bits: int | None = param(default=None, validate=between(6, 14))  # deprecated and ignored by PVE
@@ -42,13 +45,22 @@ class InitInputs:
 @dataclass(frozen=True, kw_only=True)
 class InitOutputs:
     fsid: str | None = None
+    # OSDs whose running cluster address is outside the network ceph.conf names (a hand edit, or an
+    # interrupted change), as a refresh found them; the next update restarts them. None: none.
+    osds_to_restart: tuple[str, ...] | None = None
 
 
 def _rules(inputs: InitInputs) -> list[Failure]:
+    failures: list[Failure] = []
     size, min_size = inputs.size, inputs.min_size
     if size is not None and min_size is not None and not is_unknown([size, min_size]) and min_size > size:
-        return [("min_size", f"CephInit.min_size ({min_size}) is larger than size ({size})")]
-    return []
+        failures.append(("min_size", f"CephInit.min_size ({min_size}) is larger than size ({size})"))
+    network, cluster = inputs.network, inputs.cluster_network
+    if network is not None and cluster is not None and not is_unknown([network, cluster]):
+        reason = cluster_network_overlap(network, cluster, "network")
+        if reason:
+            failures.append(("cluster_network", f"CephInit.cluster_network: {reason}"))
+    return failures
 
 
 SPEC = Spec("CephInit", InitInputs, InitOutputs, rules=_rules)

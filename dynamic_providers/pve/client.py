@@ -203,6 +203,22 @@ class PveClient:
     def service_stop(self, node: str, service: str) -> str:
         return str(self.call("POST", f"/nodes/{node}/ceph/stop", service=service))
 
+    def service_restart(self, node: str, service: str) -> str:
+        """`systemctl restart ceph-<type>@<id>` on the node (PVE/API2/Ceph.pm restart); a task."""
+        return str(self.call("POST", f"/nodes/{node}/ceph/restart", service=service))
+
+    def ceph_flag(self, flag: str) -> bool:
+        """Whether a cluster-wide OSD flag (noout, ...) is set (PVE/API2/Cluster/Ceph.pm get_flag)."""
+        return bool(self.call("GET", f"/cluster/ceph/flags/{flag}") in (True, 1, "1"))
+
+    def set_ceph_flag(self, flag: str, value: bool) -> None:
+        """`ceph osd set|unset <flag>`, synchronously (PVE/API2/Cluster/Ceph.pm update_flag)."""
+        self.call("PUT", f"/cluster/ceph/flags/{flag}", value=value)
+
+    def network_interfaces(self, node: str) -> list[dict[str, Any]]:
+        """The node's /etc/network/interfaces as PVE lists it (PVE/API2/Network.pm index)."""
+        return list(self.call("GET", f"/nodes/{node}/network") or [])
+
     # -- monitors and managers -------------------------------------------------------------------
 
     def mon_list(self, node: str) -> list[dict[str, Any]]:
@@ -227,6 +243,10 @@ class PveClient:
 
     def osd_tree(self, node: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/ceph/osd") or {})
+
+    def osd_metadata(self, node: str, osd_id: int) -> dict[str, Any]:
+        """`osd metadata` of one OSD, on the node that hosts it: addresses, version, devices (OSD.pm osddetails)."""
+        return dict(self.call("GET", f"/nodes/{node}/ceph/osd/{osd_id}/metadata") or {})
 
     def osd_in(self, node: str, osd_id: int) -> None:
         self.call("POST", f"/nodes/{node}/ceph/osd/{osd_id}/in")

@@ -7,6 +7,7 @@ The module builds one cluster step by step; tests run in file order and share it
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from dynamic_providers.disk_move import DiskMoveProvider
 from dynamic_providers.errors import AlreadyExists, MissingCredential, TaskFailed, UnsafeToProceed, WaitTimeout
 from dynamic_providers.health_gate import CephHealthGateProvider
 from dynamic_providers.rbd_storage import RbdStorageProvider
+from tests.integration.conftest import Resource, wire
 
 pytestmark = pytest.mark.lab
 
@@ -140,6 +142,58 @@ def test_pool_created_active_clean(drive: Any, hci_lab: Any, built: dict[str, An
     assert res.id == "vm" and res.outs["pool_id"] >= 1
     assert '"vm"' in hci_lab.ceph("osd", "pool", "ls", "--format", "json")
     built["pool"] = res
+
+
+def cluster_ips(lab: Any) -> dict[int, str]:
+    """osd id -> the IP of its cluster address, from `ceph osd dump`."""
+    dump = json.loads(lab.ceph("osd", "dump", "--format", "json"))
+    return {o["osd"]: o["cluster_addrs"]["addrvec"][0]["addr"].rsplit(":", 1)[0] for o in dump["osds"]}
+
+
+def restarts(lab: Any) -> list[str]:
+    return [t["id"] for t in lab.tasks() if t["type"] == "srvrestart"]
+
+
+def test_a_cluster_network_change_is_refused_before_anything_changes(
+    drive: Any, hci_lab: Any, built: dict[str, Any]
+) -> None:
+    init = drive(CephInitProvider)
+    client = init.provider.client()
+    raw = client.ceph_cfg_raw("pve1")
+    with pytest.raises(UnsafeToProceed, match=r"node pve1 has no active address in 10\.254\.0\.0/24 \(its interfaces"):
+        init.update(built["init"], cluster_network="10.254.0.0/24")
+    hci_lab.ceph("osd", "set", "noout")
+    try:
+        with pytest.raises(UnsafeToProceed, match=r"noout flag is already set.*Nothing was changed\.$"):
+            init.update(built["init"], cluster_network=hci_lab.cluster_network)
+    finally:
+        hci_lab.ceph("osd", "unset", "noout")
+    assert client.ceph_cfg_raw("pve1") == raw and restarts(hci_lab) == []
+
+
+def test_a_hand_edited_cluster_network_shows_in_refresh_and_the_next_update_restarts_the_osds(
+    drive: Any, hci_lab: Any, built: dict[str, Any]
+) -> None:
+    """ceph.conf changed behind Pulumi's back (PVE's own init call), the OSDs not restarted."""
+    init = drive(CephInitProvider)
+    init.provider.client().ceph_init("pve1", network=hci_lab.public_network, cluster_network=hci_lab.cluster_network)
+    cluster = ipaddress.ip_network(hci_lab.cluster_network)
+    assert not any(ipaddress.ip_address(ip) in cluster for ip in cluster_ips(hci_lab).values())
+    read = init.read(built["init"])
+    assert read.inputs["cluster_network"] == hci_lab.cluster_network
+    osds = sorted(f"osd.{int(built[f'osd-{node}'].outs['osd_id'])}" for node in NODES)
+    assert sorted(read.outs["osds_to_restart"]) == osds
+    refreshed = Resource(read.id, wire(read.outs))
+    assert init.diff(refreshed).changes  # the inputs match ceph.conf, but the OSDs do not run there yet
+    res = init.update(refreshed)
+    assert all(ipaddress.ip_address(ip) in cluster for ip in cluster_ips(hci_lab).values())
+    # One at a time, host by host (each task ran after the previous one ended).
+    tasks = [t for t in hci_lab.tasks() if t["type"] == "srvrestart"]
+    assert [t["node"] for t in tasks] == NODES and all(a["end"] <= b["start"] for a, b in itertools.pairwise(tasks))
+    assert "noout" not in json.loads(hci_lab.ceph("osd", "dump", "--format", "json"))["flags"]
+    assert "osds_to_restart" not in res.outs and "osds_to_restart" not in wire(init.read(res).outs)
+    assert not init.diff(res).changes
+    built["init"] = res
 
 
 def test_osd_removal_refused_when_data_has_nowhere_to_go(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:

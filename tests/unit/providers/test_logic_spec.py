@@ -96,11 +96,22 @@ def test_refused_change_allows_the_same_network_written_differently() -> None:
     assert failures == [] and news["network"] == "10.0.0.0/24"
 
 
-def test_adding_a_cluster_network_later_is_refused() -> None:
+def test_adding_a_cluster_network_later_is_an_update_not_a_refusal() -> None:
     olds, _ = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.0.0.0/24"})
     stored = {k: v for k, v in olds.items() if v is not None}  # Pulumi drops None values
-    _, failures = check_inputs(init.SPEC, stored, {**stored, "cluster_network": "10.9.0.0/24"})
+    news, failures = check_inputs(init.SPEC, stored, {**stored, "cluster_network": "10.9.0.5/24"})
+    assert failures == [] and news["cluster_network"] == "10.9.0.0/24"
+    plan = diff_inputs(init.SPEC, stored, news)
+    assert (plan.updates, plan.replaces) == (["cluster_network"], [])
+
+
+def test_a_cluster_network_overlapping_the_public_one_is_refused_at_check() -> None:
+    base = {"api_nodes": ["pve1"], "network": "10.0.0.0/16"}
+    _, failures = check_inputs(init.SPEC, {}, {**base, "cluster_network": "10.0.5.0/24"})
     assert [p for p, _ in failures] == ["cluster_network"]
+    assert "overlaps network 10.0.0.0/16" in failures[0][1]
+    _, same = check_inputs(init.SPEC, {}, {**base, "cluster_network": "10.0.0.0/16"})
+    assert same == []  # the same network again means no separate one
 
 
 def test_auto_inputs_accept_what_pve_chose() -> None:
