@@ -18,6 +18,7 @@ from dynamic_providers.ceph_mon import CephMonitor
 from dynamic_providers.ceph_osd import CephOsd
 from dynamic_providers.ceph_pool import CephPool
 from dynamic_providers.health_gate import CephHealthGate
+from dynamic_providers.logic.networks import same_network
 from dynamic_providers.rbd_storage import RbdStorage
 from hci_config.model import HciConfig, NodeConfig, OsdConfig, PoolConfig, RbdStorageConfig
 
@@ -53,7 +54,8 @@ class CephCluster(pulumi.ComponentResource):
             f"{name}-init",
             api_nodes=self._api_nodes,
             network=cfg.public_network,
-            cluster_network=cfg.cluster_network,
+            # The public network again is no separate one: PVE writes it so, and it reads back as none.
+            cluster_network=None if same_network(cfg.public_network, cfg.cluster_network) else cfg.cluster_network,
             size=cfg.default_pool_size,
             min_size=cfg.default_pool_min_size,
             adopt=cfg.adopt_existing,

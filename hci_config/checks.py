@@ -6,9 +6,10 @@ them all; `warnings()` lists what works but is unwise.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+
+from dynamic_providers.logic.networks import address_outside, cluster_network_overlap
 
 from .errors import Loc, Problem, key_path
 from .model import HciConfig
@@ -131,14 +132,27 @@ def ceph_release(cfg: HciConfig) -> Iterator[Problem]:
 
 
 def networks(cfg: HciConfig) -> Iterator[Problem]:
-    public = ipaddress.ip_network(cfg.public_network)
+    """Both networks and every declared node address in them (dynamic_providers/logic/networks.py)."""
+    public, cluster = cfg.public_network, cfg.cluster_network
+    overlap = cluster_network_overlap(public, cluster, "publicNetwork") if cluster else None
+    if overlap:
+        yield _p(("clusterNetwork",), overlap)
     for n, node in enumerate(cfg.nodes):
-        if node.address and ipaddress.ip_address(node.address) not in public:
-            yield _p(("nodes", n, "address"), f"{node.address} is outside publicNetwork {cfg.public_network}")
-    if cfg.cluster_network:
-        cluster = ipaddress.ip_network(cfg.cluster_network)
-        if cluster.version != public.version:
-            yield _p(("clusterNetwork",), "must be the same IP version as publicNetwork")
+        if node.address:
+            reason = address_outside(node.address, public, "publicNetwork")
+            if reason:
+                yield _p(("nodes", n, "address"), reason)
+        if node.cluster_address:
+            if cluster is None:
+                yield _p(
+                    ("nodes", n, "clusterAddress"),
+                    "is set but clusterNetwork is not: without a cluster network the OSDs replicate over "
+                    "publicNetwork; set clusterNetwork, or drop clusterAddress",
+                )
+                continue
+            reason = address_outside(node.cluster_address, cluster, "clusterNetwork")
+            if reason:
+                yield _p(("nodes", n, "clusterAddress"), reason)
 
 
 def _replicas(prefix: Loc, keys: tuple[str, str], size: int, min_size: int, hosts: int) -> Iterator[Problem]:

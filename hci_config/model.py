@@ -56,9 +56,13 @@ class NodeConfig(_Model):
     name: NodeName
     # The MON address on the public network; PVE picks the node's address there when unset.
     address: str | None = None
+    # The node's address on clusterNetwork, where its OSDs bind their cluster address. Nothing sends
+    # it to PVE (each OSD picks the node's address in cluster_network itself, as Ceph does); declared,
+    # it is checked at preview against clusterNetwork, so a typo shows before any OSD restarts.
+    cluster_address: str | None = None
     osds: list[OsdConfig] = []
 
-    @field_validator("address")
+    @field_validator("address", "cluster_address")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
         if value is None:

@@ -136,6 +136,13 @@ def test_node_repositories_and_ceph_install(graph: Graph) -> None:
         assert not any(graph.after(install, r) for r in others)
 
 
+def test_a_cluster_network_reaches_init_and_the_public_one_again_means_none() -> None:
+    separate = build(dev_raw() | {"clusterNetwork": "10.20.0.0/24"})
+    assert separate.of_type(INIT)[0].inputs["cluster_network"] == "10.20.0.0/24"
+    again = build(dev_raw() | {"clusterNetwork": LAB_NETWORK})
+    assert again.of_type(INIT)[0].inputs.get("cluster_network") is None
+
+
 def test_ceph_inputs(graph: Graph) -> None:
     (init,) = graph.of_type(INIT)
     assert init.inputs["network"] == LAB_NETWORK

@@ -148,6 +148,42 @@ CASES: list[tuple[str, Callable[[Raw], object], str, str]] = [
         "'10.1.1.1/24' is not a network in CIDR form",
     ),
     (
+        "cluster network overlapping the public one",
+        lambda r: r.update(clusterNetwork="127.77.3.128/25"),
+        "clusterNetwork",
+        "127.77.3.128/25 overlaps publicNetwork 127.77.3.0/24; the networks must be separate",
+    ),
+    (
+        "cluster network not a CIDR",
+        lambda r: r.update(clusterNetwork="10.20.0.1/24"),
+        "clusterNetwork",
+        "'10.20.0.1/24' is not a network in CIDR form",
+    ),
+    (
+        "a node's cluster address outside the cluster network",
+        lambda r: (r.update(clusterNetwork="10.20.0.0/24"), r["nodes"][1].update(clusterAddress="10.21.0.12")),
+        "nodes[1].clusterAddress",
+        "10.21.0.12 is outside clusterNetwork 10.20.0.0/24",
+    ),
+    (
+        "a node's cluster address without a cluster network",
+        lambda r: r["nodes"][0].update(clusterAddress="10.20.0.11"),
+        "nodes[0].clusterAddress",
+        "is set but clusterNetwork is not",
+    ),
+    (
+        "a node's cluster address that is no IP",
+        lambda r: (r.update(clusterNetwork="10.20.0.0/24"), r["nodes"][0].update(clusterAddress="pve1-ceph")),
+        "nodes[0].clusterAddress",
+        "'pve1-ceph' is not an IP address",
+    ),
+    (
+        "a node's MON address outside the public network",
+        lambda r: r["nodes"][2].update(address="10.20.0.13"),
+        "nodes[2].address",
+        "10.20.0.13 is outside publicNetwork 127.77.3.0/24",
+    ),
+    (
         "Ceph release PVE 9 does not offer",
         lambda r: r.update(cephVersion="quincy"),
         "cephVersion",

@@ -56,6 +56,18 @@ def test_literal_cidr_needs_no_environment() -> None:
     assert (cfg.public_network, cfg.cluster_network) == ("10.10.10.0/24", "10.20.0.0/16")
 
 
+def test_separate_networks_with_each_nodes_address_in_each() -> None:
+    raw = copy.deepcopy(dev_raw()) | {"publicNetwork": "10.10.10.0/24", "clusterNetwork": "10.10.20.0/24"}
+    for index, node in enumerate(raw["nodes"], 11):
+        node.update(address=f"10.10.10.{index}", clusterAddress=f"10.10.20.{index}")
+    cfg = load_config(raw, env={})
+    assert [(n.address, n.cluster_address) for n in cfg.nodes] == [
+        ("10.10.10.11", "10.10.20.11"),
+        ("10.10.10.12", "10.10.20.12"),
+        ("10.10.10.13", "10.10.20.13"),
+    ]
+
+
 def test_even_monitor_count_is_a_warning_not_an_error() -> None:
     raw = copy.deepcopy(dev_raw())
     raw["nodes"].append({"name": "pve4", "osds": [{"device": "/dev/sdb"}]})
