@@ -1,14 +1,21 @@
 """The dev stack, end to end: the real pulumi engine, the proxmoxve plugin and our dynamic providers
 against a fresh lab with real Ceph. One lab and one stack for the module; the tests run in order
-(up, no-op, planned diffs, drift, bad config, node failure, destroy), each leaving the stack as
-the next one expects.
+(up, replication over the cluster network, no-op, planned diffs, drift, bad config, a cluster
+network change, node failure, destroy), each leaving the stack as the next one expects.
+
+The stack replicates over a separate cluster network, as the seed recommends and Pulumi.dev.yaml's
+comment shows: every lab node has an address on one (lab/spec.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
+import re
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +43,7 @@ class DevStack:
 def dev(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     lab = lab_factory("--pve-version", "9")  # Ceph not even installed: the stack does everything
     config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    config["config"]["proxmox-hci:clusterNetwork"] = "env:PROXMOX_HCI_CLUSTER_NETWORK"
     project = PulumiProject.create(
         tmp_path_factory.mktemp("dev"), "dev", config, engine_bin(), lab_environment(lab.info.state_dir)
     )
@@ -104,6 +112,68 @@ def test_ha_resources_exist_with_their_settings(dev: DevStack) -> None:
         assert name in res["comment"]
     rules = dev.lab.api().cluster.ha.rules.get()
     assert [r["rule"] for r in rules] == ["hci-nodes"]
+
+
+# -- 1b. two networks --------------------------------------------------------------------------------
+
+
+def addr_ips(addrs: dict[str, Any]) -> set[str]:
+    """The IPs of an address vector of `ceph osd dump` (v2 and v1 entries)."""
+    return {entry["addr"].rsplit(":", 1)[0] for entry in addrs["addrvec"]}
+
+
+def in_net(ips: set[str], network: str) -> bool:
+    return bool(ips) and all(ipaddress.ip_address(ip) in ipaddress.ip_network(network) for ip in ips)
+
+
+def tcp_bytes(between: Callable[[str, str], bool]) -> int:
+    """Bytes received by every established TCP socket whose (local, peer) IPs pass `between`: from the
+    kernel (`ss -tin`), so each direction of a connection is counted once, by the side it reached."""
+    out = subprocess.run(["ss", "-Htin", "state", "established"], capture_output=True, text=True, check=True)
+    total, pair = 0, None
+    for line in out.stdout.splitlines():
+        if not line.startswith(("\t", " ")):
+            fields = line.split()
+            pair = (fields[2].rsplit(":", 1)[0], fields[3].rsplit(":", 1)[0]) if len(fields) >= 4 else None
+            continue
+        received = re.search(r"bytes_received:(\d+)", line)
+        if pair and received and between(*pair):
+            total += int(received.group(1))
+    return total
+
+
+def test_every_osd_binds_its_cluster_side_in_the_cluster_network(dev: DevStack) -> None:
+    lab = dev.lab
+    osds = ceph_json(lab, "osd", "dump")["osds"]
+    assert len(osds) == 3
+    for osd in osds:
+        assert in_net(addr_ips(osd["cluster_addrs"]), lab.cluster_network), osd
+        assert in_net(addr_ips(osd["heartbeat_back_addrs"]), lab.cluster_network), osd
+        assert in_net(addr_ips(osd["public_addrs"]), lab.public_network), osd
+        assert in_net(addr_ips(osd["heartbeat_front_addrs"]), lab.public_network), osd
+    assert f"cluster_network = {lab.cluster_network}" in lab.api().nodes("pve1").ceph.cfg.raw.get().replace("\t", "")
+
+
+def test_replication_crosses_the_cluster_network(dev: DevStack) -> None:
+    """The primary sends each write to the two other copies over their cluster addresses, which the
+    kernel's sockets show carrying it; the public side between the nodes carries no such volume."""
+    lab = dev.lab
+    cluster, public = ipaddress.ip_network(lab.cluster_network), ipaddress.ip_network(lab.public_network)
+    nodes = {ip for o in ceph_json(lab, "osd", "dump")["osds"] for ip in addr_ips(o["public_addrs"])}
+
+    def on_cluster(local: str, peer: str) -> bool:
+        return ipaddress.ip_address(local) in cluster and ipaddress.ip_address(peer) in cluster
+
+    def node_to_node(local: str, peer: str) -> bool:
+        return local in nodes and peer in nodes and ipaddress.ip_address(local) in public
+
+    written = 16 * 2**20
+    before = tcp_bytes(on_cluster), tcp_bytes(node_to_node)
+    lab.rbd("bench", "--io-type", "write", "--io-size", "4M", "--io-total", str(written), "vm-pool/vm-101-disk-0")
+    replicated = tcp_bytes(on_cluster) - before[0]
+    between_nodes_public = tcp_bytes(node_to_node) - before[1]
+    assert replicated >= 2 * written, (replicated, between_nodes_public)
+    assert between_nodes_public < written // 2, (replicated, between_nodes_public)
 
 
 # -- 2. a second up changes nothing -----------------------------------------------------------------
@@ -193,6 +263,44 @@ def test_bad_config_fails_preview_with_the_models_message_and_no_request(dev: De
     assert out.returncode != 0
     assert "pools[0].minSize" in out.stdout + out.stderr
     assert dev.lab.request_counts() == {}
+
+
+# -- 6. a cluster network change --------------------------------------------------------------------
+
+
+def test_a_cluster_network_change_is_an_update_of_init_and_preview_says_what_it_restarts(dev: DevStack) -> None:
+    original = dev.project.read_config()
+    try:
+        dev.project.edit_config(lambda c: c.pop("proxmox-hci:clusterNetwork"))
+        preview = dev.project.preview_json()
+    finally:
+        dev.project.write_config(original)
+    planned = {
+        f"{s['urn'].split('::')[-2].rsplit('$', 1)[-1]}::{s['urn'].split('::')[-1]}": s["op"]
+        for s in preview["steps"]
+        if s["op"] != "same"
+    }
+    assert planned == {"pulumi-python:dynamic/ceph:Init::hci-ceph-init": "update"}, planned
+    warnings = [d["message"] for d in preview.get("diagnostics", []) if d.get("severity") == "warning"]
+    notice = next((w for w in warnings if "ok-to-stop" in w), "")
+    assert f"cluster_network {dev.lab.cluster_network} -> unset (the public network)" in notice, warnings
+    assert "one node at a time" in notice and "noout" in notice
+
+
+def test_moving_replication_back_to_the_public_network_restarts_the_osds_one_node_at_a_time(dev: DevStack) -> None:
+    lab = dev.lab
+    before = {t["upid"] for t in lab.tasks()}
+    dev.project.edit_config(lambda c: c.pop("proxmox-hci:clusterNetwork"))
+    dev.project.up()
+    osds = ceph_json(lab, "osd", "dump")
+    assert all(in_net(addr_ips(o["cluster_addrs"]), lab.public_network) for o in osds["osds"]), osds["osds"]
+    assert "noout" not in osds["flags"]
+    restarts = [t for t in lab.tasks() if t["type"] == "srvrestart" and t["upid"] not in before]
+    assert [t["node"] for t in restarts] == ["pve1", "pve2", "pve3"]
+    assert all(t["exitstatus"] == "OK" for t in restarts)
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(restarts))
+    wait_for("HEALTH_OK", lambda: ceph_json(lab, "status")["health"]["status"] == "HEALTH_OK", timeout=120)
+    dev.project.preview("--expect-no-changes")
 
 
 # -- 5. node failure drill --------------------------------------------------------------------------
