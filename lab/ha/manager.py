@@ -299,6 +299,10 @@ class HaManager:
         resource, svc, vm = ha.resources[sid], ha.services[sid], self.guest(sid)
         assert vm is not None  # only VMs get here
         while svc.state == "started":
+            if vm.status == "running":  # LRM.pm exec_resource_agent: `return SUCCESS if $running`, no start task
+                svc.running, svc.failed_nodes = True, []
+                self.mirror(sid)
+                return
             for attempt in range(1 + resource.restart_limit):
                 if await self.guests.start(vm) == "OK":
                     svc.running, svc.failed_nodes = True, []

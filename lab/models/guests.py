@@ -64,7 +64,11 @@ class LabGuests:
         return await self._run(vm, "qmshutdown", body)
 
     async def migrate(self, vm: FakeVm, target: str) -> str:
-        return await self._wait(await self.migrations.migrate(vm, target, "root@pam", online=vm.status == "running"))
+        # pve-ha-manager src/PVE/HA/Resources/PVEVM.pm migrate calls migrate_vm with `force => 1` and
+        # `with-local-disks => 1` (since 2020): an HA migration takes the VM's local disks along.
+        online = vm.status == "running"
+        upid = await self.migrations.migrate(vm, target, "root@pam", online=online, with_local_disks=True)
+        return await self._wait(upid)
 
     def steal(self, vm: FakeVm, node: str) -> None:
         vm.node, vm.status, vm.qmpstatus, vm.started_at = node, "stopped", "stopped", None

@@ -325,6 +325,32 @@ def test_migrate_of_an_ha_vm_is_an_ha_request(lab9: InProcessLab) -> None:
     assert vm_resource(api, 100)["status"] == "running"
 
 
+def test_a_running_vm_put_under_ha_is_not_started_again(lab9: InProcessLab) -> None:
+    # pve-ha-manager src/PVE/HA/LRM.pm exec_resource_agent: `return SUCCESS if $running` for 'started'
+    lab9.add_vm(100, running=True)
+    api = lab9.api()
+    api.cluster.ha.resources.post(sid="vm:100")
+    wait_for("CRM state started", lambda: service(api, "vm:100")["crm_state"] == "started")
+    assert [t["type"] for t in api.nodes("pve1").tasks.get(vmid=100)] == []
+
+
+def test_ha_migration_takes_local_disks_along(lab9: InProcessLab) -> None:
+    # pve-ha-manager src/PVE/HA/Resources/PVEVM.pm migrate passes `with-local-disks => 1`
+    api = lab9.api()
+    assert wait_task(api, api.nodes("pve2").qemu.post(vmid=100, memory=512, scsi0="local-lvm:1"))[0] == "OK"
+    api.cluster.ha.resources.post(sid="vm:100")
+    wait_for("VM 100 started by HA", lambda: vm_resource(api, 100)["status"] == "running")
+    # failback: the rule prefers pve1, so the CRM migrates the running VM there, local disk and all
+    api.cluster.ha.rules.post(rule="home", type="node-affinity", resources="vm:100", nodes="pve1:2,pve2:1")
+    wait_for(
+        "VM 100 failed back to pve1",
+        lambda: vm_resource(api, 100)["node"] == "pve1" and service(api, "vm:100")["state"] == "started",
+    )
+    migration = next(t for t in api.nodes("pve2").tasks.get(vmid=100) if t["type"] == "qmigrate")
+    assert migration["status"] == "OK"
+    assert vm_resource(api, 100)["status"] == "running"
+
+
 def test_resource_migrate_endpoint(lab9: InProcessLab) -> None:
     lab9.add_vm(100, running=True)
     api = lab9.api()
