@@ -35,6 +35,7 @@ from lab.handlers.ceph_pool import CephPoolApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
 from lab.handlers.network import NetworkApi
+from lab.handlers.qemu_config import QemuConfigApi
 from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
@@ -44,7 +45,9 @@ from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
+from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
+from lab.pve_formats import normalize_legacy_param_formats
 from lab.worker import one_line
 
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
@@ -58,6 +61,7 @@ class LabPve(
     LabControlApi,
     HaApi,
     QemuMigrateApi,
+    QemuConfigApi,
     QemuDisksApi,
     RbdVolumesApi,
     AptApi,
@@ -93,6 +97,7 @@ class LabPve(
         # Behaviour over that state, shared by the route tables.
         self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
         self.disks = VmDisks(self, self.volumes)
+        self.vm_drives = VmConfigDrives(self, self.volumes)
         self.migrations = Migrations(self, cluster, self.disks)
         self.guests = LabGuests(self, self.migrations)
         self.ha_config = HaConfig(self.ha, self.guests.nodes)
@@ -140,6 +145,25 @@ class LabPve(
         """Stop the API; pending HA manager jobs go with it (they would act on a server that is gone)."""
         self.ha_manager.cancel_jobs()
         await super().stop()
+
+    # -- parameters: PVE's RESTHandler normalises list parameters before it validates --------------
+
+    async def answer(self, request: web.Request, match: Any, params: Any, user: Any, call: Any = None) -> Any:
+        """fakepve's schema check and dispatch (generic and `_routes_*` handlers), after PVE's normalisation."""
+        info = match.methods.get(request.method) if match is not None else None
+        if info is not None:
+            params = normalize_legacy_param_formats(params, info.get("parameters"))
+        parent: Any = super()
+        return await parent.answer(request, match, params, user, call)
+
+    def _verify(self, request: web.Request, values: Any, drop: Any = ()) -> Any:
+        """The same for fakepve's hand-written routes (VM config, tasks, ...)."""
+        match = self.resolve(request, API)
+        info = match.methods.get(request.method) if match is not None else None
+        if info is not None:
+            values = normalize_legacy_param_formats(values, info.get("parameters"))
+        parent: Any = super()
+        return parent._verify(request, values, drop)
 
     # -- permissions ----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
+from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import RbdVolumes
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class LabArea(_FakepveModel):
     locks: ClusterLocks
     volumes: RbdVolumes
     disks: VmDisks
+    vm_drives: VmConfigDrives
     migrations: Migrations
     guests: LabGuests
     ha: HaState

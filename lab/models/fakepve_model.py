@@ -89,6 +89,38 @@ class PveModel(Protocol):
 
     def _check_lock(self, vm: FakeVm, allow: tuple[str, ...] = ()) -> None: ...
 
+    async def acquire(self, vm: FakeVm, holder: str, wait: float | None = None) -> None:
+        """Take the VM's config lock (TaskError after lock_wait PVE seconds)."""
+        ...
+
+    def release(self, vm: FakeVm, holder: str) -> None: ...
+
+    def _config_priv(self, key: str) -> str:
+        """The privilege a config key needs ('root' for root@pam only)."""
+        ...
+
+    def _qm_check_drive(
+        self, user: str, vmid: int, pool: str | None, key: str, value: str, default: str | None
+    ) -> None:
+        """check_storage_access for one drive value: the storage exists, may be allocated on, takes images."""
+        ...
+
+    async def _apply_config(self, vm: FakeVm, user: str, values: dict[str, Any]) -> None:
+        """fakepve's VM config update (pending for a running VM, digest, lock, permissions)."""
+        ...
+
+    def resolve(self, request: Any, prefix: str) -> Any:
+        """The schema match of a request path (template, path parameters, methods), or None."""
+        ...
+
+    def _verify(self, request: Any, values: Any, drop: Any = ()) -> dict[str, Any]:
+        """The values checked against the method's schema (PVE's 400 on errors)."""
+        ...
+
+    def _vm(self, request: Any, priv: str | None = None) -> FakeVm:
+        """The VM of the request's path (PVE's errors for a bad vmid or a missing VM)."""
+        ...
+
     def _check_enabled(self, name: str, node: str) -> dict[str, Any]:
         """storage_check_enabled: the storage exists, is enabled, and is configured for the node."""
         ...

@@ -196,6 +196,84 @@ def test_template_and_linked_clone_on_rbd(api: Any, rbd: FakeRbd) -> None:
     assert "ceph-vm:base-100-disk-0/vm-101-disk-0" in volids(api, "pve1", "ceph-vm")
 
 
+# -- adding, replacing and unlinking disks (update_vm_api, create_disks, unlink) -----------------------------
+
+
+def test_adding_a_disk_allocates_a_volume_sync_and_async(api: Any, rbd: FakeRbd) -> None:
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1")
+    # PUT .../config (the GUI's "Add disk")
+    assert api.nodes("pve1").qemu(100).config.put(scsi1="local-lvm:2,discard=on") is None
+    assert config(api, "pve1", 100)["scsi1"] == "local-lvm:vm-100-disk-1,discard=on,size=2G"
+    assert "local-lvm:vm-100-disk-1" in volids(api, "pve1", "local-lvm")
+    # POST .../config (what bpg sends when a disk is added later): a qmconfig task, on RBD a real image
+    upid = api.nodes("pve1").qemu(100).config.post(virtio0="ceph-vm:3")
+    exitstatus, log = wait_task(api, upid)
+    assert exitstatus == "OK"
+    assert log[0] == "update VM 100: -virtio0 ceph-vm:3"
+    assert "virtio0: successfully created disk 'ceph-vm:vm-100-disk-0,size=3G'" in log
+    assert config(api, "pve1", 100)["virtio0"] == "ceph-vm:vm-100-disk-0,size=3G"
+    assert rbd.images["vms/vm-100-disk-0"]["size"] == 3 * GIB
+
+
+def test_adding_a_disk_to_a_running_vm_hotplugs_scsi_but_not_sata(api: Any) -> None:
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1")
+    api.nodes("pve1").qemu(100).status.start.post()
+    api.nodes("pve1").qemu(100).config.put(scsi1="local-lvm:1", sata0="local-lvm:1")
+    pending = {p["key"]: p for p in api.nodes("pve1").qemu(100).pending.get()}
+    assert pending["scsi1"]["value"] == config(api, "pve1", 100)["scsi1"] and "pending" not in pending["scsi1"]
+    assert pending["sata0"]["pending"].endswith(",size=1G") and "value" not in pending["sata0"]
+
+
+def test_adding_a_disk_is_checked_before_anything_changes(api: Any, inproc: InProcessLab) -> None:
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1")
+    inproc.pve.storages["iso-only"] = {"type": "dir", "path": "/srv/iso", "content": "iso", "files": set()}
+    qemu = api.nodes("pve1").qemu(100)
+    status, _, errs = error_of(lambda: qemu.config.put(scsi1="iso-only:1"))
+    assert (status, errs) == (400, {"storage": "storage 'iso-only' does not support vm images"})
+    assert error_of(lambda: qemu.config.post(scsi1="nostore:1"))[:2] == (500, "storage 'nostore' does not exist")
+    assert error_of(lambda: qemu.config.put(scsi1="local-lvm:vm-100-disk-7"))[:2] == (
+        500,
+        "volume local-lvm:vm-100-disk-7 does not exist",
+    )
+    assert "scsi1" not in config(api, "pve1", 100)
+    assert volids(api, "pve1", "local-lvm") == {"local-lvm:vm-100-disk-0"}
+
+
+def test_a_replaced_disk_stays_as_unused(api: Any) -> None:
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1")
+    api.nodes("pve1").qemu(100).config.put(scsi0="local-lvm:4")
+    cfg = config(api, "pve1", 100)
+    assert (cfg["scsi0"], cfg["unused0"]) == ("local-lvm:vm-100-disk-1,size=4G", "local-lvm:vm-100-disk-0")
+
+
+def test_unlink_detaches_and_with_force_deletes(api: Any, rbd: FakeRbd) -> None:
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1", scsi1="ceph-vm:1", scsi2="local-lvm:1", ide2="none,media=cdrom")
+    qemu = api.nodes("pve1").qemu(100)
+    assert qemu.unlink.put(idlist="scsi1") is None
+    cfg = config(api, "pve1", 100)
+    assert "scsi1" not in cfg and cfg["unused0"] == "ceph-vm:vm-100-disk-0"
+    assert "vms/vm-100-disk-0" in rbd.images  # detached, not deleted
+    assert qemu.unlink.put(idlist="unused0,scsi2,ide2", force=1) is None
+    cfg = config(api, "pve1", 100)
+    assert not {"unused0", "scsi2", "ide2"} & set(cfg)
+    assert rbd.images == {}
+    assert volids(api, "pve1", "local-lvm") == {"local-lvm:vm-100-disk-0"}
+    assert cfg["boot"] == "order=scsi0"  # the deleted devices left the boot order
+
+
+def test_unlink_refusals(api: Any, inproc: InProcessLab) -> None:
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1", protection=1)
+    qemu = api.nodes("pve1").qemu(100)
+    assert error_of(lambda: qemu.unlink.put(idlist="scsi0", force=1))[:2] == (
+        500,
+        "can't remove drive 'scsi0' - protection mode enabled",
+    )
+    qemu.config.put(delete="protection")
+    inproc.run(lambda: inproc.pve.snapshot_lock(100, "backup"))
+    assert error_of(lambda: qemu.unlink.put(idlist="scsi0"))[:2] == (500, "VM is locked (backup)")
+    assert config(api, "pve1", 100)["scsi0"] == "local-lvm:vm-100-disk-0,size=1G"
+
+
 # -- move_disk ---------------------------------------------------------------------------------------------
 
 
@@ -399,6 +477,14 @@ def test_real_vm_disk_on_rbd_is_an_image(ceph_lab: Lab) -> None:
     assert {c["volid"]: c["size"] for c in api.nodes("pve2").storage("ceph-vm").content.get()} == {
         "ceph-vm:vm-100-disk-0": 2 * GIB
     }
+
+
+@pytest.mark.lab
+def test_real_added_disk_is_an_image(ceph_lab: Lab) -> None:
+    api = ceph_lab.api()
+    assert wait_lab_task(api, api.nodes("pve1").qemu(100).config.post(scsi1="ceph-vm:1")) == "OK"
+    assert rbd_images(ceph_lab)["vm-100-disk-1"] == GIB
+    assert api.nodes("pve1").qemu(100).config.get()["scsi1"] == "ceph-vm:vm-100-disk-1,size=1G"
 
 
 @pytest.mark.lab
