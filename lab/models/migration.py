@@ -19,15 +19,13 @@ from lab.errors import TaskError
 from lab.models.cluster import ClusterState
 from lab.models.disks import UNUSED, VmDisks, drive_size
 from lab.models.fakepve_model import FakeVm, PveModel, running_task_log
+from lab.models.volumes import is_shared
 from lab.pve_formats import split_list
 
 # PVE seconds a migration takes in the lab (fakepve's own migrate() scenario also takes 20).
 MIGRATE_SECS = 20
 # Storage types QemuMigrate can move a local disk between nodes (QemuMigrate.pm scan_local_volumes).
 MIGRATABLE_LOCAL = ("dir", "btrfs", "zfspool", "lvmthin", "lvm")
-# Storage types that are shared by nature, whatever storage.cfg says (pve-storage src/PVE/Storage/Plugin.pm
-# @SHARED_STORAGE).
-SHARED_TYPES = ("iscsi", "nfs", "cifs", "rbd", "cephfs", "iscsidirect", "glusterfs", "zfs", "drbd", "pbs")
 # Passthrough devices that tie a VM to its node (qemu-server src/PVE/QemuMigrate/Helpers.pm check_local_resources).
 LOCAL_DEVICE = re.compile(r"^(hostpci\d+|usb\d+|serial\d+|parallel\d+|virtiofs\d+)$")
 
@@ -72,7 +70,7 @@ def local_disks(vm: FakeVm, storages: dict[str, dict[str, Any]]) -> list[dict[st
         volume, props = split_drive(vm.config[key])
         sid = volume_ref(volume)[0]
         store = storages.get(sid or "", {})
-        if sid is None or store.get("shared") or store.get("type") in SHARED_TYPES or props.get("shared") == "1":
+        if sid is None or is_shared(store) or props.get("shared") == "1":
             continue
         attr = out.setdefault(volume, {"volid": volume, "referenced_in_config": 1})
         attr["drivename"] = key
@@ -201,6 +199,9 @@ class Migrations:
                 await self.pve.pause(MIGRATE_SECS)
                 if vm.node != source:  # the VM moved away meanwhile (HA recovery of a failed source)
                     raise TaskError("migration aborted")
+                for disk in self.local_disks(vm):  # their copies now live on the target's storage
+                    if not disk.get("cdrom"):
+                        self.disks.volumes.place(disk["volid"], target)
                 vm.node = target
             finally:
                 vm.lock = None

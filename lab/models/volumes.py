@@ -31,6 +31,14 @@ from lab.worker import in_thread
 log = logging.getLogger("lab.volumes")
 # PVE's own image names (RBDPlugin.pm rbd_ls): `vm-<vmid>-...` and `base-<vmid>-...`; others are not listed.
 PVE_IMAGE = re.compile(r"^(?:vm|base)-(\d+)-")
+# Storage types that are shared by nature, whatever storage.cfg says (pve-storage src/PVE/Storage/Plugin.pm
+# @SHARED_STORAGE: parse_config sets `shared` for them).
+SHARED_TYPES = ("iscsi", "nfs", "cifs", "rbd", "cephfs", "iscsidirect", "glusterfs", "zfs", "drbd", "pbs")
+
+
+def is_shared(store: dict[str, Any]) -> bool:
+    """A storage every node sees the same (RBD, NFS, ... or `shared 1`); the others are each node's own disks."""
+    return str(store.get("shared", "0")) in ("1", "true") or store.get("type") in SHARED_TYPES
 
 
 def image_name(volname: str) -> str:
@@ -91,6 +99,36 @@ class RbdVolumes:
         store = self.pve.storages[sid]
         parts = [store.get("pool") or "rbd", store.get("namespace"), image_name(volname)]
         return "/".join(p for p in parts if p)
+
+    def is_local(self, sid: str | None) -> bool:
+        store = self.pve.storages.get(sid or "")
+        return store is not None and not is_shared(store)
+
+    # -- which node holds a volume of a node-local storage ---------------------------------------------
+    #
+    # fakepve keeps one volume table per storage; a node-local storage (dir, lvmthin, zfspool, ...) has one
+    # per node in PVE, and GET /nodes/{node}/storage/{storage}/content (pve-storage src/PVE/API2/Storage/
+    # Content.pm index, `proxyto => 'node'`) lists that node's disks only. The lab notes the node in the
+    # volume's entry: where its VM was when it was allocated, and where a migration took it.
+
+    def place(self, volid: str, node: str | None) -> None:
+        """Note the node a volume of a node-local storage is on (nothing for a shared storage)."""
+        sid, volname = volume_ref(volid)
+        vol = self.known(sid, volname)
+        if vol is not None and node is not None and self.is_local(sid):
+            vol["node"] = node
+
+    def _guest_node(self, vmid: int) -> str | None:
+        guest = self.pve.vm(vmid)
+        if guest is None:
+            guest = next((ct for ct in getattr(self.pve, "cts", []) if ct.vmid == vmid), None)
+        return getattr(guest, "node", None)
+
+    def visible_on(self, sid: str, volname: str, node: str) -> bool:
+        """Whether a node's content listing shows the volume: a shared storage's everywhere, a local one's
+        on its node (volumes with no node noted, such as uploaded ISOs from before, everywhere)."""
+        vol = self.known(sid, volname) or {}
+        return not self.is_local(sid) or vol.get("node") in (None, node)
 
     def known(self, sid: str | None, volname: str) -> dict[str, Any] | None:
         """The table's entry of a volume, if it has one."""
@@ -170,7 +208,9 @@ class RbdVolumes:
     def alloc(self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None) -> tuple[str, str]:
         """PVE::Storage::vdisk_alloc; on RBD the pool is listed first, as find_free_diskname does."""
         if not self.is_rbd(sid):
-            return self.table.alloc(sid, vmid, fmt, size, linked_from)
+            volid, fmt = self.table.alloc(sid, vmid, fmt, size, linked_from)
+            self.place(volid, self._guest_node(vmid))
+            return volid, fmt
         try:
             self.apply(sid, self.listing(sid))
         except RbdError as exc:
@@ -208,7 +248,9 @@ class RbdVolumes:
 
     async def alloc_async(self, sid: str, vmid: int, fmt: str | None, size: int) -> tuple[str, str]:
         if not self.is_rbd(sid):
-            return self.table.alloc(sid, vmid, fmt, size)
+            volid, fmt = self.table.alloc(sid, vmid, fmt, size)
+            self.place(volid, self._guest_node(vmid))
+            return volid, fmt
         try:
             self.apply(sid, await in_thread(self.listing, sid))
         except TaskError as exc:

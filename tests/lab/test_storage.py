@@ -62,3 +62,32 @@ def test_vm_config_delete_as_a_list(lab9: InProcessLab) -> None:
     api.nodes("pve1").qemu(100).config.put(delete=["tags", "description"])
     config = api.nodes("pve1").qemu(100).config.get()
     assert "tags" not in config and "description" not in config
+
+
+# -- node-local storages (pve-storage src/PVE/API2/Storage/Content.pm index runs on the node asked) ----------
+
+
+def test_a_local_storage_lists_each_nodes_own_disks(lab9: InProcessLab) -> None:
+    api = lab9.api()
+    api.storage.post(storage="local-images", type="dir", path="/srv/images", content="images")
+    upid = api.nodes("pve1").qemu.post(vmid=100, memory=512, scsi0="local-images:1")
+    assert wait_task(api, upid)[0] == "OK"
+    api.nodes("pve1").qemu(100).config.put(scsi2="local-lvm:1")
+    assert volids(api, "pve1", "local-images") == {"local-images:100/vm-100-disk-0.raw"}
+    assert volids(api, "pve2", "local-images") == set()
+    assert volids(api, "pve1", "local-lvm") == {"local-lvm:vm-100-disk-0"}
+    assert volids(api, "pve3", "local-lvm") == set()
+    # a migration takes the local disks to the target node
+    assert wait_task(api, api.nodes("pve1").qemu(100).migrate.post(target="pve2"))[0] == "OK"
+    assert volids(api, "pve1", "local-images") == set() and volids(api, "pve1", "local-lvm") == set()
+    assert volids(api, "pve2", "local-images") == {"local-images:100/vm-100-disk-0.raw"}
+    assert volids(api, "pve2", "local-lvm") == {"local-lvm:vm-100-disk-0"}
+
+
+def test_a_shared_storage_lists_the_same_on_every_node(lab9: InProcessLab) -> None:
+    api = lab9.api()
+    api.storage.post(storage="nfs-images", type="dir", path="/mnt/shared", content="images", shared=1)
+    assert wait_task(api, api.nodes("pve2").qemu.post(vmid=100, memory=512, scsi0="nfs-images:1"))[0] == "OK"
+    assert {n: volids(api, n, "nfs-images") for n in ("pve1", "pve2", "pve3")} == dict.fromkeys(
+        ("pve1", "pve2", "pve3"), {"nfs-images:100/vm-100-disk-0.raw"}
+    )
