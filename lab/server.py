@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +33,7 @@ from lab.handlers.ceph_cluster import CephClusterApi
 from lab.handlers.ceph_install import CephInstallApi
 from lab.handlers.ceph_osd import CephOsdApi
 from lab.handlers.ceph_pool import CephPoolApi
+from lab.handlers.cluster_info import ClusterInfoApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
 from lab.handlers.network import NetworkApi
@@ -48,6 +50,7 @@ from lab.models.migration import Migrations
 from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
 from lab.pve_formats import normalize_legacy_param_formats
+from lab.tls import certificate_fingerprint
 from lab.worker import one_line
 
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
@@ -59,6 +62,7 @@ PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
 
 class LabPve(
     LabControlApi,
+    ClusterInfoApi,
     HaApi,
     QemuMigrateApi,
     QemuConfigApi,
@@ -133,6 +137,11 @@ class LabPve(
         return await self.task(
             vm.node, "ha" + verb, vm.vmid, user, body, lock=False, log=[f"Requesting HA {verb} for VM {vm.vmid}"]
         )
+
+    async def start(self, certfile: str, keyfile: str) -> None:
+        """Serve the API; every node's certificate fingerprint is the served certificate's."""
+        self.cluster.ssl_fingerprint = certificate_fingerprint(Path(certfile))
+        await super().start(certfile, keyfile)
 
     def set_node_offline(self, node: str, offline: bool = True) -> None:
         """fakepve's offline node (595 for its requests), plus what the HA stack does about it."""

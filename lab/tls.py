@@ -100,3 +100,10 @@ def make_certificates(directory: Path, hosts: list[str]) -> LabCertificates:
     certs.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(certs.server_key, key)
     return certs
+
+
+def certificate_fingerprint(path: Path) -> str:
+    """The SHA-256 fingerprint PVE shows for a node's certificate: colon-separated upper-case hex
+    (pve-common src/PVE/Certificate.pm get_certificate_fingerprint, Net::SSLeay X509_get_fingerprint)."""
+    cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))

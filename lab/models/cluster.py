@@ -1,4 +1,5 @@
-"""What a PVE cluster knows about itself besides Ceph, VMs and storages: packages and counters (pure)."""
+"""What a PVE cluster knows about itself besides Ceph, VMs and storages: packages, counters, its certificate
+(pure)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class ClusterState:
     # (method, schema path template) -> requests answered
     request_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     task_times: dict[str, TaskTimes] = field(default_factory=dict)
+    # SHA-256 fingerprint of the certificate the API serves (set when it starts): every node's pve-ssl.pem
+    ssl_fingerprint: str = ""
 
     def install(self, node: str, release: str) -> None:
         self.installed[node] = release
