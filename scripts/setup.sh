@@ -2,13 +2,14 @@
 # Everything proxmox-hci needs on a fresh Debian 12 machine, idempotent:
 #   1. Debian packages: Ceph's daemons and CLI (the lab runs real Ceph), python3-rados, and radosgw
 #      (the S3-compatible gateway the shared-state tests keep Pulumi's state in, on a lab's Ceph).
-#   2. A Python 3.11 virtualenv in .venv with the pinned packages of requirements.lock, and the
-#      policy pack's own in policy/.venv with those of policy/requirements.lock.
+#   2. A Python 3.11 virtualenv in .venv with the pinned packages of requirements.lock, the policy
+#      pack's own in policy/.venv with those of policy/requirements.lock, and the third-party client
+#      tier's in tests/conformance/.venv with those of tests/conformance/requirements.lock (Ansible).
 #   3. The Pulumi engine (CLI, Python language host, proxmoxve plugin) and actionlint, built from
 #      the Go module proxy.
 # Prints nothing on stdout but, on its last line, the directory holding the engine's binaries.
 #
-# scripts/setup.sh --venv does step 2 only (both virtualenvs) and prints nothing (scripts/test.sh --unit: no Ceph, no engine).
+# scripts/setup.sh --venv does step 2 only (the virtualenvs) and prints nothing (scripts/test.sh --unit: no Ceph, no engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,7 @@ install_virtualenv() {
 install_virtualenvs() {
     install_virtualenv .venv requirements.lock
     install_virtualenv policy/.venv policy/requirements.lock
+    install_virtualenv tests/conformance/.venv tests/conformance/requirements.lock
 }
 
 case "${1:-}" in

@@ -262,7 +262,7 @@ def test_unlink_detaches_and_with_force_deletes(api: Any, rbd: FakeRbd) -> None:
 
 
 def test_unlink_refusals(api: Any, inproc: InProcessLab) -> None:
-    create_vm(api, "pve1", 100, scsi0="local-lvm:1", protection=1)
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1", protection="1")
     qemu = api.nodes("pve1").qemu(100)
     assert error_of(lambda: qemu.unlink.put(idlist="scsi0", force=1))[:2] == (
         500,
