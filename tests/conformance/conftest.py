@@ -103,6 +103,7 @@ def run_playbook(lab: Lab, playbook: str, extra: dict[str, Any], home: Path) -> 
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PIPELINING": "true",  # modules through stdin: no temporary files per task
         "REQUESTS_CA_BUNDLE": info.ca_cert,
     }
     proc = subprocess.run(
