@@ -208,7 +208,12 @@ def test_failed_nodes_vm_comes_back_running_elsewhere(lab9: InProcessLab) -> Non
         lambda: vm_resource(api, 100)["node"] == "pve3" and vm_resource(api, 100)["status"] == "running",
     )
     assert api.nodes("pve3").qemu(100).config.get()["name"] == "vm100"
-    assert (service(api, "vm:100")["node"], service(api, "vm:100")["state"]) == ("pve3", "started")
+    # the verbose state says "started" only once the LRM's next round has seen the VM running
+    # (PVE::HA::Tools::get_verbose_service_state), a moment after the VM itself runs
+    wait_for(
+        "vm:100 started on pve3",
+        lambda: (service(api, "vm:100")["node"], service(api, "vm:100")["state"]) == ("pve3", "started"),
+    )
     assert any(t["type"] == "qmstart" and t["id"] == "100" for t in api.nodes("pve3").tasks.get())
     assert "recover service 'vm:100' from fenced node 'pve1' to node 'pve3'" in lab9.pve.ha.log
     assert lab9.pve.ha.services["vm:101"].node == "pve2"  # services of healthy nodes stay
