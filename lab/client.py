@@ -100,6 +100,11 @@ class Lab:
         data = self.control("GET", "/lab/requests")
         return {(c["method"], c["path"]): c["count"] for c in data["counts"]}
 
+    def request_times(self) -> list[dict[str, Any]]:
+        """The newest requests the lab answered, oldest first: {time (wall clock), method, path (template)}."""
+        result: list[dict[str, Any]] = self.control("GET", "/lab/requests/times")
+        return result
+
     def tasks(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.control("GET", "/lab/tasks")
         return result

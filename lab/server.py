@@ -225,7 +225,9 @@ class LabPve(
         if request.path.startswith("/lab/"):
             return
         super()._record(request, body)
-        self.cluster.request_counts[(request.method, self._template_of(request))] += 1
+        template = self._template_of(request)
+        self.cluster.request_counts[(request.method, template)] += 1
+        self.cluster.note_request_time(time.time(), request.method, template)
 
     def _template_of(self, request: web.Request) -> str:
         """The schema path template of a request path, cached: matching the schema costs more than the rest."""

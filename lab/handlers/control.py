@@ -34,6 +34,7 @@ class LabControlApi(LabArea):
         r = app.router
         r.add_get("/lab/requests", self._ctl_requests)
         r.add_post("/lab/requests/reset", self._ctl_requests_reset)
+        r.add_get("/lab/requests/times", self._ctl_request_times)
         r.add_get("/lab/tasks", self._ctl_tasks)
         r.add_get("/lab/status", self._ctl_status)
         r.add_post("/lab/nodes/{node}/fail", self._ctl_fail_node)
@@ -84,7 +85,12 @@ class LabControlApi(LabArea):
 
     async def _ctl_requests_reset(self, request: web.Request) -> web.Response:
         self.cluster.request_counts.clear()
+        self.cluster.request_times.clear()
         return web.json_response({"data": None})
+
+    async def _ctl_request_times(self, request: web.Request) -> web.Response:
+        rows = [{"time": t, "method": m, "path": p} for t, m, p in self.cluster.request_times]
+        return web.json_response({"data": rows})
 
     def task_records(self) -> list[dict[str, Any]]:
         out = []

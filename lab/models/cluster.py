@@ -23,6 +23,9 @@ class TaskTimes:
     end: float | None = None
 
 
+MAX_REQUEST_TIMES = 50_000
+
+
 @dataclass
 class ClusterState:
     spec: LabSpec
@@ -30,6 +33,9 @@ class ClusterState:
     installed: dict[str, str] = field(default_factory=dict)
     # (method, schema path template) -> requests answered
     request_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (wall-clock time, method, schema path template) of the newest requests, for bench/orchestration.py's
+    # timeline (which waits polled, where nothing happened); the oldest go beyond MAX_REQUEST_TIMES.
+    request_times: list[tuple[float, str, str]] = field(default_factory=list)
     task_times: dict[str, TaskTimes] = field(default_factory=dict)
     # SHA-256 fingerprint of the certificate the API serves (set when it starts): every node's pve-ssl.pem
     ssl_fingerprint: str = ""
@@ -39,3 +45,8 @@ class ClusterState:
 
     def is_installed(self, node: str) -> bool:
         return node in self.installed
+
+    def note_request_time(self, when: float, method: str, template: str) -> None:
+        self.request_times.append((when, method, template))
+        if len(self.request_times) > MAX_REQUEST_TIMES:
+            del self.request_times[: len(self.request_times) - MAX_REQUEST_TIMES]

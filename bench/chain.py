@@ -1,0 +1,172 @@
+"""The chain PVE and Ceph force on a cold bring-up, from the lab's task log: the shortest wall time
+any orchestration could reach with the tasks' own durations. Pure (bench/orchestration.py prints it;
+tests/unit/tools/test_bench_chain.py).
+
+Each task starts, at the earliest, when what PVE or Ceph requires of it has ended:
+- a node's Ceph packages (the install terminal, `vncshell`) before any Ceph task on that node;
+- init (synchronous, no task) after the packages of the node it runs on;
+- MON creates one at a time, each after init: PVE writes ceph.conf under its cluster lock
+  (pve-manager PVE/API2/Ceph/MON.pm, createmon: cfs_lock_file('ceph.conf'));
+- an MGR needs one MON in quorum (the first) and its node's packages (MGR.pm takes no lock);
+- an OSD needs one MON in quorum and its node's packages; one OSD create at a time per node
+  (PVE/API2/Ceph/OSD.pm createosd runs under pve-storage src/PVE/Diskmanage.pm locked_disk_action,
+  a node-wide lock file);
+- a pool's create needs a MON; its PGs need OSDs on `size` hosts and an MGR to report them, so
+  the pool is ready when its create, the first OSD on its `size`-th host and the first MGR have ended;
+- a VM whose disks are created on RBD needs that pool ready (adding the storage is synchronous);
+  a disk move to RBD needs the pool ready and the VM created; a VM's start, config and HA tasks
+  need its create (and HA its disk moves).
+
+Serialised tasks keep the order they ran in. What is not a task (init, storage adds, waiting for
+quorum or active+clean) costs nothing here, so the limit is a lower bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PACKAGES = "vncshell"
+MON = "cephcreatemon"
+MGR = "cephcreatemgr"
+OSD = "cephcreateosd"
+POOL = "cephcreatepool"
+VM_CREATE = "qmcreate"
+DISK_MOVE = "qmmove"
+AFTER_VM_CREATE = frozenset({"qmstart", "qmconfig", "qmresize", "resize"})
+HA = frozenset({"hastart", "hamigrate", "harelocate"})
+
+
+@dataclass(frozen=True)
+class LabTask:
+    """One task of the lab's log (GET /lab/tasks), with sub-second wall-clock start and end."""
+
+    type: str
+    id: str
+    node: str
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} {self.id} on {self.node}".replace("  ", " ")
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> LabTask | None:
+        """None for a task the log has no times for (never started, or still running)."""
+        start, end = record.get("start"), record.get("end")
+        if start is None or end is None:
+            return None
+        return cls(str(record.get("type")), str(record.get("id") or ""), str(record.get("node")), start, end)
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """What the rules need from the stack's config beyond the task log."""
+
+    init_node: str  # where init runs (the first api node)
+    pool_sizes: Mapping[str, int] = field(default_factory=dict)  # pool -> size
+    vm_create_pools: Mapping[str, str] = field(default_factory=dict)  # vmid -> pool its disks are created on
+    vm_move_pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # vmid -> pools its disks move to
+
+
+@dataclass(frozen=True)
+class Limit:
+    seconds: float  # from the first task's earliest start (0) to the last task's earliest end
+    chain: tuple[LabTask, ...]  # the binding chain, first to last
+    earliest_end: Mapping[LabTask, float]
+
+
+def forced_limit(tasks: Iterable[LabTask], facts: StackFacts) -> Limit:
+    """The earliest every task could end under the rules above; the latest of those is the limit."""
+    ordered = sorted(tasks, key=lambda t: (t.start, t.end))
+    end: dict[LabTask, float] = {}
+    binding: dict[LabTask, LabTask | None] = {}
+
+    def finish(task: LabTask) -> float:
+        if task not in end:
+            ready, cause = 0.0, None
+            for before in rules.prerequisites(task):
+                if finish(before) > ready:
+                    ready, cause = end[before], before
+            end[task], binding[task] = ready + task.seconds, cause
+        return end[task]
+
+    rules = _Rules(ordered, facts, finish)
+    for task in ordered:
+        finish(task)
+    if not end:
+        return Limit(0.0, (), {})
+    last = max(end, key=lambda t: end[t])
+    chain: list[LabTask] = []
+    cursor: LabTask | None = last
+    while cursor is not None:
+        chain.append(cursor)
+        cursor = binding[cursor]
+    return Limit(end[last], tuple(reversed(chain)), end)
+
+
+class _Rules:
+    def __init__(self, ordered: Sequence[LabTask], facts: StackFacts, finish: Callable[[LabTask], float]) -> None:
+        self.facts = facts
+        self.finish = finish  # a task's earliest end, for choosing which hosts' OSDs a pool waits for
+        self.by_type: dict[str, list[LabTask]] = {}
+        for task in ordered:
+            self.by_type.setdefault(task.type, []).append(task)
+        self.packages = {t.node: t for t in self.by_type.get(PACKAGES, [])}
+
+    def of(self, ttype: str, **match: str) -> list[LabTask]:
+        return [t for t in self.by_type.get(ttype, []) if all(getattr(t, k) == v for k, v in match.items())]
+
+    def first(self, ttype: str) -> list[LabTask]:
+        return self.by_type.get(ttype, [])[:1]
+
+    def previous(self, task: LabTask, same_node: bool = False) -> list[LabTask]:
+        peers = [t for t in self.by_type[task.type] if not same_node or t.node == task.node]
+        index = peers.index(task)
+        return peers[index - 1 : index] if index else []
+
+    def node_packages(self, node: str) -> list[LabTask]:
+        return [self.packages[node]] if node in self.packages else []
+
+    def init(self) -> list[LabTask]:
+        return self.node_packages(self.facts.init_node)
+
+    def pool_ready(self, pool: str) -> list[LabTask]:
+        """The pool's create, the first OSD of the `size`-th host to have one, the first MGR."""
+        first_osd_per_host: dict[str, LabTask] = {}
+        for osd in self.by_type.get(OSD, []):
+            first_osd_per_host.setdefault(osd.node, osd)
+        hosts = sorted(first_osd_per_host.values(), key=self.finish)
+        size = self.facts.pool_sizes.get(pool, 3)
+        return [*self.of(POOL, id=pool), *hosts[:size][-1:], *self.first(MGR)]
+
+    def vm(self, vmid: str) -> list[LabTask]:
+        return self.of(VM_CREATE, id=vmid)
+
+    def prerequisites(self, task: LabTask) -> list[LabTask]:
+        kind = task.type
+        if kind == MON:
+            return [*self.node_packages(task.node), *self.init(), *self.previous(task)]
+        if kind == MGR:
+            return [*self.node_packages(task.node), *self.first(MON)]
+        if kind == OSD:
+            return [*self.node_packages(task.node), *self.first(MON), *self.previous(task, same_node=True)]
+        if kind == POOL:
+            return [*self.init(), *self.first(MON)]
+        if kind == VM_CREATE:
+            pool = self.facts.vm_create_pools.get(task.id)
+            return self.pool_ready(pool) if pool else []
+        if kind == DISK_MOVE:
+            pools = self.facts.vm_move_pools.get(task.id, ())
+            return [*self.vm(task.id), *(t for pool in pools for t in self.pool_ready(pool))]
+        if kind in AFTER_VM_CREATE:
+            return self.vm(task.id)
+        if kind in HA:
+            return [*self.vm(task.id), *self.of(DISK_MOVE, id=task.id)]
+        return []

@@ -1,0 +1,113 @@
+"""bench/chain.py (the chain PVE and Ceph force) and bench/timeline.py (where wall time goes), without HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.chain import LabTask, StackFacts, forced_limit
+from bench.timeline import Request, breakdown, merged
+
+FACTS = StackFacts(
+    init_node="pve1",
+    pool_sizes={"vm-pool": 3},
+    vm_create_pools={"101": "vm-pool"},
+    vm_move_pools={"103": ("vm-pool",)},
+)
+
+
+def task(ttype: str, tid: str, node: str, start: float, seconds: float) -> LabTask:
+    return LabTask(ttype, tid, node, start, start + seconds)
+
+
+def cold_up() -> list[LabTask]:
+    """A bring-up as a too-cautious orchestration runs it: everything one after another."""
+    return [
+        task("vncshell", "", "pve1", 0.0, 3.0),
+        task("vncshell", "", "pve2", 0.0, 2.0),
+        task("vncshell", "", "pve3", 0.0, 2.5),
+        task("cephcreatemon", "mon.pve1", "pve1", 4.0, 1.0),
+        task("cephcreatemon", "mon.pve2", "pve2", 6.0, 1.0),
+        task("cephcreatemon", "mon.pve3", "pve3", 8.0, 1.0),
+        task("cephcreatemgr", "mgr.pve1", "pve1", 10.0, 0.5),
+        task("cephcreateosd", "sdb", "pve1", 11.0, 2.0),
+        task("cephcreateosd", "sdc", "pve1", 13.0, 2.0),
+        task("cephcreateosd", "sdb", "pve2", 11.0, 2.0),
+        task("cephcreateosd", "sdb", "pve3", 11.0, 2.5),
+        task("cephcreatepool", "vm-pool", "pve1", 16.0, 1.0),
+        task("qmcreate", "101", "pve1", 18.0, 0.5),
+        task("qmcreate", "103", "pve3", 18.0, 0.5),  # local disks
+        task("qmstart", "103", "pve3", 18.6, 0.2),
+        task("qmmove", "103", "pve3", 19.0, 3.0),
+        task("hastart", "101", "pve1", 19.0, 0.3),
+    ]
+
+
+def test_the_limit_is_the_longest_chain_the_rules_force() -> None:
+    limit = forced_limit(cold_up(), FACTS)
+    # packages pve1 (3) -> mon.pve1 (1) -> osd sdb and sdc on pve1 (2 + 2) is the longest way to OSDs, but
+    # the pool waits only for the third host's first OSD (pve3: 4 + 2.5 = 6.5), then comes the move (3).
+    assert limit.earliest_end[cold_up()[3]] == pytest.approx(4.0)  # mon.pve1 after pve1's packages
+    assert limit.earliest_end[cold_up()[4]] == pytest.approx(5.0)  # mon.pve2 waits for mon.pve1, not packages
+    assert limit.earliest_end[cold_up()[6]] == pytest.approx(4.5)  # the MGR beside the MON chain
+    assert limit.earliest_end[cold_up()[8]] == pytest.approx(8.0)  # the second OSD on pve1 after the first
+    assert limit.earliest_end[cold_up()[11]] == pytest.approx(5.0)  # pool create needs only one MON
+    assert limit.earliest_end[cold_up()[12]] == pytest.approx(7.0)  # RBD VM after the 3rd host's OSD (6.5)
+    assert limit.earliest_end[cold_up()[13]] == pytest.approx(0.5)  # local disks: at once
+    assert limit.earliest_end[cold_up()[15]] == pytest.approx(9.5)  # the move: pool ready (6.5) + 3
+    assert limit.earliest_end[cold_up()[16]] == pytest.approx(7.3)  # HA after its VM
+    assert limit.seconds == pytest.approx(9.5)
+    assert [t.label for t in limit.chain] == [
+        "vncshell on pve1",
+        "cephcreatemon mon.pve1 on pve1",
+        "cephcreateosd sdb on pve3",
+        "qmmove 103 on pve3",
+    ]
+
+
+def test_mons_stay_one_at_a_time_in_the_order_they_ran() -> None:
+    tasks = [task("cephcreatemon", f"mon.pve{i}", f"pve{i}", 10.0 * i, 2.0) for i in (1, 2, 3)]
+    assert forced_limit(tasks, FACTS).seconds == pytest.approx(6.0)
+
+
+def test_a_pool_needs_osds_on_size_hosts_and_an_mgr() -> None:
+    tasks = [
+        task("cephcreatemon", "mon.pve1", "pve1", 0.0, 1.0),
+        task("cephcreateosd", "sdb", "pve1", 1.0, 1.0),
+        task("cephcreateosd", "sdb", "pve2", 1.0, 5.0),
+        task("cephcreatemgr", "mgr.pve1", "pve1", 1.0, 8.0),
+        task("cephcreatepool", "small", "pve1", 1.0, 1.0),
+        task("qmcreate", "101", "pve1", 20.0, 1.0),
+    ]
+    two = StackFacts(init_node="pve1", pool_sizes={"small": 2}, vm_create_pools={"101": "small"})
+    assert forced_limit(tasks, two).seconds == pytest.approx(10.0)  # the MGR ends at 9, then the VM
+    one = StackFacts(init_node="pve1", pool_sizes={"small": 1}, vm_create_pools={"101": "small"})
+    without_mgr = [t for t in tasks if t.type != "cephcreatemgr"]
+    assert forced_limit(without_mgr, one).seconds == pytest.approx(6.0)  # pve2's OSD ends at 6, not needed
+    assert forced_limit(without_mgr, one).earliest_end[without_mgr[-1]] == pytest.approx(3.0)
+
+
+def test_tasks_without_times_are_left_out_and_an_empty_log_has_no_limit() -> None:
+    assert LabTask.from_record({"type": "qmcreate", "id": "1", "node": "pve1", "start": 1.0, "end": None}) is None
+    assert forced_limit([], FACTS).seconds == 0.0
+
+
+def test_breakdown_splits_the_wall_into_startup_tasks_waits_gaps_and_finish() -> None:
+    tasks = [task("cephcreatemon", "mon.pve1", "pve1", 12.0, 3.0)]
+    requests = [
+        Request(12.0, "POST", "/nodes/{node}/ceph/mon/{monid}"),
+        Request(15.1, "GET", "/nodes/{node}/tasks/{upid}/status"),  # 3.0 s of task, 0.1 s idle: not a poll
+        Request(16.0, "GET", "/nodes/{node}/ceph/mon"),  # 0.9 s: a gap (first of its kind)
+        Request(17.0, "GET", "/nodes/{node}/ceph/mon"),  # 1.0 s: a wait (the same read again)
+        Request(20.0, "GET", "/nodes/{node}/ceph/mon"),  # 3.0 s: beyond the poll window, a gap
+    ]
+    parts = breakdown(10.0, 21.5, tasks, requests)
+    assert parts.startup == pytest.approx(2.0)
+    assert parts.tasks == pytest.approx(3.0)
+    assert parts.waits == pytest.approx(1.0)
+    assert parts.gaps == pytest.approx(0.1 + 0.9 + 3.0)
+    assert parts.finish == pytest.approx(1.5)
+    assert parts.total == pytest.approx(11.5)
+
+
+def test_merged_joins_overlapping_spans() -> None:
+    assert merged([(3.0, 4.0), (0.0, 2.0), (1.0, 2.5)]) == [(0.0, 2.5), (3.0, 4.0)]
