@@ -22,12 +22,19 @@ CLEAN_TIMEOUT = 900.0
 
 
 def live_pool(client: PveClient, node: str, name: str) -> LivePool | None:
-    entry = pool.find(client.pool_list(node), name)
-    return pool.live_view(entry) if entry else None
+    return listed(client, node, name)[0]
 
 
-def wait_clean(client: PveClient, node: str, name: str) -> None:
-    pools = len(client.pool_list(node))
+def listed(client: PveClient, node: str, name: str) -> tuple[LivePool | None, int]:
+    """The pool as PVE lists it (None if it is not), and how many pools there are."""
+    entries = client.pool_list(node)
+    entry = pool.find(entries, name)
+    return (pool.live_view(entry) if entry else None), len(entries)
+
+
+def wait_clean(client: PveClient, node: str, name: str, pools: int) -> None:
+    """Until the PGs of all `pools` pools are active+clean: one `ceph status` per poll, the only
+    read PVE offers with PG states (pve-manager PVE/Ceph/Tools.pm ceph_cluster_status)."""
     wait_until(
         client,
         lambda: health.all_clean(client.ceph_status(node), pools),
@@ -45,13 +52,14 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
         name = inputs.pool_name
         client = self.client()
         node = client.first_online(inputs.api_nodes)
-        live = live_pool(client, node, name)
+        live, pools = listed(client, node, name)
         if live is not None:
             pool.check_adoptable(live, inputs)
             self._converge(client, node, live, inputs)
         else:
             self._create(client, node, inputs)
-        wait_clean(client, node, name)
+            pools += 1
+        wait_clean(client, node, name, pools)
         live = live_pool(client, node, name)
         if live is None:
             raise ProxmoxHciError(f"pool '{name}' is not listed after its create task succeeded")
@@ -100,12 +108,12 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
         name = inputs.pool_name
         client = self.client()
         node = client.first_online(inputs.api_nodes)
-        live = live_pool(client, node, name)
+        live, pools = listed(client, node, name)
         if live is None:
             raise NotFound(f"pool '{name}' no longer exists; run `pulumi refresh` to recreate it")
         if pool.update_params(live, inputs):
             self._converge(client, node, live, inputs)
-            wait_clean(client, node, name)
+            wait_clean(client, node, name, pools)
         return UpdateResult(self.state(inputs, PoolOutputs(pool_id=live["pool_id"])))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

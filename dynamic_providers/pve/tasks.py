@@ -1,8 +1,10 @@
 """PVE worker tasks: UPIDs, how often to poll, and waiting until one ends.
 
-A task is polled fast while it is young (most Ceph tasks take seconds) and less often as it
-ages, so the delay between its end and our noticing stays around a tenth of its run time,
-never above 2 s. `wait_task` raises on failure or timeout; it never returns "unknown".
+A task is polled fast while it is young (most Ceph tasks take a second or two: their end is
+noticed within about 0.1 s), then, once it is a long one, no more than about twice a second
+counting the reads of its log, and less often as it ages, so the delay between its end and our
+noticing stays around a tenth of its run time, never above 2 s. `wait_task` raises on failure or
+timeout; it never returns "unknown".
 
 While a task runs longer than FOLLOW_AFTER, its new log lines are shown live as the resource's
 status (progress.py), read every FOLLOW_EVERY seconds with the log's `start` offset, so only new
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 
 MIN_POLL = 0.1
 MAX_POLL = 2.0
+LONG_TASK = 2.0  # seconds after which a task (or wait) counts as long
+# A long task is polled at most every LONG_POLL s: with its log read every FOLLOW_EVERY s, 2 requests/s.
+LONG_POLL = 2 / 3
 LOG_TAIL = 12  # lines of the task log quoted in errors
 FOLLOW_AFTER = 2.0  # seconds a task runs before its log is followed
 FOLLOW_EVERY = 2.0  # seconds between two reads of a followed log
@@ -56,7 +61,8 @@ class Upid:
 
 def poll_interval(elapsed: float) -> float:
     """Seconds to wait before the next status poll of a task that has run `elapsed` seconds."""
-    return min(MAX_POLL, max(MIN_POLL, MIN_POLL + elapsed / 20))
+    floor = LONG_POLL if elapsed >= LONG_TASK else MIN_POLL
+    return min(MAX_POLL, max(floor, MIN_POLL + elapsed / 20))
 
 
 def exit_ok(exitstatus: str | None) -> bool:

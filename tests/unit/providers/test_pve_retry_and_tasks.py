@@ -9,7 +9,7 @@ import requests
 
 from dynamic_providers.errors import PveApiError, TaskFailed, TaskTimeout
 from dynamic_providers.pve.retry import RetryPolicy, is_transient
-from dynamic_providers.pve.tasks import Upid, exit_ok, poll_interval, wait_task
+from dynamic_providers.pve.tasks import FOLLOW_EVERY, LONG_TASK, Upid, exit_ok, poll_interval, wait_task
 
 UPID = "UPID:pve2:00001234:00005678:6B08B6CD:cephcreatemon:mon.pve2:root@pam:"
 
@@ -75,6 +75,32 @@ def test_poll_interval_fast_first_then_backs_off() -> None:
     samples = [poll_interval(t / 10) for t in range(0, 2000)]
     assert samples == sorted(samples)
     assert max(samples) == 2.0
+
+
+def poll_times(until: float) -> list[float]:
+    """When wait_task polls a task's status (elapsed seconds), up to `until`."""
+    times, now = [0.0], 0.0
+    while now < until:
+        now += poll_interval(now)
+        times.append(now)
+    return times
+
+
+def test_short_tasks_are_noticed_within_a_tenth_of_a_second_at_the_median() -> None:
+    polls = poll_times(3.0)
+    ends = [0.3 + i * 0.01 for i in range(171)]  # tasks ending anywhere from 0.3 s to 2.0 s
+    delays = sorted(min(t for t in polls if t >= end) - end for end in ends)
+    assert delays[len(delays) // 2] <= 0.1
+    assert max(delays) <= 0.25
+
+
+def test_long_tasks_cost_at_most_two_requests_a_second_with_their_log_followed() -> None:
+    polls = [t for t in poll_times(120.0) if t >= LONG_TASK]
+    for start in range(int(LONG_TASK), 110):
+        status = sum(1 for t in polls if start <= t < start + 10) - 1  # n polls in a window span n - 1 intervals
+        log_reads = 10 / FOLLOW_EVERY
+        assert (status + log_reads) / 10 <= 2.0 + 1e-9, start
+    assert len(poll_times(10.0)) <= 30  # a 10 s task: 16 polls in its first 2 s, then 1.5 a second
 
 
 class FakeTask:
