@@ -111,3 +111,29 @@ def test_breakdown_splits_the_wall_into_startup_tasks_waits_gaps_and_finish() ->
 
 def test_merged_joins_overlapping_spans() -> None:
     assert merged([(3.0, 4.0), (0.0, 2.0), (1.0, 2.5)]) == [(0.0, 2.5), (3.0, 4.0)]
+
+
+def test_peer_phases_time_our_extras_apart() -> None:
+    from bench.peer_phases import CLEAN_WAIT, DELETE_GUARDS, phases
+
+    create = [
+        Request(1.0, "GET", "/nodes"),
+        Request(1.1, "POST", "/nodes/{node}/ceph/pool"),
+        Request(1.5, "GET", "/nodes/{node}/tasks/{upid}/status"),
+        Request(1.7, "GET", "/nodes/{node}/ceph/status"),
+        Request(2.2, "GET", "/nodes/{node}/ceph/status"),
+        Request(2.3, "GET", "/nodes/{node}/ceph/pool"),
+    ]
+    own, wait = phases("create", 0.0, 3.0, create)
+    assert (own.name, wait.name) == ("create", CLEAN_WAIT)
+    assert wait.seconds == pytest.approx(0.7) and (wait.reads, wait.writes) == (2, 0)
+    assert own.seconds == pytest.approx(2.3) and (own.reads, own.writes) == (3, 1)
+    delete = [
+        Request(1.0, "GET", "/nodes/{node}/ceph/pool"),
+        Request(1.2, "GET", "/storage"),
+        Request(1.3, "GET", "/nodes/{node}/ceph/pool/{name}/status"),
+        Request(1.4, "DELETE", "/nodes/{node}/ceph/pool/{name}"),
+    ]
+    own, guards = phases("delete", 0.0, 2.0, delete)
+    assert guards.name == DELETE_GUARDS and guards.seconds == pytest.approx(0.3) and guards.reads == 2
+    assert own.seconds == pytest.approx(1.7) and own.writes == 1
