@@ -292,6 +292,14 @@ def test_requests_are_counted_per_path_template(fresh: Lab, token: Any) -> None:
     assert fresh.request_counts()[("GET", "/nodes/{node}/ceph/mon")] == before + 1
 
 
+def test_requests_are_noted_with_their_time(fresh: Lab, token: Any) -> None:
+    asked = time.time()
+    token.nodes("pve3").ceph.mon.get()
+    newest = fresh.request_times()[-1]
+    assert (newest["method"], newest["path"]) == ("GET", "/nodes/{node}/ceph/mon")
+    assert asked <= newest["time"] <= time.time()
+
+
 def test_task_log_has_subsecond_times(fresh: Lab) -> None:
     mons = [t for t in fresh.tasks() if t["type"] == "cephcreatemon"]
     assert len(mons) == 3 and all(t["end"] > t["start"] for t in mons)
