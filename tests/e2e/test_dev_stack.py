@@ -126,6 +126,13 @@ def in_net(ips: set[str], network: str) -> bool:
     return bool(ips) and all(ipaddress.ip_address(ip) in ipaddress.ip_network(network) for ip in ips)
 
 
+def socket_ip(address: str) -> str:
+    """The IP of an `ss` address column: '10.0.0.1:6800' -> '10.0.0.1', '[::ffff:127.0.0.1]:8006' ->
+    '127.0.0.1' (an IPv4-mapped IPv6 socket, as other programs on the machine may hold)."""
+    ip = address.rsplit(":", 1)[0].strip("[]")
+    return ip.removeprefix("::ffff:") if "." in ip else ip
+
+
 def tcp_bytes(between: Callable[[str, str], bool]) -> int:
     """Bytes received by every established TCP socket whose (local, peer) IPs pass `between`: from the
     kernel (`ss -tin`), so each direction of a connection is counted once, by the side it reached."""
@@ -134,7 +141,7 @@ def tcp_bytes(between: Callable[[str, str], bool]) -> int:
     for line in out.stdout.splitlines():
         if not line.startswith(("\t", " ")):
             fields = line.split()
-            pair = (fields[2].rsplit(":", 1)[0], fields[3].rsplit(":", 1)[0]) if len(fields) >= 4 else None
+            pair = (socket_ip(fields[2]), socket_ip(fields[3])) if len(fields) >= 4 else None
             continue
         received = re.search(r"bytes_received:(\d+)", line)
         if pair and received and between(*pair):
