@@ -1,16 +1,7 @@
-"""CephCluster: init -> MONs (one at a time); beside them, once the first MON is up, the MGRs and
-each node's OSDs (one at a time per node) -> health gate -> pools -> RBD storages -> health gate.
+"""CephCluster: init -> MONs (one at a time) -> MGRs -> OSDs -> health gate -> pools -> RBD storages -> health gate.
 
-Only the edges PVE and Ceph need are declared; everything else overlaps:
-- MON creates one after another: PVE writes ceph.conf under its cluster lock, and parallel MON
-  creates time out on it (pve-manager PVE/API2/Ceph/MON.pm createmon, cfs_lock_file; lae#265);
-- an MGR or an OSD needs one MON in quorum and nothing of the later MONs: MGR create takes no lock
-  and writes no ceph.conf (PVE/API2/Ceph/MGR.pm; the MGRs stay chained among themselves for their
-  removal guard), and an OSD that boots with the first MON alone in ceph.conf learns the rest
-  from the monmap it is sent; the OSD creates of one node run under one node-wide disk lock
-  (PVE/API2/Ceph/OSD.pm createosd; pve-storage src/PVE/Diskmanage.pm locked_disk_action), so each
-  node's are chained, and nodes run in parallel;
-- the OSD gate waits for all of them (every MON, MGR and OSD): pools follow a whole, healthy cluster.
+The order is spelled out with depends_on: Pulumi would otherwise run independent resources in
+parallel, and PVE serialises ceph.conf writers (parallel MON creates time out, lae#265).
 """
 
 from __future__ import annotations
@@ -71,13 +62,12 @@ class CephCluster(pulumi.ComponentResource):
             opts=self._opts(list(args.after)),
         )
         self.monitors = self._monitors()
-        first_mon = self.monitors[0]
-        self.managers = self._managers(after=first_mon)
-        self.osds = {node.name: self._node_osds(node, after=first_mon) for node in cfg.nodes if node.osds}
+        self.managers = self._managers(after=self.monitors[-1])
+        self.osds = {node.name: self._node_osds(node, after=self.managers[-1]) for node in cfg.nodes if node.osds}
         all_osds = [osd for osds in self.osds.values() for osd in osds]
         self.osd_gate = self._gate(
             "osds",
-            after=[self.monitors[-1], *self.managers, *all_osds],
+            after=all_osds or [self.managers[-1]],
             triggers={"osds": [f"{n.name}:{o.device}" for n in cfg.nodes for o in n.osds]},
         )
         self.pools = {pool.name: self._pool(pool) for pool in cfg.pools}
@@ -134,8 +124,7 @@ class CephCluster(pulumi.ComponentResource):
         return monitors
 
     def _managers(self, after: pulumi.Resource) -> list[CephManager]:
-        """Beside the MON chain, one after another: an MGR needs one MON in quorum and writes no ceph.conf,
-        but chained, removing several at once still leaves the last one's guard to see it is the last."""
+        # Chained too: cheap for two or three, and no two ceph.conf writers ever overlap.
         previous = after
         managers = []
         for node in self._cfg.managers:

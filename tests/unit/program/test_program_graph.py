@@ -237,24 +237,21 @@ def test_monitors_strictly_one_after_another(graph: Graph) -> None:
         assert not graph.after(earlier, later)
 
 
-def test_managers_beside_the_monitor_chain_once_the_first_is_up(graph: Graph) -> None:
+def test_managers_after_the_last_monitor(graph: Graph) -> None:
     mons, mgrs = graph.of_type(MON), graph.of_type(MGR)
-    assert graph.depends(mgrs[0], mons[0])
-    assert graph.depends(mgrs[1], mgrs[0])  # chained among themselves: the last one's removal guard
-    assert not any(graph.after(mgr, mon) for mgr in mgrs for mon in mons[1:])
-    assert not any(graph.after(mon, mgr) for mgr in mgrs for mon in mons)
+    assert graph.depends(mgrs[0], mons[-1])
+    assert graph.depends(mgrs[1], mgrs[0])
 
 
 def test_osds_chained_per_node_and_parallel_across_nodes(two_osds_per_node: Graph) -> None:
     graph = two_osds_per_node
-    mons, mgrs = graph.of_type(MON), graph.of_type(MGR)
+    last_mgr = graph.of_type(MGR)[-1]
     per_node = by_node(graph.of_type(OSD))
     assert {node: [o.inputs["device"] for o in osds] for node, osds in per_node.items()} == {
         n: ["/dev/sdb", "/dev/sdc"] for n in ("pve1", "pve2", "pve3")
     }
     for node, (first, second) in per_node.items():
-        assert graph.depends(first, mons[0])  # one MON in quorum is all an OSD needs
-        assert not any(graph.after(first, other) for other in [*mons[1:], *mgrs])
+        assert graph.depends(first, last_mgr)
         assert graph.depends(second, first), f"{node}: second OSD does not wait for the first"
         for other_node, others in per_node.items():
             if other_node != node:
@@ -265,9 +262,6 @@ def test_pools_after_osds_and_the_gate_storages_after_pools(graph: Graph) -> Non
     osd_gate, ready = graph.named("hci-ceph-gate-osds"), graph.named("hci-ceph-gate-ready")
     osds = graph.of_type(OSD)
     assert all(graph.depends(osd_gate, osd) for osd in osds)
-    # The gate (and so every pool) waits for the whole cluster: the MON chain and the MGRs as well.
-    assert graph.depends(osd_gate, graph.of_type(MON)[-1])
-    assert all(graph.depends(osd_gate, mgr) for mgr in graph.of_type(MGR))
     (pool,) = graph.of_type(POOL)
     assert graph.depends(pool, osd_gate)
     assert all(graph.after(pool, osd) for osd in osds)
