@@ -4,8 +4,10 @@
 Our CephPool does more than bpg's ceph.Pool: its create waits for the PGs to be active+clean, its
 delete first checks that the pool holds no data and that no storage points at it. Those extras are
 timed apart, each by the requests that are only theirs, so the work both do can be compared alone.
-The time up to a request (from the one before, or from the step's start) belongs to that request's
-phase; the time after the last request (the engine saving state and ending) to the step's own.
+The time before the first request is startup (the engine, the program, the provider's process:
+for bpg a Go binary, for us a Python process importing the SDK); the time up to a later request,
+from the one before, belongs to that request's phase; the time after the last request (the engine
+saving state and ending) to the step's own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from bench.timeline import Request
 
+STARTUP = "startup"
 CLEAN_WAIT = "active+clean wait"
 DELETE_GUARDS = "delete guards"
 
@@ -38,11 +41,13 @@ def phase_of(step: str, request: Request) -> str:
 
 
 def phases(step: str, begin: float, end: float, requests: Sequence[Request]) -> list[Phase]:
-    """The step's own phase first, then its extras, in the order they first appear."""
-    seconds: dict[str, float] = {step: 0.0}
-    counts: dict[str, list[int]] = {step: [0, 0]}
-    previous = begin
-    for request in sorted((r for r in requests if begin <= r.time <= end), key=lambda r: r.time):
+    """Startup, the step's own phase, then its extras in the order they first appear."""
+    inside = sorted((r for r in requests if begin <= r.time <= end), key=lambda r: r.time)
+    first = inside[0].time if inside else end
+    seconds: dict[str, float] = {STARTUP: first - begin, step: 0.0}
+    counts: dict[str, list[int]] = {STARTUP: [0, 0], step: [0, 0]}
+    previous = first
+    for request in inside:
         name = phase_of(step, request)
         seconds[name] = seconds.get(name, 0.0) + request.time - previous
         count = counts.setdefault(name, [0, 0])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.lab_bringup import bring_up
-from bench.peer_phases import Phase, phases
+from bench.peer_phases import STARTUP, Phase, phases
 from bench.timeline import Request
 from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab, start_lab, stop_lab
@@ -38,7 +38,10 @@ def project_for(base: Path, impl: str, bin_dir: Path, lab: Lab) -> PulumiProject
     )
 
 
-def step(lab: Lab, name: str, run: Any) -> tuple[float, int, int, list[Phase]]:
+Row = tuple[str, str, float, int, int, list[Phase], dict[tuple[str, str], int]]
+
+
+def step(lab: Lab, name: str, run: Any) -> tuple[float, int, int, list[Phase], dict[tuple[str, str], int]]:
     lab.control("POST", "/lab/requests/reset")
     start, begin = time.monotonic(), time.time()
     run()
@@ -46,25 +49,32 @@ def step(lab: Lab, name: str, run: Any) -> tuple[float, int, int, list[Phase]]:
     counts = lab.request_counts()
     reads = sum(n for (m, _), n in counts.items() if m == "GET")
     requests = [Request(r["time"], r["method"], r["path"]) for r in lab.request_times()]
-    return wall, reads, sum(counts.values()) - reads, phases(name, begin, begin + wall, requests)
+    return wall, reads, sum(counts.values()) - reads, phases(name, begin, begin + wall, requests), counts
 
 
-def print_rows(rows: list[tuple[str, str, float, int, int, list[Phase]]]) -> None:
-    bpg = {name: wall for impl, name, wall, *_ in rows if impl == "bpg"}
+def print_rows(rows: list[Row]) -> None:
+    bpg = {name: (wall, parts) for impl, name, wall, _, _, parts, _ in rows if impl == "bpg"}
     print(f"{'impl':<6}{'step':<9}{'wall s':>8}{'GETs':>7}{'writes':>8}")
-    for impl, name, wall, reads, writes, parts in rows:
+    for impl, name, wall, reads, writes, parts, counts in rows:
         print(f"{impl:<6}{name:<9}{wall:8.2f}{reads:7d}{writes:8d}")
-        if impl != "ours":
-            continue
         for part in parts:
             print(f"{'':<8}{part.name + ' phase':<24}{part.seconds:6.2f} s{part.reads:5d} GETs{part.writes:3d} writes")
-        extras = sum(p.seconds for p in parts if p.name != name)
+        print(f"{'':<8}requests: " + ", ".join(f"{n} {m} {p}" for (m, p), n in sorted(counts.items())))
+        if impl != "ours" or name not in bpg:
+            continue
+        peer_wall, peer_parts = bpg[name]
+        extras = sum(p.seconds for p in parts if p.name not in (name, STARTUP))
         same = wall - extras
-        ratio = same / bpg[name] if bpg.get(name) else float("inf")
         print(
-            f"{'':<8}same work as bpg: {same:.2f} s = {ratio:.2f}x bpg's {bpg.get(name, 0.0):.2f} s "
-            f"(target <= 1.1): {'OK' if ratio <= 1.1 else 'MISSED'}"
+            f"{'':<8}same work as bpg: {same:.2f} s = {same / peer_wall:.2f}x bpg's {peer_wall:.2f} s "
+            f"(target <= 1.1): {'OK' if same <= 1.1 * peer_wall else 'MISSED'}"
         )
+        ours_after, peer_after = same - seconds_of(parts, STARTUP), peer_wall - seconds_of(peer_parts, STARTUP)
+        print(f"{'':<8}after startup: {ours_after:.2f} s against bpg's {peer_after:.2f} s")
+
+
+def seconds_of(parts: list[Phase], name: str) -> float:
+    return sum(p.seconds for p in parts if p.name == name)
 
 
 def main() -> None:

@@ -114,7 +114,7 @@ def test_merged_joins_overlapping_spans() -> None:
 
 
 def test_peer_phases_time_our_extras_apart() -> None:
-    from bench.peer_phases import CLEAN_WAIT, DELETE_GUARDS, phases
+    from bench.peer_phases import CLEAN_WAIT, DELETE_GUARDS, STARTUP, phases
 
     create = [
         Request(1.0, "GET", "/nodes"),
@@ -124,16 +124,17 @@ def test_peer_phases_time_our_extras_apart() -> None:
         Request(2.2, "GET", "/nodes/{node}/ceph/status"),
         Request(2.3, "GET", "/nodes/{node}/ceph/pool"),
     ]
-    own, wait = phases("create", 0.0, 3.0, create)
-    assert (own.name, wait.name) == ("create", CLEAN_WAIT)
+    startup, own, wait = phases("create", 0.0, 3.0, create)
+    assert (startup.name, own.name, wait.name) == (STARTUP, "create", CLEAN_WAIT)
+    assert startup.seconds == pytest.approx(1.0) and (startup.reads, startup.writes) == (0, 0)
     assert wait.seconds == pytest.approx(0.7) and (wait.reads, wait.writes) == (2, 0)
-    assert own.seconds == pytest.approx(2.3) and (own.reads, own.writes) == (3, 1)
+    assert own.seconds == pytest.approx(1.3) and (own.reads, own.writes) == (3, 1)
     delete = [
         Request(1.0, "GET", "/nodes/{node}/ceph/pool"),
         Request(1.2, "GET", "/storage"),
         Request(1.3, "GET", "/nodes/{node}/ceph/pool/{name}/status"),
         Request(1.4, "DELETE", "/nodes/{node}/ceph/pool/{name}"),
     ]
-    own, guards = phases("delete", 0.0, 2.0, delete)
+    _, own, guards = phases("delete", 0.0, 2.0, delete)
     assert guards.name == DELETE_GUARDS and guards.seconds == pytest.approx(0.3) and guards.reads == 2
-    assert own.seconds == pytest.approx(1.7) and own.writes == 1
+    assert own.seconds == pytest.approx(0.7) and own.writes == 1
