@@ -1,7 +1,12 @@
-"""CephCluster: init -> MONs (one at a time) -> MGRs -> OSDs -> health gate -> pools -> RBD storages -> health gate.
+"""CephCluster: init -> MONs (one at a time) -> MGRs beside OSDs -> health gate -> pools -> RBD storages -> health gate.
 
 The order is spelled out with depends_on: Pulumi would otherwise run independent resources in
 parallel, and PVE serialises ceph.conf writers (parallel MON creates time out, lae#265).
+MGRs and OSDs wait for the whole MON chain: while a MON joins, the cluster has no quorum until it
+has synced, and mon commands (the OSD and MGR tasks' and our waits' reads) can time out then
+("mon_cmd failed - timed out", seen in the lab with real Ceph when OSDs started after the first
+MON). Once the MONs stand, nothing orders an MGR and an OSD: MGR create takes no lock and leaves the monmap
+alone (pve-manager PVE/API2/Ceph/MGR.pm), so the OSDs start beside the MGRs.
 """
 
 from __future__ import annotations
@@ -63,11 +68,11 @@ class CephCluster(pulumi.ComponentResource):
         )
         self.monitors = self._monitors()
         self.managers = self._managers(after=self.monitors[-1])
-        self.osds = {node.name: self._node_osds(node, after=self.managers[-1]) for node in cfg.nodes if node.osds}
+        self.osds = {node.name: self._node_osds(node, after=self.monitors[-1]) for node in cfg.nodes if node.osds}
         all_osds = [osd for osds in self.osds.values() for osd in osds]
         self.osd_gate = self._gate(
             "osds",
-            after=all_osds or [self.managers[-1]],
+            after=[*self.managers, *all_osds],
             triggers={"osds": [f"{n.name}:{o.device}" for n in cfg.nodes for o in n.osds]},
         )
         self.pools = {pool.name: self._pool(pool) for pool in cfg.pools}

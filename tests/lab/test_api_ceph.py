@@ -1,7 +1,8 @@
 """The lab's PVE API for Ceph, against real daemons: PVE's behaviour on the wire and Ceph's real effects.
 
 One lab for the module; the tests run in order and build the cluster up as a user would:
-install -> init -> MONs -> MGR -> OSDs -> pool, checking refusals along the way.
+install -> init -> MONs -> MGR -> OSDs -> pool, checking refusals along the way (the program itself
+starts the OSDs beside the MGRs: components/ceph_cluster.py).
 """
 
 from __future__ import annotations

@@ -245,13 +245,14 @@ def test_managers_after_the_last_monitor(graph: Graph) -> None:
 
 def test_osds_chained_per_node_and_parallel_across_nodes(two_osds_per_node: Graph) -> None:
     graph = two_osds_per_node
-    last_mgr = graph.of_type(MGR)[-1]
+    mons, mgrs = graph.of_type(MON), graph.of_type(MGR)
     per_node = by_node(graph.of_type(OSD))
     assert {node: [o.inputs["device"] for o in osds] for node, osds in per_node.items()} == {
         n: ["/dev/sdb", "/dev/sdc"] for n in ("pve1", "pve2", "pve3")
     }
     for node, (first, second) in per_node.items():
-        assert graph.depends(first, last_mgr)
+        assert graph.depends(first, mons[-1])  # the whole MON chain: no MON join under an OSD create
+        assert not any(graph.after(first, mgr) for mgr in mgrs)  # beside the MGRs
         assert graph.depends(second, first), f"{node}: second OSD does not wait for the first"
         for other_node, others in per_node.items():
             if other_node != node:
@@ -262,6 +263,7 @@ def test_pools_after_osds_and_the_gate_storages_after_pools(graph: Graph) -> Non
     osd_gate, ready = graph.named("hci-ceph-gate-osds"), graph.named("hci-ceph-gate-ready")
     osds = graph.of_type(OSD)
     assert all(graph.depends(osd_gate, osd) for osd in osds)
+    assert all(graph.depends(osd_gate, mgr) for mgr in graph.of_type(MGR))  # pools follow the MGRs as well
     (pool,) = graph.of_type(POOL)
     assert graph.depends(pool, osd_gate)
     assert all(graph.after(pool, osd) for osd in osds)
