@@ -5,8 +5,8 @@ parallel, and PVE serialises ceph.conf writers (parallel MON creates time out, l
 MGRs and OSDs wait for the whole MON chain: while a MON joins, the cluster has no quorum until it
 has synced, and mon commands (the OSD and MGR tasks' and our waits' reads) can time out then
 ("mon_cmd failed - timed out", seen in the lab with real Ceph when OSDs started after the first
-MON). Once the MONs stand, nothing orders an MGR and an OSD: MGR create takes no lock and leaves the monmap
-alone (pve-manager PVE/API2/Ceph/MGR.pm), so the OSDs start beside the MGRs.
+MON). Once the MONs stand, nothing orders an MGR and an OSD: MGR create takes no lock and leaves
+the monmap alone (pve-manager PVE/API2/Ceph/MGR.pm), so the OSDs start beside the MGRs.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
             self._converge(client, node, live, inputs)
         else:
             self._create(client, node, inputs)
-            pools += 1
+            pools += 1  # at least: all_clean waits for PGs of this many pools, so parallel creates are fine
         wait_clean(client, node, name, pools)
         live = live_pool(client, node, name)
         if live is None:
