@@ -2,7 +2,6 @@
 
 import pulumi
 
-from components.hci_cluster import HciCluster, HciClusterArgs
 from hci_config.errors import ConfigError
 from hci_config.loader import load_config
 from hci_config.pulumi_source import raw_stack_config
@@ -16,6 +15,10 @@ def main() -> None:
         raise pulumi.RunError(str(exc)) from None
     for warning in config.warnings:
         pulumi.log.warn(warning)
+
+    # Imported once the config is known to be good: the components load pulumi_proxmoxve and every
+    # provider, a second a preview of a bad config need not spend (tests/e2e/test_bad_configs_preview.py).
+    from components.hci_cluster import HciCluster, HciClusterArgs
 
     cluster = HciCluster("hci", HciClusterArgs(config=config))
     pulumi.export("fsid", cluster.ceph.fsid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.networks import address_outside, cluster_network_overlap
 
 from .errors import Loc, Problem, key_path
@@ -110,7 +111,8 @@ def monitors_and_managers(cfg: HciConfig) -> Iterator[Problem]:
         yield _p(("managers",), "no manager: Ceph needs at least one MGR (two for a standby); list node names")
 
 
-# Ceph releases each PVE major offers: `available-for-pve-release` in pve-manager PVE/Ceph/Releases.pm.
+# Ceph releases each PVE major offers: `available-for-pve-release` in pve-manager PVE/Ceph/Releases.pm
+# (each of them one of rules.CEPH_RELEASES).
 CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
 # The APT handles pulumi-proxmoxve 8.6 knows (apt.standard.Repository `handle`).
 APT_CEPH_RELEASES = ("squid",)
@@ -155,10 +157,19 @@ def networks(cfg: HciConfig) -> Iterator[Problem]:
                 yield _p(("nodes", n, "clusterAddress"), reason)
 
 
-def _replicas(prefix: Loc, keys: tuple[str, str], size: int, min_size: int, hosts: int) -> Iterator[Problem]:
+def _replicas(
+    prefix: Loc, keys: tuple[str, str], size: int, min_size: int, hosts: int, single_copy_opt_in: bool | None
+) -> Iterator[Problem]:
+    """size and min_size by the providers' own rules (rules.py), then what only the config knows: hosts.
+
+    single_copy_opt_in None: the rule against min_size 1 does not apply (the cluster-wide default).
+    """
     size_key, min_key = keys
-    if min_size > size:
-        yield _p((*prefix, min_key), f"{min_size} is larger than {size_key} {size}; set it to at most {size}")
+    reason = rules.min_size_within_size(size, min_size, size_key)
+    if reason is None and single_copy_opt_in is not None:
+        reason = rules.single_copy_writes(min_size, single_copy_opt_in, "allowDataLoss")
+    if reason is not None:
+        yield _p((*prefix, min_key), reason)
     if size > hosts:
         yield _p(
             (*prefix, size_key),
@@ -170,13 +181,14 @@ def _replicas(prefix: Loc, keys: tuple[str, str], size: int, min_size: int, host
 def pools(cfg: HciConfig) -> Iterator[Problem]:
     hosts = len(cfg.osd_hosts)
     defaults = ("defaultPoolSize", "defaultPoolMinSize")
-    yield from _replicas((), defaults, cfg.default_pool_size, cfg.default_pool_min_size, hosts)
+    yield from _replicas((), defaults, cfg.default_pool_size, cfg.default_pool_min_size, hosts, None)
     for i, pool in enumerate(cfg.pools):
-        yield from _replicas(("pools", i), ("size", "minSize"), pool.size, pool.min_size, hosts)
+        yield from _replicas(("pools", i), ("size", "minSize"), pool.size, pool.min_size, hosts, cfg.allow_data_loss)
         if pool.storage and pool.application != "rbd":
             yield _p(("pools", i, "storage"), f"an RBD storage needs application rbd, not {pool.application}")
-        if pool.pg_num is not None and pool.autoscale_mode == "on":
-            yield _p(("pools", i, "pgNum"), "is overridden by the autoscaler; drop it or set autoscaleMode to off/warn")
+        reason = rules.pg_num_under_autoscale(pool.autoscale_mode, pool.pg_num, "autoscaleMode")
+        if reason is not None:
+            yield _p(("pools", i, "pgNum"), reason)
 
 
 def vm_disks(cfg: HciConfig) -> Iterator[Problem]:

@@ -8,21 +8,52 @@ each other live in `checks.py`, so that every broken rule is reported, not just 
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
-# PVE's own formats: node names are host names, storage ids `pve-storage-id`, HA ids `pve-configid`.
-NodeName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
-StorageId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]$")]
-ConfigId = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9_-]+$")]
-PoolName = Annotated[str, StringConstraints(pattern=r"^[^:/\s]+$")]
-DevicePath = Annotated[str, StringConstraints(pattern=r"^/dev/\S+$")]
-DnsName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$")]
-DiskInterface = Annotated[str, StringConstraints(pattern=r"^(scsi|virtio|sata|ide)\d{1,2}$")]
+from dynamic_providers.logic import rules
+
+
+def _rule(rule: Callable[[Any], str | None]) -> AfterValidator:
+    """The rule as a pydantic validator: its reason becomes the problem at this key's path.
+
+    The rules live in dynamic_providers/logic/rules.py, where the providers' check takes them
+    too: a value refused here is the value a provider would refuse, in the same words.
+    """
+
+    def check(value: Any) -> Any:
+        reason = rule(value)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
+
+    return AfterValidator(check)
+
+
+NodeName = Annotated[str, _rule(rules.node_name)]
+StorageId = Annotated[str, _rule(rules.storage_id)]
+ConfigId = Annotated[str, _rule(rules.config_id)]
+PoolName = Annotated[str, _rule(rules.pool_name)]
+DevicePath = Annotated[str, _rule(rules.device_path)]
+DeviceClass = Annotated[str, _rule(rules.device_class)]
+DnsName = Annotated[str, _rule(rules.dns_name)]
+DiskInterface = Annotated[str, _rule(rules.disk_interface)]
+BridgeId = Annotated[str, _rule(rules.bridge_id)]
 Priority = Annotated[int, Field(ge=0, le=1000)]
-ReplicaCount = Annotated[int, Field(ge=1, le=7)]  # PVE's bounds for size and min_size
+ReplicaSize = Annotated[int, _rule(rules.replica_size)]
+MinReplicaSize = Annotated[int, _rule(rules.min_replica_size)]
+VmId = Annotated[int, _rule(rules.vm_id)]
+# Literal types for the choices, so the JSON schema and editors know them; each equals its tuple in
+# rules.py (tests/unit/program/test_stack_config_model.py checks that).
+CephRelease = Literal["quincy", "reef", "squid", "tentacle"]
+Repository = Literal["no-subscription", "enterprise", "test"]
+AutoscaleMode = Literal["on", "off", "warn"]
+Application = Literal["rbd", "cephfs", "rgw"]
+RbdContent = Literal["images", "rootdir"]
+HealthRequirement = Literal["HEALTH_OK", "no_degraded_pgs"]
 
 
 class _Model(BaseModel):
@@ -35,11 +66,14 @@ class _Model(BaseModel):
     )
 
 
-def _cidr(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a network in CIDR form such as 10.10.10.0/24 ({exc})") from exc
+def _network(value: object) -> object:
+    """A CIDR network, checked by rules.cidr_network and spelt canonically (before pydantic's str check)."""
+    if not isinstance(value, str):
+        return value
+    reason = rules.cidr_network(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return rules.normalise_network(value)
 
 
 class OsdConfig(_Model):
@@ -47,7 +81,7 @@ class OsdConfig(_Model):
     db_device: DevicePath | None = None
     wal_device: DevicePath | None = None
     encrypted: bool = False
-    device_class: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$")] | None = None
+    device_class: DeviceClass | None = None
     # Zap a device that holds old data before creating the OSD; off so a typo cannot wipe a disk.
     wipe: bool = False
 
@@ -67,28 +101,28 @@ class NodeConfig(_Model):
     def _ip(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IP address") from exc
+        reason = rules.ip_address(value)
+        if reason is not None:
+            raise ValueError(reason)
+        return str(ipaddress.ip_address(value))
 
 
 class RbdStorageConfig(_Model):
     name: StorageId
-    content: list[Literal["images", "rootdir"]] = Field(default=["images"], min_length=1)
+    content: Annotated[list[RbdContent], _rule(rules.rbd_content)] = ["images"]
     krbd: bool = False
     nodes: list[NodeName] | None = None  # None: every node
 
 
 class PoolConfig(_Model):
     name: PoolName
-    size: ReplicaCount = 3
-    min_size: ReplicaCount = 2
-    pg_num: Annotated[int, Field(ge=1, le=32768)] | None = None
-    autoscale_mode: Literal["on", "off", "warn"] = "on"
-    application: Literal["rbd", "cephfs", "rgw"] = "rbd"
+    size: ReplicaSize = 3
+    min_size: MinReplicaSize = 2
+    pg_num: Annotated[int, _rule(rules.pg_num)] | None = None
+    autoscale_mode: AutoscaleMode = "on"
+    application: Application = "rbd"
     crush_rule: str | None = None
-    target_size_ratio: Annotated[float, Field(ge=0)] | None = None
+    target_size_ratio: Annotated[float, _rule(rules.target_size_ratio)] | None = None
     storage: RbdStorageConfig | None = None  # the PVE RBD storage on this pool, if any
 
     @field_validator("autoscale_mode", mode="before")
@@ -103,7 +137,7 @@ class PoolConfig(_Model):
 class DiskConfig(_Model):
     interface: DiskInterface
     storage: StorageId  # where the disk is created
-    size: Annotated[int, Field(ge=1)]  # GiB
+    size: Annotated[int, _rule(rules.at_least(1, " GiB"))]  # GiB
     # Where the disk should live: a live move (PVE move_disk) from `storage`, done once.
     move_to: StorageId | None = None
 
@@ -114,9 +148,9 @@ class DiskConfig(_Model):
 
 class VmHaConfig(_Model):
     state: Literal["started", "stopped", "enabled", "disabled", "ignored"] = "started"
-    max_restart: Annotated[int, Field(ge=0)] = 1
-    max_relocate: Annotated[int, Field(ge=0)] = 1
-    comment: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    max_restart: Annotated[int, _rule(rules.at_least(0))] = 1
+    max_relocate: Annotated[int, _rule(rules.at_least(0))] = 1
+    comment: Annotated[str, _rule(rules.ha_comment)] | None = None
     group: ConfigId | None = None  # PVE 8 only
     failback: bool | None = None  # PVE 9 only; unset keeps the cluster default
     # Who decides the node after creation: `follow` (HA; Pulumi ignores node drift) or `pin`
@@ -126,14 +160,14 @@ class VmHaConfig(_Model):
 
 class VmConfig(_Model):
     name: DnsName
-    vm_id: Annotated[int, Field(ge=100, le=999_999_999)]
+    vm_id: VmId
     node: NodeName
-    cores: Annotated[int, Field(ge=1)] = 1
-    memory: Annotated[int, Field(ge=16)] = 1024  # MiB
+    cores: Annotated[int, _rule(rules.at_least(1))] = 1
+    memory: Annotated[int, _rule(rules.vm_memory)] = 1024  # MiB
     started: bool = True
     on_boot: bool = True
-    bridge: str | None = "vmbr0"  # None: no network device
-    description: str | None = None
+    bridge: BridgeId | None = "vmbr0"  # None: no network device
+    description: Annotated[str, _rule(rules.vm_description)] | None = None
     disks: list[DiskConfig] = Field(min_length=1)
     ha: VmHaConfig | None = None
     protect: bool | None = None  # None: the stack-wide `protect`
@@ -165,8 +199,8 @@ class HaConfig(_Model):
 
 class HciConfig(_Model):
     pve_version: Literal[8, 9] = 9
-    ceph_version: Literal["quincy", "reef", "squid", "tentacle"] = "squid"
-    repository: Literal["no-subscription", "enterprise", "test"] = "no-subscription"
+    ceph_version: CephRelease = "squid"
+    repository: Repository = "no-subscription"
     apt_repositories: bool = True
     public_network: str
     cluster_network: str | None = None
@@ -176,10 +210,10 @@ class HciConfig(_Model):
     protect: bool = True
     allow_data_loss: bool = False
     adopt_existing: bool = False
-    health_require: Literal["HEALTH_OK", "no_degraded_pgs"] = "HEALTH_OK"
-    health_timeout: Annotated[int, Field(ge=1)] = 600
-    default_pool_size: ReplicaCount = 3
-    default_pool_min_size: ReplicaCount = 2
+    health_require: HealthRequirement = "HEALTH_OK"
+    health_timeout: Annotated[int, _rule(rules.health_timeout)] = 600
+    default_pool_size: ReplicaSize = 3
+    default_pool_min_size: MinReplicaSize = 2
     local_storages: list[StorageId] = ["local-lvm", "local"]
     shared_storages: list[StorageId] = []
     nodes: list[NodeConfig] = Field(min_length=1)
@@ -189,10 +223,10 @@ class HciConfig(_Model):
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
-    @field_validator("public_network")
+    @field_validator("public_network", mode="before")
     @classmethod
-    def _public(cls, value: str) -> str:
-        return _cidr(value)
+    def _public(cls, value: object) -> object:
+        return _network(value)
 
     @field_validator("cluster_network", mode="before")
     @classmethod
@@ -200,7 +234,7 @@ class HciConfig(_Model):
         # Pulumi.yaml declares the key with default "" (Pulumi has no null default): "" means none.
         if value in ("", None):
             return None
-        return _cidr(str(value))
+        return _network(value)
 
     @property
     def warnings(self) -> list[str]:

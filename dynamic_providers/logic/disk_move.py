@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
-from dynamic_providers.logic.validators import STORAGE_ID, between, matches
+from dynamic_providers.logic.validators import between
 from dynamic_providers.values import as_int
-
-# The drive keys move_disk accepts (qemu-server's schema): ide0-3, scsi0-30, virtio0-15, sata0-5, ...
-DISK_KEY = re.compile(
-    r"^(ide[0-3]|scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|efidisk0|tpmstate0|"
-    r"unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))$"
-)
 
 
 @resource_inputs
 class MoveInputs:
-    vm_id: int = param(on_change="replace", validate=between(100, 999_999_999))
-    disk: str = param(on_change="replace", validate=matches(DISK_KEY, "VM disk key (e.g. scsi0)"))
-    storage: str = param(validate=matches(STORAGE_ID, "storage id"))  # a change moves the disk again
+    vm_id: int = param(on_change="replace", validate=rules.vm_id)
+    disk: str = param(on_change="replace", validate=rules.disk_key)
+    storage: str = param(validate=rules.storage_id)  # a change moves the disk again
     delete_source: bool = param(default=True)
     timeout: int = param(default=1800, validate=between(1, 7 * 86400))
 

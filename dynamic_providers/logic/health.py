@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
-from dynamic_providers.logic.validators import between, node_list, one_of
 from dynamic_providers.values import as_int
 
-REQUIREMENTS = ("HEALTH_OK", "no_degraded_pgs")
+REQUIREMENTS = rules.HEALTH_REQUIREMENTS
 # PG state words that mean data is not fully available or not fully replicated.
 BAD_PG_STATES = frozenset(
     {
@@ -30,9 +30,9 @@ BAD_PG_STATES = frozenset(
 
 @resource_inputs
 class GateInputs:
-    api_nodes: tuple[str, ...] = param(validate=node_list)
-    require: str = param(default="HEALTH_OK", validate=one_of(*REQUIREMENTS))
-    timeout: int = param(default=600, validate=between(1, 86400))
+    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes)
+    require: str = param(default="HEALTH_OK", validate=rules.health_requirement)
+    timeout: int = param(default=600, validate=rules.health_timeout)
     triggers: Any = param(default=None)  # any value; a change re-runs the wait
 
 

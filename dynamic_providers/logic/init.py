@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.networks import cluster_network_overlap
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
-from dynamic_providers.logic.validators import between, cidr, node_list, normalise_cidr
+from dynamic_providers.logic.validators import between
 from dynamic_providers.values import as_int, is_unknown, parse_ini
 
 NETWORK_REASON = (
@@ -32,12 +33,14 @@ DEFAULTS_REASON = (
 
 @resource_inputs
 class InitInputs:
-    api_nodes: tuple[str, ...] = param(validate=node_list)
-    network: str = param(on_change="refuse", validate=cidr, normalise=normalise_cidr, refuse_reason=NETWORK_REASON)
+    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes)
+    network: str = param(
+        on_change="refuse", validate=rules.cidr_network, normalise=rules.normalise_network, refuse_reason=NETWORK_REASON
+    )
     # A change is an update: ceph.conf rewritten, then the OSDs restarted one by one (module docstring).
-    cluster_network: str | None = param(default=None, validate=cidr, normalise=normalise_cidr)
-    size: int = param(default=3, on_change="refuse", validate=between(1, 7), refuse_reason=DEFAULTS_REASON)
-    min_size: int = param(default=2, on_change="refuse", validate=between(1, 7), refuse_reason=DEFAULTS_REASON)
+    cluster_network: str | None = param(default=None, validate=rules.cidr_network, normalise=rules.normalise_network)
+    size: int = param(default=3, on_change="refuse", validate=rules.replica_size, refuse_reason=DEFAULTS_REASON)
+    min_size: int = param(default=2, on_change="refuse", validate=rules.min_replica_size, refuse_reason=DEFAULTS_REASON)
     pg_bits: int | None = param(default=None, validate=between(6, 14))  # deprecated and ignored by PVE
     adopt: bool = param(default=False)
 
@@ -53,8 +56,10 @@ class InitOutputs:
 def _rules(inputs: InitInputs) -> list[Failure]:
     failures: list[Failure] = []
     size, min_size = inputs.size, inputs.min_size
-    if size is not None and min_size is not None and not is_unknown([size, min_size]) and min_size > size:
-        failures.append(("min_size", f"CephInit.min_size ({min_size}) is larger than size ({size})"))
+    if size is not None and min_size is not None and not is_unknown([size, min_size]):
+        reason = rules.min_size_within_size(size, min_size, "size")
+        if reason:
+            failures.append(("min_size", f"CephInit.min_size: {reason}"))
     network, cluster = inputs.network, inputs.cluster_network
     if network is not None and cluster is not None and not is_unknown([network, cluster]):
         reason = cluster_network_overlap(network, cluster, "network")
@@ -84,8 +89,8 @@ def read_global(conf_text: str) -> LiveInit:
     section = parse_ini(conf_text).get("global", {})
     network = section.get("public_network")
     cluster = section.get("cluster_network")
-    network = normalise_cidr(network.split(",")[0].strip()) if network else None
-    cluster = normalise_cidr(cluster.split(",")[0].strip()) if cluster else None
+    network = rules.normalise_network(network.split(",")[0].strip()) if network else None
+    cluster = rules.normalise_network(cluster.split(",")[0].strip()) if cluster else None
     return {
         "fsid": section.get("fsid"),
         "network": network,

@@ -7,27 +7,27 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
-from dynamic_providers.logic.validators import NODE, matches, one_of
 
-RELEASES = ("quincy", "reef", "squid", "tentacle")  # PVE 8: quincy, reef, squid; PVE 9: squid, tentacle
+RELEASES = rules.CEPH_RELEASES  # PVE 8: quincy, reef, squid; PVE 9: squid, tentacle
 RELEASE_OF_MAJOR = {17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
-REPOSITORIES = ("enterprise", "no-subscription", "test")
+REPOSITORIES = rules.REPOSITORIES
 
 
 @resource_inputs
 class InstallInputs:
-    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
+    node: str = param(on_change="replace", validate=rules.node_name)
     version: str = param(
         default="squid",
         on_change="refuse",
-        validate=one_of(*RELEASES),
+        validate=rules.ceph_release,
         refuse_reason="moving an installed node to another Ceph release is an upgrade procedure (noout, "
         "restart MONs, MGRs then OSDs one by one); do it by hand, then set the new version "
         "with adopt=true on a fresh resource",
         refuse_unless_changed=("node",),
     )
-    repository: str = param(default="no-subscription", validate=one_of(*REPOSITORIES))
+    repository: str = param(default="no-subscription", validate=rules.repository)
     adopt: bool = param(default=False)
 
 

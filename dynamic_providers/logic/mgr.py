@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
-from dynamic_providers.logic.validators import NODE, SERVICE_ID, matches
 from dynamic_providers.values import is_unknown
 
 RUNNING_STATES = ("active", "standby")
@@ -21,11 +21,9 @@ RUNNING_STATES = ("active", "standby")
 
 @resource_inputs
 class MgrInputs:
-    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
+    node: str = param(on_change="replace", validate=rules.node_name)
     # Stored resolved: the node's name when not given (PVE's default id).
-    mgr_id: str | None = param(
-        default=None, on_change="replace", validate=matches(SERVICE_ID, "manager id"), default_from="node"
-    )
+    mgr_id: str | None = param(default=None, on_change="replace", validate=rules.service_id, default_from="node")
     allow_last_removal: bool = param(default=False)
     adopt: bool = param(default=False)  # recorded only: see the module docstring
 

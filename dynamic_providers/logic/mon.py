@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
-from dynamic_providers.logic.validators import NODE, SERVICE_ID, ip_address, matches
 from dynamic_providers.values import as_bool, is_unknown, mon_address_ip
 
 MIN_MONS = 3  # below this a single failure can cost quorum
@@ -15,12 +15,10 @@ MIN_MONS = 3  # below this a single failure can cost quorum
 
 @resource_inputs
 class MonInputs:
-    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
-    address: str | None = param(default=None, on_change="replace", validate=ip_address, auto=True)
+    node: str = param(on_change="replace", validate=rules.node_name)
+    address: str | None = param(default=None, on_change="replace", validate=rules.ip_address, auto=True)
     # Stored resolved: the node's name when not given (PVE's default id).
-    mon_id: str | None = param(
-        default=None, on_change="replace", validate=matches(SERVICE_ID, "monitor id"), default_from="node"
-    )
+    mon_id: str | None = param(default=None, on_change="replace", validate=rules.service_id, default_from="node")
     allow_shrink: bool = param(default=False)
     adopt: bool = param(default=False)
 

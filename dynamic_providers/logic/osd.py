@@ -6,23 +6,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dynamic_providers.errors import AlreadyExists, NotFound, UnsafeToProceed
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
-from dynamic_providers.logic.validators import DEVICE, DEVICE_CLASS, NODE, matches
 from dynamic_providers.values import as_bool, as_int, is_unknown
 
 
 @resource_inputs
 class OsdInputs:
-    node: str = param(on_change="replace", validate=matches(NODE, "node name"))
-    device: str = param(on_change="replace", validate=matches(DEVICE, "device path (/dev/...)"))
-    db_device: str | None = param(default=None, on_change="replace", validate=matches(DEVICE, "device path (/dev/...)"))
-    wal_device: str | None = param(
-        default=None, on_change="replace", validate=matches(DEVICE, "device path (/dev/...)")
-    )
+    node: str = param(on_change="replace", validate=rules.node_name)
+    device: str = param(on_change="replace", validate=rules.device_path)
+    db_device: str | None = param(default=None, on_change="replace", validate=rules.device_path)
+    wal_device: str | None = param(default=None, on_change="replace", validate=rules.device_path)
     encrypted: bool = param(default=False, on_change="replace")
-    crush_device_class: str | None = param(
-        default=None, on_change="replace", validate=matches(DEVICE_CLASS, "device class")
-    )
+    crush_device_class: str | None = param(default=None, on_change="replace", validate=rules.device_class)
     wipe: bool = param(default=False)
     allow_data_loss: bool = param(default=False)
     adopt: bool = param(default=False)

@@ -6,35 +6,28 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
-from dynamic_providers.logic.validators import POOL_NAME, between, matches, node_list, one_of
 from dynamic_providers.values import as_int, is_unknown
 
-INTERNAL_POOLS = (".mgr", "device_health_metrics")
+INTERNAL_POOLS = rules.INTERNAL_POOLS
 # Ceph's own default start. PVE's default of 128 (pve-manager PVE/API2/Ceph/Pool.pm, createpool)
 # exhausts a small cluster's PG budget after one pool (ceph src/mon/OSDMonitor.cc, check_pg_num).
 AUTOSCALE_START_PG_NUM = 32
 
 
-def _pool_name(value: Any) -> str | None:
-    if value in INTERNAL_POOLS or str(value).startswith("."):
-        return f"{value!r} is a Ceph-internal pool name"
-    return matches(POOL_NAME, "pool name (no ':', '/' or whitespace)")(value)
-
-
 @resource_inputs
 class PoolInputs:
-    api_nodes: tuple[str, ...] = param(validate=node_list)
-    pool_name: str = param(on_change="replace", validate=_pool_name)
-    # Size 1 is refused by Ceph unless forced, and PVE never forces it.
-    size: int = param(default=3, validate=between(2, 7))
-    min_size: int = param(default=2, validate=between(1, 7))
-    pg_num: int | None = param(default=None, validate=between(1, 32768), auto=True)
-    autoscale_mode: str = param(default="on", validate=one_of("on", "off", "warn"))
+    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes)
+    pool_name: str = param(on_change="replace", validate=rules.pool_name)
+    size: int = param(default=3, validate=rules.replica_size)
+    min_size: int = param(default=2, validate=rules.min_replica_size)
+    pg_num: int | None = param(default=None, validate=rules.pg_num, auto=True)
+    autoscale_mode: str = param(default="on", validate=rules.autoscale_mode)
     # A pool takes one application: Ceph refuses a second one.
-    application: str = param(default="rbd", on_change="replace", validate=one_of("rbd", "cephfs", "rgw"))
+    application: str = param(default="rbd", on_change="replace", validate=rules.application)
     crush_rule: str | None = param(default=None, auto=True)
-    target_size_ratio: float | None = param(default=None, validate=between(0, 1e6))
+    target_size_ratio: float | None = param(default=None, validate=rules.target_size_ratio)
     allow_data_loss: bool = param(default=False)
     adopt: bool = param(default=False)
 
@@ -46,26 +39,17 @@ class PoolOutputs:
 
 def _rules(inputs: PoolInputs) -> list[Failure]:
     out: list[Failure] = []
-    size, min_size = inputs.size, inputs.min_size
+    size, min_size, opt_in = inputs.size, inputs.min_size, inputs.allow_data_loss
     if not is_unknown([size, min_size]) and size is not None and min_size is not None:
-        if min_size > size:
-            out.append(("min_size", f"CephPool.min_size ({min_size}) is larger than size ({size})"))
-        elif min_size < 2 and not is_unknown(inputs.allow_data_loss) and not inputs.allow_data_loss:
-            out.append(
-                (
-                    "min_size",
-                    "CephPool.min_size 1 lets a pool accept writes with a single copy, which Proxmox "
-                    "warns loses data; set allow_data_loss=true to accept that",
-                )
-            )
-    if inputs.autoscale_mode == "on" and inputs.pg_num is not None and not is_unknown(inputs.pg_num):
-        out.append(
-            (
-                "pg_num",
-                "CephPool.pg_num is managed by the autoscaler while autoscale_mode is 'on'; leave it "
-                "unset, or set autoscale_mode to 'off' or 'warn'",
-            )
-        )
+        reason = rules.min_size_within_size(size, min_size, "size")
+        if reason is None and not is_unknown(opt_in):
+            reason = rules.single_copy_writes(min_size, bool(opt_in), "allow_data_loss")
+        if reason:
+            out.append(("min_size", f"CephPool.min_size: {reason}"))
+    if not is_unknown([inputs.autoscale_mode, inputs.pg_num]):
+        reason = rules.pg_num_under_autoscale(inputs.autoscale_mode, inputs.pg_num, "autoscale_mode")
+        if reason:
+            out.append(("pg_num", f"CephPool.pg_num {reason}"))
     return out
 
 

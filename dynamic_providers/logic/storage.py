@@ -5,32 +5,20 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from dynamic_providers.errors import AlreadyExists
+from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import NoOutputs, Spec, param, resource_inputs
-from dynamic_providers.logic.validators import NODE, POOL_NAME, STORAGE_ID, matches
 from dynamic_providers.values import as_bool, is_unknown, split_list
 
-CONTENT_TYPES = ("images", "rootdir")
-
-
-def _content(value: Any) -> str | None:
-    bad = [c for c in value if c not in CONTENT_TYPES]
-    if not value:
-        return "needs at least one of images, rootdir"
-    return f"RBD storage holds only images and rootdir, not {', '.join(bad)}" if bad else None
-
-
-def _nodes(value: Any) -> str | None:
-    bad = [n for n in value if not NODE.match(n)]
-    return f"not node names: {', '.join(bad)}" if bad else None
+CONTENT_TYPES = rules.RBD_CONTENT
 
 
 @resource_inputs
 class StorageInputs:
-    storage: str = param(on_change="replace", validate=matches(STORAGE_ID, "storage id"))
-    pool: str = param(on_change="replace", validate=matches(POOL_NAME, "pool name"))  # re-points the data
-    content: tuple[str, ...] = param(default=("images",), validate=_content, as_set=True)
+    storage: str = param(on_change="replace", validate=rules.storage_id)
+    pool: str = param(on_change="replace", validate=rules.pool_name)  # re-points the data
+    content: tuple[str, ...] = param(default=("images",), validate=rules.rbd_content, as_set=True)
     krbd: bool = param(default=False)
-    nodes: tuple[str, ...] | None = param(default=None, validate=_nodes, as_set=True)  # None: every node
+    nodes: tuple[str, ...] | None = param(default=None, validate=rules.node_names, as_set=True)  # None: every node
     allow_delete_with_volumes: bool = param(default=False)
     adopt: bool = param(default=False)
 

@@ -1,11 +1,11 @@
-"""Validators for the formats PVE checks, so mistakes surface in preview, naming the property. Pure.
+"""The building blocks of the rules in rules.py: a few patterns PVE checks, and validator makers. Pure.
 
-Each returns None when the value is fine, else the reason.
+A validator returns None when the value is fine, else the reason. The rules themselves, each once, are in
+rules.py; resources and the stack-config model take them from there.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +29,14 @@ def matches(pattern: re.Pattern[str], what: str) -> Validator:
 
 def between(low: float, high: float) -> Validator:
     def check(value: Any) -> str | None:
-        return None if low <= value <= high else f"{value} is outside {low:g}..{high:g}"
+        return None if low <= value <= high else f"{value} is outside {number(low)}..{number(high)}"
 
     return check
+
+
+def number(value: float) -> str:
+    """1000000000.0 -> '1000000000', 0.5 -> '0.5': bounds as a reader writes them."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def one_of(*choices: str) -> Validator:
@@ -39,31 +44,3 @@ def one_of(*choices: str) -> Validator:
         return None if value in choices else f"{value!r} is not one of {', '.join(choices)}"
 
     return check
-
-
-def cidr(value: Any) -> str | None:
-    try:
-        ipaddress.ip_network(str(value), strict=False)
-    except ValueError:
-        return f"{value!r} is not a CIDR network (e.g. 10.10.10.0/24)"
-    return None if "/" in str(value) else f"{value!r} has no prefix length (e.g. 10.10.10.0/24)"
-
-
-def ip_address(value: Any) -> str | None:
-    try:
-        ipaddress.ip_address(str(value))
-    except ValueError:
-        return f"{value!r} is not an IP address"
-    return None
-
-
-def node_list(value: Any) -> str | None:
-    if not value:
-        return "needs at least one node name"
-    bad = [node for node in value if not NODE.match(node)]
-    return f"not node names: {', '.join(map(repr, bad))}" if bad else None
-
-
-def normalise_cidr(value: str) -> str:
-    """10.10.10.5/24 -> 10.10.10.0/24, so equal networks compare equal."""
-    return str(ipaddress.ip_network(value, strict=False))

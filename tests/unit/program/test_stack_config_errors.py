@@ -145,7 +145,7 @@ CASES: list[tuple[str, Callable[[Raw], object], str, str]] = [
         "public network not a CIDR",
         lambda r: r.update(publicNetwork="10.1.1.1/24"),
         "publicNetwork",
-        "'10.1.1.1/24' is not a network in CIDR form",
+        "'10.1.1.1/24' has host bits set; the network is 10.1.1.0/24",
     ),
     (
         "cluster network overlapping the public one",

@@ -91,9 +91,14 @@ def test_refused_change_names_property_and_reason() -> None:
 
 
 def test_refused_change_allows_the_same_network_written_differently() -> None:
-    olds, _ = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.0.0.0/24"})
-    news, failures = check_inputs(init.SPEC, olds, {**olds, "network": "10.0.0.7/24"})
-    assert failures == [] and news["network"] == "10.0.0.0/24"
+    olds, _ = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "fd00::/64"})
+    news, failures = check_inputs(init.SPEC, olds, {**olds, "network": "fd00:0:0:0::/64"})
+    assert failures == [] and news["network"] == "fd00::/64"
+
+
+def test_a_network_with_host_bits_is_refused_as_the_model_refuses_it() -> None:
+    _, failures = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.0.0.7/24"})
+    assert failures == [("network", "CephInit.network: '10.0.0.7/24' has host bits set; the network is 10.0.0.0/24")]
 
 
 def test_adding_a_cluster_network_later_is_an_update_not_a_refusal() -> None:
