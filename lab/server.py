@@ -41,6 +41,7 @@ from lab.handlers.qemu_config import QemuConfigApi
 from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
+from lab.handlers.tasks import TaskListApi
 from lab.models.apt import NodeApt
 from lab.models.cluster import ClusterState, TaskTimes
 from lab.models.disks import VmDisks
@@ -74,6 +75,7 @@ class LabPve(
     CephOsdApi,
     CephPoolApi,
     NetworkApi,
+    TaskListApi,
     FakePve,
 ):
     def __init__(self, cluster: ClusterState, backend: CephBackend, root_password: str, host: str, port: int) -> None:

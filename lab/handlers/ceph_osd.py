@@ -54,10 +54,16 @@ class CephOsdApi(LabArea):
     async def _disks_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
         node = v["node"]
         osd_on = {}
+        encrypted: dict[str, bool] = {}
         if self.backend.initialized():
             osd_on = {
                 disk.devpath: osd_id
                 for osd_id, disk in (await asyncio.to_thread(self.backend.osd_ids_on, node)).items()
+            }
+            encrypted = {
+                str(d["disk"]): bool(d["encrypted"])
+                for d in self.backend.daemons()
+                if d["kind"] == "osd" and d["node"] == node
             }
         out = [
             {
@@ -102,7 +108,10 @@ class CephOsdApi(LabArea):
             if in_use:
                 item["used"] = "LVM"
             if osd_id >= 0:
+                # pve-storage src/PVE/Diskmanage.pm get_disks: bluestore and osdencrypted (from the LV's
+                # ceph.encrypted tag) for every disk that holds an OSD.
                 item["bluestore"] = 1
+                item["osdencrypted"] = 1 if encrypted.get(disk.devpath) else 0
             out.append(item)
         if v.get("type") == "unused":
             out = [d for d in out if not d.get("used")]
@@ -233,8 +242,9 @@ class CephOsdApi(LabArea):
     async def _osd_metadata(self, v: dict[str, Any], user: str) -> dict[str, Any]:
         node, osd_id = v["node"], int(v["osdid"])
         self.need_inited(node)
-        placed = {d["id"]: d["node"] for d in self.backend.daemons() if d["kind"] == "osd"}
-        if placed.get(str(osd_id)) != node:
+        placed = {d["id"]: d for d in self.backend.daemons() if d["kind"] == "osd"}
+        daemon = placed.get(str(osd_id))
+        if daemon is None or daemon["node"] != node:
             raise errors.osd_metadata_wrong_host(osd_id, node)
         meta = await self.ceph_command(self.ceph_osds.metadata_of, osd_id)
         return {
@@ -254,7 +264,9 @@ class CephOsdApi(LabArea):
                 {
                     "device": "block",
                     "dev_node": meta.get("bluestore_bdev_dev_node", ""),
-                    "physical_device": meta.get("bluestore_bdev_devices", ""),
+                    # On a node: the disk under the OSD's LV (bluestore_bdev_devices, e.g. sdb). The lab's
+                    # OSD sits on a file, so the disk it stands for is named instead.
+                    "physical_device": str(daemon.get("disk") or "").removeprefix("/dev/"),
                     "size": int(meta.get("bluestore_bdev_size", 0)),
                     "support_discard": 0,
                     "type": meta.get("bluestore_bdev_type", "ssd"),
