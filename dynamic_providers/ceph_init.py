@@ -18,10 +18,11 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Updat
 
 from dynamic_providers.base import PveProvider, from_wire
 from dynamic_providers.cluster_network import move_osds, stale_osds
-from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, PveApiError
+from dynamic_providers.errors import ProxmoxHciError, PveApiError
 from dynamic_providers.logic import init
 from dynamic_providers.logic.cluster_network import change_notice
 from dynamic_providers.logic.init import InitInputs, InitOutputs, LiveInit
+from dynamic_providers.notices import notice
 from dynamic_providers.progress import warn
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.values import is_unknown
@@ -46,17 +47,7 @@ class CephInitProvider(PveProvider[InitInputs, InitOutputs]):
         node = client.first_online(inputs.api_nodes)
         live = read_live(client, node)
         if live is not None:
-            mismatches = init.adopt_mismatches(live, inputs)
-            if mismatches:
-                raise AlreadyExists(
-                    f"Ceph is already initialised (fsid {live['fsid']}) and differs: "
-                    f"{'; '.join(mismatches)}. Change the inputs to match, or change the cluster by "
-                    "hand first"
-                )
-            if not inputs.adopt:
-                raise AlreadyExists(
-                    f"Ceph is already initialised (fsid {live['fsid']}); set adopt=true to manage that configuration"
-                )
+            notice(init.takeover(live, inputs).message)
         else:
             client.ceph_init(
                 node,

@@ -17,6 +17,7 @@ from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import ProxmoxHciError, PveApiError, TaskFailed
 from dynamic_providers.logic import install
 from dynamic_providers.logic.install import InstallInputs, InstallOutputs
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.tasks import Upid
 
@@ -81,8 +82,11 @@ class CephInstallProvider(PveProvider[InstallInputs, InstallOutputs]):
         client = self.client()
         installed = probe(client, node)
         release = detect_release(client, node) if installed else None
-        if install.create_action(node, installed, release, version, inputs.adopt) == "install":
+        take = install.create_action(node, installed, release, version, inputs.adopt)
+        if take is None:
             release = run_installer(client, node, version, inputs.repository)
+        else:
+            notice(take.message)
         return CreateResult(node, self.state(inputs, InstallOutputs(installed_version=release or version)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

@@ -9,8 +9,10 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import TaskFailed, UnsafeToProceed
+from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import mgr
 from dynamic_providers.logic.mgr import MgrInputs, MgrOutputs
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -40,14 +42,14 @@ class CephManagerProvider(PveProvider[MgrInputs, MgrOutputs]):
         inputs = self.load(props)
         node, mgr_id = inputs.node, mgr.mgr_id_of(inputs)
         client = self.client()
+        what = f"creating mgr.{mgr_id} on {node}"
+        finish_interrupted(client, node, "cephcreatemgr", f"mgr.{mgr_id}", what, TASK_TIMEOUT)
         entry = mgr.find(client.mgr_list(node), mgr_id)
         if entry is not None:
-            mgr.check_adoptable(entry, node)
+            notice(mgr.takeover(entry, node).message)
         else:
             try:
-                client.run_task(
-                    lambda: client.mgr_create(node, mgr_id), TASK_TIMEOUT, f"creating mgr.{mgr_id} on {node}"
-                )
+                client.run_task(lambda: client.mgr_create(node, mgr_id), TASK_TIMEOUT, what)
             except TaskFailed as exc:
                 # The first MON's own MGR task may have got there between our look and our create.
                 if "already exists" not in exc.exitstatus:
@@ -72,13 +74,15 @@ class CephManagerProvider(PveProvider[MgrInputs, MgrOutputs]):
         inputs = self.load(_props)
         node, mgr_id = inputs.node, mgr.mgr_id_of(inputs)
         client = self.client()
+        what = f"destroying mgr.{mgr_id} on {node}"
+        finish_interrupted(client, node, "cephdestroymgr", f"mgr.{mgr_id}", what, TASK_TIMEOUT)
         mgrs = client.mgr_list(node)
         if mgr.find(mgrs, mgr_id) is None:
             return
         reason = mgr.removal_refusal(mgrs, mgr_id, inputs.allow_last_removal)
         if reason:
             raise UnsafeToProceed(reason)
-        client.run_task(lambda: client.mgr_destroy(node, mgr_id), TASK_TIMEOUT, f"destroying mgr.{mgr_id} on {node}")
+        client.run_task(lambda: client.mgr_destroy(node, mgr_id), TASK_TIMEOUT, what)
         wait_until(
             client,
             lambda: (mgr.find(client.mgr_list(node), mgr_id) is None, "still listed"),

@@ -1,5 +1,9 @@
 """CephMonitor: one MON, created through its node and waited for until it is in quorum.
 
+A create first waits for a create of the same MON still running from an interrupted run
+(interrupted.py), then takes over a MON listed under its id when it is ours (logic/mon.py,
+takeover); a delete likewise waits for a destroy still running.
+
 MONs change one at a time (a module-wide lock): two "first" MONs built in parallel make two
 clusters, because PVE decides whether a MON is the first before it takes ceph.conf's lock, and
 later ones serialise on that lock anyway (pve-manager PVE/API2/Ceph/MON.pm, createmon). The first
@@ -16,8 +20,10 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import UnsafeToProceed
-from dynamic_providers.logic import mon
+from dynamic_providers.interrupted import finish_interrupted
+from dynamic_providers.logic import init, mon
 from dynamic_providers.logic.mon import MonInputs, MonOutputs
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -39,7 +45,7 @@ def wait_in_quorum(client: PveClient, node: str, mon_id: str) -> dict[str, Any]:
         probe,
         QUORUM_TIMEOUT,
         f"mon.{mon_id} on {node} joining quorum",
-        "The MON was left in place: fix it, then re-run with adopt=true, or remove it",
+        "The MON was left in place: fix it, then run again (it is taken over), or remove it",
     )
     return dict(seen["entry"])
 
@@ -52,13 +58,14 @@ class CephMonitorProvider(PveProvider[MonInputs, MonOutputs]):
         node, mon_id, address = inputs.node, mon.mon_id_of(inputs), inputs.address
         client = self.client()
         with _MON_CHANGES:
+            what = f"creating mon.{mon_id} on {node}"
+            finish_interrupted(client, node, "cephcreatemon", f"mon.{mon_id}", what, TASK_TIMEOUT)
             entry = mon.find(client.mon_list(node), mon_id)
             if entry is not None:
-                mon.check_adoptable(entry, node, address, inputs.adopt)
+                public = None if address else init.read_global(client.ceph_cfg_raw(node))["network"]
+                notice(mon.takeover(entry, node, address, public).message)
             else:
-                client.run_task(
-                    lambda: client.mon_create(node, mon_id, address), TASK_TIMEOUT, f"creating mon.{mon_id} on {node}"
-                )
+                client.run_task(lambda: client.mon_create(node, mon_id, address), TASK_TIMEOUT, what)
             live = mon.live_view(wait_in_quorum(client, node, mon_id))
         outputs = MonOutputs(address=live["address"], in_quorum=True)
         return CreateResult(f"{node}/{mon_id}", self.state(inputs, outputs))
@@ -84,6 +91,8 @@ class CephMonitorProvider(PveProvider[MonInputs, MonOutputs]):
         node, mon_id = inputs.node, mon.mon_id_of(inputs)
         client = self.client()
         with _MON_CHANGES:
+            what = f"destroying mon.{mon_id} on {node}"
+            finish_interrupted(client, node, "cephdestroymon", f"mon.{mon_id}", what, TASK_TIMEOUT)
             mons = client.mon_list(node)
             if mon.find(mons, mon_id) is None:
                 return  # already gone
@@ -91,9 +100,7 @@ class CephMonitorProvider(PveProvider[MonInputs, MonOutputs]):
             reason = mon.removal_refusal(mons, mon_id, inputs.allow_shrink, safe, ceph_says)
             if reason:
                 raise UnsafeToProceed(reason)
-            client.run_task(
-                lambda: client.mon_destroy(node, mon_id), TASK_TIMEOUT, f"destroying mon.{mon_id} on {node}"
-            )
+            client.run_task(lambda: client.mon_destroy(node, mon_id), TASK_TIMEOUT, what)
             wait_until(
                 client,
                 lambda: (mon.find(client.mon_list(node), mon_id) is None, "still listed"),

@@ -1,5 +1,7 @@
-"""CephOsd: one OSD on one device. Create finds the device in disks/list and adopts, wipes (only on
-request) or creates; delete is a drain (osd_drain.py). Replacing an OSD is that drain plus a create.
+"""CephOsd: one OSD on one device. Create waits for a create or wipe of the device still running from
+an interrupted run, finds the device in disks/list and takes over the OSD it holds when that is ours
+(logic/osd.py, takeover), wipes (only on request) or creates; delete is a drain (osd_drain.py).
+Replacing an OSD is that drain plus a create.
 
 OSD create and destroy and wipedisk are root@pam-only calls (a password ticket, not a token).
 Creates on the same node run one at a time (PVE's per-node disk lock waits only 10 s).
@@ -14,10 +16,12 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from dynamic_providers.base import PveProvider
-from dynamic_providers.errors import AlreadyExists, ProxmoxHciError, UnsafeToProceed
+from dynamic_providers.errors import ProxmoxHciError, UnsafeToProceed
+from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import osd
 from dynamic_providers.logic.osd import OsdInputs, OsdOutputs
 from dynamic_providers.logic.osd_removal import OsdRemoval
+from dynamic_providers.notices import notice
 from dynamic_providers.osd_drain import remove_osd
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
@@ -54,8 +58,34 @@ def wait_up_in(client: PveClient, node: str, osd_id: int) -> None:
         probe,
         UP_IN_TIMEOUT,
         f"osd.{osd_id} on {node} coming up and in",
-        "The OSD was left in place: fix it, then re-run with adopt=true, or remove it",
+        "The OSD was left in place: fix it, then run again (it is taken over), or remove it",
     )
+
+
+def finish_interrupted_on(client: PveClient, node: str, disk: dict[str, Any] | None) -> int:
+    """Wait for a wipe or an OSD create of this disk still running from an interrupted run; how many."""
+    if disk is None:
+        return 0  # plan_create names the missing disk
+    devpath = str(disk.get("devpath"))
+    what = f"creating an OSD on {devpath} of {node}"
+    waited = 0
+    for task_type, timeout in (("wipedisk", WIPE_TIMEOUT), ("cephcreateosd", CREATE_TIMEOUT)):
+        waited += finish_interrupted(client, node, task_type, osd.devname(devpath), what, timeout, as_root=True)
+    return waited
+
+
+def take_over(
+    client: PveClient, node: str, disks: list[dict[str, Any]], plan: osd.CreatePlan, inputs: OsdInputs
+) -> int:
+    """The OSD on the disk, if it is ours (logic/osd.py takeover); raises AlreadyExists if not."""
+    disk = osd.find_disk(disks, plan.devpath)
+    if disk is None or plan.osd_id is None:
+        raise ProxmoxHciError(f"{plan.devpath} on {node} vanished from disks/list while looking at its OSD")
+    osd_id = plan.osd_id
+    state = osd.tree_osds(client.osd_tree(node)).get(osd_id)
+    metadata = client.osd_metadata(node, osd_id) if state is not None else None
+    notice(osd.takeover(node, disk, disks, osd.FoundOsd(osd_id, state, metadata), inputs).message)
+    return osd_id
 
 
 def stored_osd_id(outputs: OsdOutputs) -> int:
@@ -73,11 +103,12 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
         client = self.client()
         client.require_root(f"creating an OSD on {node}")  # fail before touching anything
         with node_lock(node):
-            plan = osd.plan_create(
-                node, device, osd.find_disk(client.disks_list(node), device), wipe=inputs.wipe, adopt=inputs.adopt
-            )
-            if plan.action == "adopt":
-                osd_id = self._adopt(client, node, plan.osd_id, inputs)
+            disks = client.disks_list(node)
+            if finish_interrupted_on(client, node, osd.find_disk(disks, device)):
+                disks = client.disks_list(node)
+            plan = osd.plan_create(node, device, osd.find_disk(disks, device), wipe=inputs.wipe)
+            if plan.action == "take_over":
+                osd_id = take_over(client, node, disks, plan, inputs)
             else:
                 if plan.action == "wipe_then_create":
                     client.run_task(
@@ -101,24 +132,14 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
                     CREATE_TIMEOUT,
                     f"creating an OSD on {plan.devpath} of {node}",
                 )
-                found = find_osd_on(client, node, plan.devpath)
-                if found is None:
+                created = find_osd_on(client, node, plan.devpath)
+                if created is None:
                     raise ProxmoxHciError(
                         f"the OSD create task on {node} succeeded, yet disks/list shows no OSD on {plan.devpath}"
                     )
-                osd_id = found
+                osd_id = created
         wait_up_in(client, node, osd_id)
         return CreateResult(f"{node}/{osd_id}", self.state(inputs, OsdOutputs(osd_id=osd_id, devpath=plan.devpath)))
-
-    @staticmethod
-    def _adopt(client: PveClient, node: str, osd_id: int | None, inputs: OsdInputs) -> int:
-        state = osd.tree_osds(client.osd_tree(node)).get(osd_id) if osd_id is not None else None
-        if osd_id is None or state is None:
-            raise AlreadyExists(f"disks/list names osd.{osd_id} on {inputs.device}, but the OSD tree does not")
-        mismatches = osd.adopt_mismatches(state, node, inputs)
-        if mismatches:
-            raise AlreadyExists(f"osd.{osd_id} on {inputs.device} does not match the inputs: {'; '.join(mismatches)}")
-        return osd_id
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         old, outputs = self.load(props), self.load_outputs(props)

@@ -1,6 +1,8 @@
 """CephPool: a replicated pool, through the first online api node. Never adds a storage
 (`add_storages=0`; storages are RbdStorage resources), always looks before it creates (a second
-create on an existing name silently reconfigures it), and waits for PGs active+clean.
+create on an existing name silently reconfigures it), and waits for PGs active+clean. A create first
+waits for a create of the same pool still running from an interrupted run (interrupted.py), then
+takes over a pool of its name only when it is what create makes (logic/pool.py, takeover).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound, ProxmoxHciError, TaskFailed, UnsafeToProceed
+from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import health, pool
 from dynamic_providers.logic.pool import LivePool, PoolInputs, PoolOutputs
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -52,10 +56,16 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
         name = inputs.pool_name
         client = self.client()
         node = client.first_online(inputs.api_nodes)
+        what = f"creating pool '{name}' through {node}"
+        for api_node in client.online(inputs.api_nodes):  # the interrupted run may have asked another one
+            finish_interrupted(client, api_node, "cephcreatepool", name, what, TASK_TIMEOUT)
         live, pools = listed(client, node, name)
         if live is not None:
-            pool.check_adoptable(live, inputs)
-            self._converge(client, node, live, inputs)
+            objects = pool.objects_of(client.pool_status(node, name, verbose=True))
+            take = pool.takeover(live, objects, inputs)
+            notice(take.message)
+            if take.converge:
+                self._converge(client, node, live, inputs)
         else:
             self._create(client, node, inputs)
             pools += 1  # at least: all_clean waits for PGs of this many pools, so parallel creates are fine
@@ -108,6 +118,7 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
         name = inputs.pool_name
         client = self.client()
         node = client.first_online(inputs.api_nodes)
+        finish_interrupted(client, node, "cephsetpool", name, f"changing pool '{name}'", TASK_TIMEOUT)
         live, pools = listed(client, node, name)
         if live is None:
             raise NotFound(f"pool '{name}' no longer exists; run `pulumi refresh` to recreate it")
@@ -121,6 +132,7 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
         name = inputs.pool_name
         client = self.client()
         node = client.first_online(inputs.api_nodes)
+        finish_interrupted(client, node, "cephdestroypool", name, f"deleting pool '{name}'", TASK_TIMEOUT)
         live = live_pool(client, node, name)
         if live is None:
             return  # PVE would fail the task on a missing pool

@@ -28,7 +28,7 @@ def bindings(client: PveClient, node: str) -> list[OsdBinding]:
     out = []
     for osd in tree_osds(client.osd_tree(node)).values():
         try:
-            back = client.osd_metadata(osd.host, osd.osd_id).get("osd", {}).get("back_addr")
+            back = (client.osd_metadata(osd.host, osd.osd_id) or {}).get("osd", {}).get("back_addr")
         except (PveApiError, PveUnreachable):  # a node that is down, an OSD that never booted
             back = None
         out.append(OsdBinding(osd.osd_id, osd.host, osd.up, ip_of(back)))
@@ -98,7 +98,7 @@ def _restart(client: PveClient, osd: OsdBinding, target: str, tag: str, timeout:
         if state is None or not state.up:
             return False, "down"
         try:
-            address = ip_of(client.osd_metadata(osd.host, osd.osd_id).get("osd", {}).get("back_addr"))
+            address = ip_of((client.osd_metadata(osd.host, osd.osd_id) or {}).get("osd", {}).get("back_addr"))
         except PveApiError as exc:
             return False, f"up, metadata not readable yet ({exc.message})"
         if not in_network(address, target):

@@ -2,9 +2,10 @@
 
 The call goes to the VM's current node, looked up in /cluster/resources (the VM may have been
 migrated or recovered by HA since it was declared). A disk already on the target storage is left
-alone: PVE refuses a same-storage move. Removing the resource leaves the disk where it is. It has
-no `adopt`: a disk already on the target is taken as moved anyway (state written before it was
-dropped still holds `adopt: false`, which is ignored).
+alone: PVE refuses a same-storage move. A move still running from an interrupted run is waited for
+first (interrupted.py), so its result decides, not a second move racing it. Removing the resource
+leaves the disk where it is. It has no `adopt`: a disk already on the target is taken as moved
+anyway (state written before it was dropped still holds `adopt: false`, which is ignored).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound
+from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import disk_move
 from dynamic_providers.logic.disk_move import MoveInputs, MoveOutputs
 from dynamic_providers.pve.client import PveClient
@@ -36,12 +38,18 @@ def move(client: PveClient, inputs: MoveInputs) -> MoveOutputs:
     if found is None:
         raise NotFound(f"VM {vmid} or its disk {disk} does not exist (GET /cluster/resources, then the VM's config)")
     node, volume = found
+    what = f"moving disk {disk} of VM {vmid} on {node} to storage {target}"
+    if finish_interrupted(client, node, "qmmove", str(vmid), what, inputs.timeout, vmid=vmid):
+        found = locate(client, vmid, disk)
+        if found is None:
+            raise NotFound(f"VM {vmid} or its disk {disk} vanished while an earlier move of it ran")
+        node, volume = found
     if disk_move.storage_of(volume) == target:
         return MoveOutputs(node=node, volume=volume)
     client.run_task(
         lambda: client.move_disk(node, vmid, disk=disk, storage=target, delete=inputs.delete_source),
         inputs.timeout,
-        f"moving disk {disk} of VM {vmid} on {node} to storage {target}",
+        what,
     )
     found = locate(client, vmid, disk)
     if found is None or disk_move.storage_of(found[1]) != target:

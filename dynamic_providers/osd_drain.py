@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import UnsafeToProceed, WaitTimeout
+from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic.osd import tree_osds
 from dynamic_providers.logic.osd_removal import Action, LiveOsd, OsdRemoval, nowhere_to_go
 from dynamic_providers.progress import Every, progress
@@ -23,6 +24,10 @@ def remove_osd(client: PveClient, removal: OsdRemoval, timeout: float) -> None:
     node, osd_id = removal.node, removal.osd_id
     # Root is needed for the last step; find out before marking anything out.
     client.require_root(f"destroying osd.{osd_id} on {node}")
+    # A stop or destroy still running from an interrupted run is waited for, not raced (interrupted.py).
+    for task_type in ("srvstop", "cephdestroyosd"):
+        what = f"removing osd.{osd_id} on {node}"
+        finish_interrupted(client, node, task_type, f"osd.{osd_id}", what, DESTROY_TIMEOUT, as_root=True)
     pools = client.pool_list(node)
     start = client.clock()
     report = Every(1.0, client.clock)

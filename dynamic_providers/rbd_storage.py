@@ -1,7 +1,9 @@
 """RbdStorage: a PVE storage of type rbd on a pveceph-managed pool (`/storage`, cluster-wide).
 
-Content, krbd and nodes change in place. Delete is refused while the storage lists volumes: PVE
-itself removes the entry regardless (pve-storage src/PVE/API2/Storage/Config.pm, delete).
+Content, krbd and nodes change in place. A create takes over a storage of its id only when it is
+what create makes (logic/storage.py, takeover): that finishes a create an interrupted run made.
+Delete is refused while the storage lists volumes: PVE itself removes the entry regardless
+(pve-storage src/PVE/API2/Storage/Config.pm, delete).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dynamic_providers.errors import NotFound, ProxmoxHciError, PveApiError, Uns
 from dynamic_providers.logic import storage
 from dynamic_providers.logic.spec import NoOutputs
 from dynamic_providers.logic.storage import LiveStorage, StorageInputs
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.client import PveClient
 
 
@@ -31,10 +34,11 @@ class RbdStorageProvider(PveProvider[StorageInputs, NoOutputs]):
         inputs = self.load(props)
         sid = inputs.storage
         client = self.client()
-        live = live_storage(client, sid)
-        if live is not None:
-            storage.check_adoptable(live, inputs)
-            params = storage.update_params(live, inputs)
+        entry = storage.find(client.storage_list(), sid)
+        if entry is not None:
+            take = storage.takeover(entry, inputs)
+            notice(take.message)
+            params = storage.update_params(storage.live_view(entry), inputs) if take.converge else None
             if params:
                 client.storage_update(sid, **params)
         else:

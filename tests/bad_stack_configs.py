@@ -279,5 +279,5 @@ CASES: tuple[BadConfig, ...] = (
     ),
     # -- keys ---------------------------------------------------------------------------------------
     BadConfig("unknown top-level key", {"poolz": []}, "poolz", "unknown key"),
-    BadConfig("required key missing", {"managers": DROP}, "managers", "is required but not set"),
+    BadConfig("required key missing", {"managers": DROP}, "managers", "missing configuration value", pulumi=True),
 )

@@ -13,11 +13,12 @@ to CephPool.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.networks import cluster_network_overlap
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Takeover, decide, differ
 from dynamic_providers.logic.validators import between
 from dynamic_providers.values import as_int, is_unknown, parse_ini
 
@@ -100,14 +101,21 @@ def read_global(conf_text: str) -> LiveInit:
     }
 
 
-def adopt_mismatches(found: LiveInit, inputs: InitInputs) -> list[str]:
-    """What differs between an initialised cluster and the inputs (each a readable phrase)."""
-    pairs: list[tuple[str, Any, Any]] = [
-        ("network", found["network"], inputs.network),
-        ("cluster_network", found["cluster_network"], inputs.cluster_network),
-        ("size", found["size"], inputs.size),
-        ("min_size", found["min_size"], inputs.min_size),
-    ]
-    return [
-        f"{key} is {found!r}, not {wanted!r}" for key, found, wanted in pairs if found is not None and found != wanted
-    ]
+def takeover(found: LiveInit, inputs: InitInputs) -> Takeover:
+    """An initialised cluster: taken over when [global] records what this init writes, else refused.
+
+    None of it can change (see the module docstring), so every difference blocks; a value [global]
+    does not record (pool defaults written by hand elsewhere) is not held against it.
+    """
+    differences = differ("network", found["network"], inputs.network)
+    differences += differ("cluster_network", found["cluster_network"], inputs.cluster_network)
+    for key, live, wanted in (("size", found["size"], inputs.size), ("min_size", found["min_size"], inputs.min_size)):
+        if live is not None:
+            differences += differ(key, live, wanted)
+    return decide(
+        f"Ceph's configuration (fsid {found['fsid']})",
+        differences,
+        adopt=False,
+        fix="Change the inputs to match, or change the cluster by hand first",
+        facts=f"public network {found['network']}",
+    )

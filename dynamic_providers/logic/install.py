@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from dynamic_providers.errors import AlreadyExists
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Difference, Takeover, decide
 
 RELEASES = rules.CEPH_RELEASES  # PVE 8: quincy, reef, squid; PVE 9: squid, tentacle
 RELEASE_OF_MAJOR = {17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
@@ -71,21 +71,19 @@ def release_from_mons(mons: list[dict[str, Any]], node: str) -> str | None:
     return None
 
 
-def create_action(
-    node: str, installed: bool, release: str | None, wanted: str, adopt: bool
-) -> Literal["install", "adopt"]:
-    """Run the installer, or take over what is there; raises when what is there cannot be taken over."""
+def create_action(node: str, installed: bool, release: str | None, wanted: str, adopt: bool) -> Takeover | None:
+    """None: run the installer. Else the takeover of what is installed: the declared release is what
+    the installer would leave; a release that cannot be read needs adopt=true; another one is refused."""
     if not installed:
-        return "install"
-    if release is not None and release != wanted:
-        raise AlreadyExists(
-            f"Ceph {release} is installed on {node}, not {wanted}: set version={release!r}, or "
-            "upgrade the node by hand first"
-        )
-    if not adopt:
-        found = f"Ceph {release}" if release else "Ceph (release not readable)"
-        raise AlreadyExists(
-            f"{found} is already installed on {node}; set adopt=true to manage that installation "
-            "instead of installing it"
-        )
-    return "adopt"
+        return None
+    if release is None:
+        difference = Difference("version", "installed, release not readable", wanted, adoptable=True)
+    else:
+        difference = Difference("version", release, wanted)
+    return decide(
+        f"the Ceph packages on {node}",
+        [] if release == wanted else [difference],
+        adopt=adopt,
+        fix=f"Set version={release!r}, or upgrade the node by hand first",
+        facts=f"Ceph {release}",
+    )

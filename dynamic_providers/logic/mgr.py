@@ -3,7 +3,7 @@
 The first MON's task creates `mgr.<node>` by itself (pve-manager PVE/API2/Ceph/MON.pm: createmon
 calls createmgr for the first monitor), so a manager with the declared id on the declared node is
 always taken over, `adopt` or not: refusing it would make the standard first-MON layout
-impossible to declare.
+impossible to declare. The same rule finishes an interrupted create (logic/takeover.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dynamic_providers.errors import AlreadyExists
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Takeover, decide, differ
 from dynamic_providers.values import is_unknown
 
 RUNNING_STATES = ("active", "standby")
@@ -50,13 +50,17 @@ def find(mgrs: list[dict[str, Any]], mgr_id: str) -> dict[str, Any] | None:
     return next((mgr for mgr in mgrs if mgr.get("name") == mgr_id), None)
 
 
-def check_adoptable(entry: dict[str, Any], node: str) -> None:
-    host = entry.get("host")
-    if host and host != node:
-        raise AlreadyExists(
-            f"manager '{entry.get('name')}' already exists on node {host}, not {node}; choose "
-            "another mgr_id or remove that manager first"
-        )
+def takeover(entry: dict[str, Any], node: str) -> Takeover:
+    """The MGR listed under our id: taken over if it runs on our node (the only thing create decides)."""
+    mgr_id = entry.get("name")
+    host = entry.get("host") or None
+    return decide(
+        f"mgr.{mgr_id}",
+        differ("node", host, node) if host else [],
+        adopt=False,
+        fix=f"Choose another mgr_id, or remove that manager first (pveceph mgr destroy {mgr_id})",
+        facts=f"on {host or node}",
+    )
 
 
 def removal_refusal(mgrs: list[dict[str, Any]], mgr_id: str, allow_last_removal: bool) -> str | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from dynamic_providers.errors import AlreadyExists
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Difference, Takeover, decide, differ
 from dynamic_providers.values import as_bool, is_unknown, mon_address_ip
 
 MIN_MONS = 3  # below this a single failure can cost quorum
@@ -20,7 +21,7 @@ class MonInputs:
     # Stored resolved: the node's name when not given (PVE's default id).
     mon_id: str | None = param(default=None, on_change="replace", validate=rules.service_id, default_from="node")
     allow_shrink: bool = param(default=False)
-    adopt: bool = param(default=False)
+    adopt: bool = param(default=False)  # recorded only: a MON is taken over when it is ours (takeover())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,20 +75,34 @@ def live_view(entry: dict[str, Any]) -> LiveMon:
     }
 
 
-def check_adoptable(entry: dict[str, Any], node: str, address: str | None, adopt: bool) -> None:
-    mon_id = entry.get("name")
+def takeover(entry: dict[str, Any], node: str, address: str | None, public_network: str | None) -> Takeover:
+    """The MON listed under our id: taken over if it runs on our node at our address, else refused.
+
+    With no address declared, PVE picks the node's one address in the public network (pve-manager
+    PVE/API2/Ceph/MON.pm, find_mon_ips, which refuses a node with several), so any address there
+    is the one it would pick. Nothing about a MON is adoptable: `adopt` changes nothing here.
+    """
+    mon_id = str(entry.get("name"))
     live = live_view(entry)
-    if live["node"] and live["node"] != node:
-        raise AlreadyExists(
-            f"monitor '{mon_id}' already exists on node {live['node']}, not {node}; choose another "
-            "mon_id or remove that monitor first"
-        )
-    if address and live["address"] and live["address"] != address:
-        raise AlreadyExists(
-            f"monitor '{mon_id}' already exists on {node} with address {live['address']}, not {address}"
-        )
-    if not adopt:
-        raise AlreadyExists(f"monitor '{mon_id}' already exists on {node}; set adopt=true to manage it")
+    differences = differ("node", live["node"], node)
+    if address is not None:
+        differences += differ("address", live["address"], address)
+    elif public_network and live["address"] and not _inside(live["address"], public_network):
+        differences.append(Difference("address", live["address"], f"an address in {public_network}"))
+    return decide(
+        f"mon.{mon_id}",
+        differences,
+        adopt=False,
+        fix=f"Remove that monitor first (pveceph mon destroy {mon_id}), or declare it as it is (its node, address)",
+        facts=f"on {live['node']} at {live['address']}",
+    )
+
+
+def _inside(address: str, network: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
 
 
 def removal_refusal(

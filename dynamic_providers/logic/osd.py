@@ -8,6 +8,7 @@ from typing import Any, Literal
 from dynamic_providers.errors import AlreadyExists, NotFound, UnsafeToProceed
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Difference, Takeover, decide, differ
 from dynamic_providers.values import as_bool, as_int, is_unknown
 
 
@@ -68,13 +69,18 @@ def osd_ids_on(disk: dict[str, Any]) -> list[int]:
 
 @dataclass(frozen=True)
 class CreatePlan:
-    action: Literal["create", "wipe_then_create", "adopt"]
+    action: Literal["create", "wipe_then_create", "take_over"]
     devpath: str
-    osd_id: int | None = None  # for adopt
+    osd_id: int | None = None  # for take_over: the OSD the disk holds (takeover() decides)
 
 
-def plan_create(node: str, device: str, disk: dict[str, Any] | None, *, wipe: bool, adopt: bool) -> CreatePlan:
-    """From the disk's entry in disks/list: adopt its OSD, wipe it first, create, or refuse."""
+def devname(devpath: str) -> str:
+    """/dev/sdb -> sdb: how PVE names a disk in task ids and OSD metadata (verify_blockdev_path, basename)."""
+    return devpath.removeprefix("/dev/")
+
+
+def plan_create(node: str, device: str, disk: dict[str, Any] | None, *, wipe: bool) -> CreatePlan:
+    """From the disk's entry in disks/list: look at the OSD it holds, wipe it first, create, or refuse."""
     if disk is None:
         raise NotFound(f"device {device} is not among the disks of node {node} (GET /nodes/{node}/disks/list)")
     devpath = str(disk.get("devpath"))
@@ -85,9 +91,7 @@ def plan_create(node: str, device: str, disk: dict[str, Any] | None, *, wipe: bo
                 f"{devpath} on {node} holds several OSDs ({', '.join(f'osd.{i}' for i in ids)}); "
                 "one CephOsd cannot manage them"
             )
-        if not adopt:
-            raise AlreadyExists(f"{devpath} on {node} already holds osd.{ids[0]}; set adopt=true to manage it")
-        return CreatePlan("adopt", devpath, ids[0])
+        return CreatePlan("take_over", devpath, ids[0])
     if disk.get("used"):
         if not wipe:
             raise UnsafeToProceed(
@@ -133,11 +137,72 @@ def tree_osds(tree: dict[str, Any]) -> dict[int, OsdState]:
     return out
 
 
-def adopt_mismatches(state: OsdState, node: str, inputs: OsdInputs) -> list[str]:
-    out = []
-    if state.host != node:
-        out.append(f"osd.{state.osd_id} sits under host {state.host} in CRUSH, not {node}")
-    wanted = inputs.crush_device_class
-    if wanted and state.device_class and wanted != state.device_class:
-        out.append(f"its device class is {state.device_class}, not {wanted}")
+@dataclass(frozen=True)
+class FoundOsd:
+    """What the cluster says about the OSD a disk holds: its tree entry (None: not in this cluster's
+    OSD map) and its metadata through our node (None: PVE says it is not on this host)."""
+
+    osd_id: int
+    state: OsdState | None
+    metadata: dict[str, Any] | None
+
+
+def metadata_devices(metadata: dict[str, Any]) -> dict[str, list[str]]:
+    """GET .../osd/{id}/metadata `devices` -> {block|db|wal: [physical device names]} (comma- or space-joined
+    in PVE's answer: pve-manager PVE/API2/Ceph/OSD.pm, osddetails)."""
+    out: dict[str, list[str]] = {}
+    for entry in metadata.get("devices") or []:
+        names = str(entry.get("physical_device") or "").replace(",", " ").split()
+        out.setdefault(str(entry.get("device")), []).extend(devname(name) for name in names)
     return out
+
+
+def takeover(
+    node: str, disk: dict[str, Any], disks: list[dict[str, Any]], found: FoundOsd, inputs: OsdInputs
+) -> Takeover:
+    """The OSD a disk holds: taken over if it is exactly what this create makes, else refused.
+
+    Ours means: an OSD of this cluster (in its OSD map; PVE reads a disk's OSD id from its LVM tags,
+    whatever cluster wrote them: pve-storage src/PVE/Diskmanage.pm, get_ceph_volume_infos), under this
+    host, whose block device is this disk, with the declared DB/WAL devices, device class and
+    encryption. A fact PVE does not report is adoptable: taken over only with adopt=true.
+    """
+    devpath = str(disk.get("devpath"))
+    osd_id = found.osd_id
+    subject = f"osd.{osd_id} on {devpath} of {node}"
+    fix = (
+        f"If the data on {devpath} is not needed, wipe the disk (PVE: Disks > Wipe Disk, or "
+        f"`ceph-volume lvm zap --destroy {devpath}` on {node}) and run again; otherwise declare the OSD as it is"
+    )
+    if found.state is None:
+        other = "an OSD not in this cluster's OSD map (another cluster's, or a destroyed OSD's leftover)"
+        return decide(subject, [Difference("cluster", other, "an OSD of this cluster")], adopt=False, fix=fix)
+    if found.metadata is None:
+        where = "another host, says PVE (GET .../osd/{id}/metadata)"
+        return decide(subject, [Difference("node", where, node)], adopt=False, fix=fix)
+    differences = differ("node", found.state.host, node)
+    devices = metadata_devices(found.metadata)
+    block = devices.get("block") or []
+    if block:
+        differences += differ("device", ",".join(block), devname(devpath))
+    else:
+        differences.append(Difference("device", "not reported by PVE", devname(devpath), adoptable=True))
+    for kind, declared in (("db", inputs.db_device), ("wal", inputs.wal_device)):
+        wanted = _devname_of(disks, declared)
+        differences += differ(f"{kind}_device", ",".join(devices.get(kind) or []) or None, wanted)
+    if inputs.crush_device_class:
+        differences += differ("crush_device_class", found.state.device_class or None, inputs.crush_device_class)
+    encrypted = disk.get("osdencrypted", found.metadata.get("osd", {}).get("encrypted"))
+    if encrypted is None:
+        differences.append(Difference("encrypted", "not reported by PVE", inputs.encrypted, adoptable=True))
+    else:
+        differences += differ("encrypted", as_bool(encrypted), inputs.encrypted)
+    facts = f"this cluster's, under host {node}, on {devname(devpath)}, class {found.state.device_class or 'auto'}"
+    return decide(subject, differences, adopt=inputs.adopt, fix=fix, facts=facts)
+
+
+def _devname_of(disks: list[dict[str, Any]], device: str | None) -> str | None:
+    if device is None:
+        return None
+    disk = find_disk(disks, device)
+    return devname(str(disk.get("devpath"))) if disk else devname(device)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from dynamic_providers.errors import AlreadyExists
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Difference, Takeover, decide, differ
 from dynamic_providers.values import as_int, is_unknown
 
 INTERNAL_POOLS = rules.INTERNAL_POOLS
@@ -187,19 +187,41 @@ def refreshed_inputs(old: PoolInputs, live: LivePool) -> Refreshed:
     return out
 
 
-def check_adoptable(live: LivePool, inputs: PoolInputs) -> None:
-    """Adoption requires what cannot change in place to match; the rest is converged by an update."""
+# The rule a pool gets when none is named: Ceph's osd_pool_default_crush_rule picks the cluster's
+# first replicated rule, which a new cluster names replicated_rule (ceph src/crush/CrushWrapper.cc,
+# add_simple_rule at mkfs; src/mon/OSDMonitor.cc, prepare_new_pool).
+DEFAULT_CRUSH_RULE = "replicated_rule"
+
+
+def takeover(live: LivePool, objects: int, inputs: PoolInputs) -> Takeover:
+    """A pool of our name: taken over when it is what create makes (these settings, empty), else refused.
+
+    Its application cannot change (Ceph refuses a second one): another one blocks. Settings an update
+    can change, and data in the pool (create makes an empty pool), need adopt=true.
+    """
     name = inputs.pool_name
-    if live["application"] not in (None, inputs.application):
-        raise AlreadyExists(
-            f"pool '{name}' exists with application {live['application']!r}, not "
-            f"{inputs.application!r}; a pool's application cannot be changed"
-        )
-    if not inputs.adopt:
-        raise AlreadyExists(
-            f"pool '{name}' already exists; set adopt=true to manage it (PVE would otherwise "
-            "silently reconfigure it with a second create)"
-        )
+    differences = []
+    if live["application"] is not None:
+        differences += differ("application", live["application"], inputs.application)
+    else:
+        differences.append(Difference("application", None, inputs.application, adoptable=True))
+    differences += differ("size", live["size"], inputs.size, adoptable=True)
+    differences += differ("min_size", live["min_size"], inputs.min_size, adoptable=True)
+    differences += differ("autoscale_mode", live["autoscale_mode"], inputs.autoscale_mode, adoptable=True)
+    differences += differ("crush_rule", live["crush_rule"], inputs.crush_rule or DEFAULT_CRUSH_RULE, adoptable=True)
+    if inputs.pg_num is not None and inputs.autoscale_mode != "on":
+        differences += differ("pg_num", live["pg_num"], inputs.pg_num, adoptable=True)
+    differences += differ("target_size_ratio", live["target_size_ratio"], inputs.target_size_ratio, adoptable=True)
+    if objects > 0 or live["bytes_used"] > 0:
+        held = f"{objects} objects, {live['bytes_used']} bytes"
+        differences.append(Difference("contents", held, "empty (a create makes an empty pool)", adoptable=True))
+    return decide(
+        f"pool '{name}'",
+        differences,
+        adopt=inputs.adopt,
+        fix="A pool's application cannot be changed: use another pool name, or remove that pool first",
+        facts=f"size {live['size']}/{live['min_size']}, rule {live['crush_rule']}, empty",
+    )
 
 
 def storages_using(storages: list[dict[str, Any]], name: str) -> list[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from dynamic_providers.errors import AlreadyExists
 from dynamic_providers.logic import rules
 from dynamic_providers.logic.spec import NoOutputs, Spec, param, resource_inputs
+from dynamic_providers.logic.takeover import Difference, Takeover, decide, differ
 from dynamic_providers.values import as_bool, is_unknown, split_list
 
 CONTENT_TYPES = rules.RBD_CONTENT
@@ -104,14 +104,32 @@ def live_view(entry: dict[str, Any]) -> LiveStorage:
     }
 
 
-def check_adoptable(live: LiveStorage, inputs: StorageInputs) -> None:
-    sid = inputs.storage
-    if live["type"] != "rbd":
-        raise AlreadyExists(f"storage '{sid}' already exists with type {live['type']!r}, not rbd")
-    if live["pool"] != inputs.pool:
-        raise AlreadyExists(f"storage '{sid}' already exists on pool {live['pool']!r}, not {inputs.pool!r}")
-    if not inputs.adopt:
-        raise AlreadyExists(f"storage '{sid}' already exists; set adopt=true to manage it")
+# What GET /storage lists for an RBD storage create makes (storage.cfg's keys, and the digest). Any other
+# option (monhost, username, namespace, data-pool, disable, ...) is something create never writes: an
+# external cluster, another namespace, a disabled storage (pve-storage src/PVE/Storage/RBDPlugin.pm).
+CREATED_KEYS = frozenset({"storage", "type", "pool", "content", "krbd", "nodes", "digest", "shared"})
+
+
+def takeover(entry: dict[str, Any], inputs: StorageInputs) -> Takeover:
+    """A storage of our id: taken over when it is an RBD storage on our pool with our options.
+
+    Its type, pool and options create never writes block; content, krbd and nodes, which an update
+    changes, need adopt=true.
+    """
+    live = live_view(entry)
+    differences = differ("type", live["type"], "rbd") + differ("pool", live["pool"], inputs.pool)
+    for key in sorted(set(entry) - CREATED_KEYS):
+        differences.append(Difference(key, entry[key], None))
+    differences += differ("content", sorted(live["content"]), sorted(inputs.content), adoptable=True)
+    differences += differ("krbd", live["krbd"], bool(inputs.krbd), adoptable=True)
+    differences += differ("nodes", live["nodes"], sorted(inputs.nodes) if inputs.nodes else None, adoptable=True)
+    return decide(
+        f"storage '{inputs.storage}'",
+        differences,
+        adopt=inputs.adopt,
+        fix="Use another storage id, or remove that storage first (pvesm remove; its volumes stay where they are)",
+        facts=f"rbd on pool {live['pool']}, content {','.join(live['content'])}",
+    )
 
 
 def deletion_refusal(sid: str, volumes: list[dict[str, Any]], allowed: bool) -> str | None:

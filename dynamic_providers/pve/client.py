@@ -91,6 +91,22 @@ class PveClient:
         """The task log's lines after the first `start` (PVE's own paging: read_task_log start/limit)."""
         return self.task_log(upid, limit=limit, start=start)
 
+    def active_tasks(
+        self, node: str, task_type: str, *, vmid: int | None = None, as_root: bool = False
+    ) -> list[dict[str, Any]]:
+        """The node's running tasks of one type (`source=active`: PVE lists finished ones by default).
+
+        A token sees only its own tasks without Sys.Audit on /nodes/{node}; root@pam sees every task
+        (pve-manager PVE/API2/Tasks.pm node_tasks), so root-only resources ask as root.
+        """
+        path = f"/nodes/{node}/tasks"
+        params = {"source": "active", "typefilter": task_type, "vmid": vmid, "limit": 100}
+        if as_root:
+            rows = self.root_call(f"listing the running tasks of {node}", "GET", path, **params)
+        else:
+            rows = self.call("GET", path, **params)
+        return list(rows or [])
+
     def wait_task(self, upid: str, timeout: float, what: str) -> TaskResult:
         return wait_task(
             Upid.parse(upid),
@@ -123,14 +139,22 @@ class PveClient:
 
     def first_online(self, candidates: Sequence[str]) -> str:
         """The first of `candidates` PVE reports online: where cluster-wide calls go."""
-        if self._nodes is None:
-            self._nodes = self.nodes()
-        status = {str(row.get("node")): str(row.get("status", "unknown")) for row in self._nodes}
-        for node in candidates:
-            if status.get(node) == "online":
-                return node
+        up = self.online(candidates)
+        if up:
+            return up[0]
+        status = self._node_status()
         seen = ", ".join(f"{node}={status.get(node, 'not in the cluster')}" for node in candidates)
         raise NotFound(f"none of api_nodes is online ({seen or 'api_nodes is empty'})")
+
+    def online(self, candidates: Sequence[str]) -> list[str]:
+        """Those of `candidates` PVE reports online, in their order."""
+        status = self._node_status()
+        return [node for node in candidates if status.get(node) == "online"]
+
+    def _node_status(self) -> dict[str, str]:
+        if self._nodes is None:
+            self._nodes = self.nodes()
+        return {str(row.get("node")): str(row.get("status", "unknown")) for row in self._nodes}
 
     def via_any(self, node: str, call: Callable[[str], T]) -> T:
         """call(node) for a cluster-wide read; if that node is unreachable, through another online one.
@@ -244,9 +268,15 @@ class PveClient:
     def osd_tree(self, node: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/ceph/osd") or {})
 
-    def osd_metadata(self, node: str, osd_id: int) -> dict[str, Any]:
-        """`osd metadata` of one OSD, on the node that hosts it: addresses, version, devices (OSD.pm osddetails)."""
-        return dict(self.call("GET", f"/nodes/{node}/ceph/osd/{osd_id}/metadata") or {})
+    def osd_metadata(self, node: str, osd_id: int) -> dict[str, Any] | None:
+        """The OSD's details through its node, or None where PVE says it is not on that node
+        ("OSD 'N' does not exists on host 'X'": pve-manager PVE/API2/Ceph/OSD.pm, osddetails)."""
+        try:
+            return dict(self.call("GET", f"/nodes/{node}/ceph/osd/{osd_id}/metadata") or {})
+        except PveApiError as exc:
+            if "does not exist" in exc.message:
+                return None
+            raise
 
     def osd_in(self, node: str, osd_id: int) -> None:
         self.call("POST", f"/nodes/{node}/ceph/osd/{osd_id}/in")

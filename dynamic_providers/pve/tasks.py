@@ -59,6 +59,23 @@ class Upid:
         return cls(raw=str(raw), node=parts[1], type=parts[5], id=parts[6], user=parts[7])
 
 
+def running(rows: list[dict[str, Any]], task_type: str, task_id: str) -> list[str]:
+    """UPIDs of the `task_type` tasks on `task_id` that are still running, oldest first.
+
+    `rows` is GET /nodes/{node}/tasks?source=active: PVE lists a running task with status RUNNING,
+    and one that ended but is not archived yet with its exit status (pve-manager PVE/API2/Tasks.pm,
+    node_tasks); a task without a status is taken as running.
+    """
+    found = [
+        row
+        for row in rows
+        if row.get("type") == task_type
+        and str(row.get("id") or "") == task_id
+        and str(row.get("status") or "RUNNING") == "RUNNING"
+    ]
+    return [str(row["upid"]) for row in sorted(found, key=lambda row: int(row.get("starttime") or 0))]
+
+
 def poll_interval(elapsed: float) -> float:
     """Seconds to wait before the next status poll of a task that has run `elapsed` seconds."""
     floor = LONG_POLL if elapsed >= LONG_TASK else MIN_POLL

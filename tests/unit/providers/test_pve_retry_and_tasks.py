@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
 
 from dynamic_providers.errors import PveApiError, TaskFailed, TaskTimeout
+from dynamic_providers.interrupted import finish_interrupted
+from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.retry import RetryPolicy, is_transient
-from dynamic_providers.pve.tasks import FOLLOW_EVERY, LONG_TASK, Upid, exit_ok, poll_interval, wait_task
+from dynamic_providers.pve.tasks import FOLLOW_EVERY, LONG_TASK, Upid, exit_ok, poll_interval, running, wait_task
 
 UPID = "UPID:pve2:00001234:00005678:6B08B6CD:cephcreatemon:mon.pve2:root@pam:"
 
@@ -160,3 +162,70 @@ def test_wait_task_timeout_is_an_error_not_none() -> None:
     with pytest.raises(TaskTimeout, match="still running after 5 s"):
         run(task, timeout=5)
     assert 4.9 <= task.now <= 5.0 + 1e-9  # it did not oversleep the deadline
+
+
+# -- tasks left running by an interrupted run -----------------------------------------------------
+
+
+def _row(upid_type: str, task_id: str, status: str | None, start: int) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "upid": f"UPID:pve1:0000{start:04X}:00000000:{start:08X}:{upid_type}:{task_id}:root@pam:",
+        "type": upid_type,
+        "id": task_id,
+        "starttime": start,
+    }
+    if status is not None:
+        row["status"] = status
+    return row
+
+
+def test_running_picks_our_type_and_id_still_running_oldest_first() -> None:
+    rows = [
+        _row("cephcreatemon", "mon.pve2", "RUNNING", 20),
+        _row("cephcreatemon", "mon.pve2", None, 10),  # a lister that leaves the status out of running tasks
+        _row("cephcreatemon", "mon.pve2", "OK", 5),  # ended, not archived yet
+        _row("cephcreatemon", "mon.pve3", "RUNNING", 30),
+        _row("cephdestroymon", "mon.pve2", "RUNNING", 40),
+    ]
+    assert [Upid.parse(u).raw.split(":")[4] for u in running(rows, "cephcreatemon", "mon.pve2")] == [
+        "0000000A",
+        "00000014",
+    ]
+    assert running(rows, "cephcreateosd", "sdb") == []
+
+
+class _Tasks:
+    """A client with two running tasks: the first ends OK, the second fails."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.asked: list[tuple[str, str, bool]] = []
+        self.waited: list[str] = []
+
+    def active_tasks(self, node: str, task_type: str, *, vmid: int | None = None, as_root: bool = False) -> Any:
+        self.asked.append((node, task_type, as_root))
+        return self.rows
+
+    def wait_task(self, upid: str, timeout: float, what: str) -> Any:
+        self.waited.append(upid)
+        if len(self.waited) == 2:
+            raise TaskFailed(what, upid, "pve1", "cephcreateosd sdb", "device busy", [])
+        return None
+
+
+def test_finish_interrupted_waits_for_each_and_reports_a_failure_without_raising(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rows = [_row("cephcreateosd", "sdb", "RUNNING", 1), _row("cephcreateosd", "sdb", "RUNNING", 2)]
+    fake = _Tasks(rows)
+    with caplog.at_level("INFO", logger="dynamic_providers.notices"):
+        waited = finish_interrupted(cast(PveClient, fake), "pve1", "cephcreateosd", "sdb", "creating", 60, as_root=True)
+    assert waited == 2 and fake.waited == [rows[0]["upid"], rows[1]["upid"]]
+    assert fake.asked == [("pve1", "cephcreateosd", True)]
+    assert "still running" in caplog.text and "failed (device busy)" in caplog.text
+
+
+def test_finish_interrupted_with_nothing_running_asks_once_and_waits_for_nothing() -> None:
+    fake = _Tasks([_row("cephcreateosd", "sdc", "RUNNING", 1)])
+    assert finish_interrupted(cast(PveClient, fake), "pve1", "cephcreateosd", "sdb", "creating", 60) == 0
+    assert fake.waited == []
