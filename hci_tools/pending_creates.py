@@ -41,6 +41,8 @@ class Pending:
     urn: str
     type: str
     inputs: Mapping[str, Any]
+    parent: str | None = None  # its parent's URN
+    protect: bool = False
 
     @property
     def name(self) -> str:
@@ -70,7 +72,13 @@ def pending_creates(export: Mapping[str, Any]) -> list[Pending]:
     """The pending creates of `pulumi stack export`'s document."""
     operations = (export.get("deployment") or {}).get("pending_operations") or []
     return [
-        Pending(str(op["resource"]["urn"]), str(op["resource"]["type"]), op["resource"].get("inputs") or {})
+        Pending(
+            str(op["resource"]["urn"]),
+            str(op["resource"]["type"]),
+            op["resource"].get("inputs") or {},
+            op["resource"].get("parent"),
+            bool(op["resource"].get("protect", False)),
+        )
         for op in operations
         if op.get("type") == "creating"
     ]

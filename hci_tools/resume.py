@@ -14,7 +14,10 @@ command whatever was interrupted, and a no-op when nothing is pending:
    decides each (hci_tools/pending_creates.py): import what PVE holds when it is the declared object,
    clear the rest (our dynamic resources' creates take over what was made; anything else is created);
    a conflict is refused, naming both sides, and then nothing is changed;
-3. runs `pulumi refresh --yes --skip-preview --import-pending-creates URN ID ... --clear-pending-creates`.
+3. imports what it matched with `pulumi import --file` (the URN's name, parent and PVE's id), then
+   clears the pending creates with `pulumi refresh --yes --skip-preview --clear-pending-creates`.
+   (Not `refresh --import-pending-creates`: Pulumi 3.274 marks such a create "importing" and then
+   drops it, as its snapshot keeps only pending creates: pulumi/pulumi pkg/backend/journal.go.)
 
 Pending updates and deletes need nothing: Pulumi drops them at the next update, whose update or
 delete runs again and resumes from what the cluster holds (docs/architecture.md, "Resuming").
@@ -27,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,12 +120,28 @@ def finish_vm_creates(client: PveClient, pending: Sequence[Pending]) -> None:
             finish_interrupted(client, node, "qmcreate", str(vmid), what, CREATE_TIMEOUT, vmid=vmid)
 
 
-def refresh_args(resolutions: Sequence[Resolution]) -> list[str]:
-    args = ["refresh", "--yes", "--skip-preview"]
+def import_file(resolutions: Sequence[Resolution]) -> dict[str, Any] | None:
+    """`pulumi import --file`'s document for the matched pending creates (None: nothing to import).
+
+    Each keeps its URN: the name, type and parent of the pending create; its provider is the
+    stack's default one for the package (what the program uses), so none is named.
+    """
+    names: dict[str, str] = {}
+    resources = []
     for item in resolutions:
-        if item.action == "import" and item.id is not None:
-            args += ["--import-pending-creates", item.pending.urn, "--import-pending-creates", item.id]
-    return [*args, "--clear-pending-creates"]
+        if item.action != "import" or item.id is None:
+            continue
+        entry: dict[str, Any] = {"type": item.pending.type, "name": item.pending.name, "id": item.id}
+        if item.pending.parent:
+            parent = f"parent{len(names)}"
+            names[parent] = item.pending.parent
+            entry["parent"] = parent
+        entry["protect"] = item.pending.protect
+        resources.append(entry)
+    return {"nameTable": names, "resources": resources} if resources else None
+
+
+CLEAR = ("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
 
 
 def resume(pulumi: Pulumi, client_of: Any = None) -> int:
@@ -145,7 +165,15 @@ def resume(pulumi: Pulumi, client_of: Any = None) -> int:
     if refused:
         print(f"{len(refused)} pending create(s) refused; the stack's state was not changed", file=sys.stderr)
         return 1
-    pulumi.run(*refresh_args(resolutions))
+    spec = import_file(resolutions)
+    if spec is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(spec, handle)
+        try:
+            pulumi.run("import", "--yes", "--skip-preview", "--generate-code=false", "--file", handle.name)
+        finally:
+            os.unlink(handle.name)
+    pulumi.run(*CLEAR)
     imported = sum(1 for item in resolutions if item.action == "import")
     print(f"resumed: {imported} imported, {len(resolutions) - imported} cleared; now run `pulumi up`")
     return 0

@@ -20,7 +20,7 @@ from hci_tools.pending_creates import (
     pending_creates,
     resolve,
 )
-from hci_tools.resume import refresh_args
+from hci_tools.resume import import_file
 
 APP1 = {
     "nodeName": "pve1",
@@ -112,16 +112,12 @@ def test_apt_repositories_are_imported_when_configured() -> None:
     assert resolve(pending(APT_REPOSITORY, {**enabled, "index": 1}), facts).action == "clear"
 
 
-def test_refresh_imports_the_matched_and_clears_the_rest() -> None:
+def test_the_import_file_keeps_each_urns_name_parent_and_protection() -> None:
     facts = PveFacts(vms={101: ("pve1", APP1_CONFIG)})
-    results = [resolve(pending(VM, APP1, "vm"), facts), resolve(pending("pulumi-python:dynamic/ceph:Osd", {}), facts)]
-    assert refresh_args(results) == [
-        "refresh",
-        "--yes",
-        "--skip-preview",
-        "--import-pending-creates",
-        "urn:pulumi:dev::proxmox-hci::proxmoxve:index/vmLegacy:VmLegacy::vm",
-        "--import-pending-creates",
-        "pve1/101",
-        "--clear-pending-creates",
-    ]
+    vm = Pending(f"urn:pulumi:dev::proxmox-hci::comp${VM}::hci-vm-app1-qemu", VM, APP1, "urn:parent", True)
+    results = [resolve(vm, facts), resolve(pending("pulumi-python:dynamic/ceph:Osd", {}), facts)]
+    assert import_file(results) == {
+        "nameTable": {"parent0": "urn:parent"},
+        "resources": [{"type": VM, "name": "hci-vm-app1-qemu", "id": "pve1/101", "parent": "parent0", "protect": True}],
+    }
+    assert import_file(results[1:]) is None
