@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,14 +62,18 @@ class KillPoint:
     after: float = 0.0  # seconds after the step is seen
     signal: int = signal.SIGKILL
 
-    def seen(self, tasks: Sequence[dict[str, Any]], requests: dict[tuple[str, str], int], before: int) -> bool:
+    def seen(
+        self, tasks: Sequence[dict[str, Any]], known: set[str], requests: dict[tuple[str, str], int], before: int
+    ) -> bool:
+        """Has this run reached the step: a new task of ours (not among `known`), or one more request?"""
         if self.task is not None:
             kind, ident = self.task
-            return any(t["type"] == kind and t["id"] == ident for t in tasks)
+            return any(t["type"] == kind and t["id"] == ident and t["upid"] not in known for t in tasks)
         return self.request is not None and requests.get(self.request, 0) > before
 
 
-# Each inside a different kind of step of the dev stack's cold up (kinds and ids from its task log).
+# Each inside a different kind of step of the dev stack's cold up (kinds and ids from its task log), in
+# the order a run reaches them, so that each recovery can itself be killed at the next one (CHAIN).
 UP_POINTS: tuple[KillPoint, ...] = (
     KillPoint("vm-103", "VM create (local storage, first thing created)", task=("qmcreate", "103")),
     KillPoint("install", "Ceph install (pveceph install in the node's terminal)", task=("vncshell", "")),
@@ -80,19 +85,21 @@ UP_POINTS: tuple[KillPoint, ...] = (
     KillPoint("osd", "OSD create (ceph-volume on the disk)", task=("cephcreateosd", "sdb"), after=1.5),
     KillPoint("pool", "pool create", task=("cephcreatepool", DATA_POOL)),
     KillPoint("storage", "RBD storage create (a call, no task)", request=("POST", "/storage")),
-    KillPoint("vm-101", "VM create on Ceph", task=("qmcreate", "101")),
     KillPoint("disk-move", "live disk move to Ceph", task=("qmmove", "103")),
     KillPoint("ha", "HA resource create (a call, no task)", request=("POST", "/cluster/ha/resources")),
+    # Runs beside the disk move, so a chain cannot reach both; the bench runs it on a lab of its own.
+    KillPoint("vm-101", "VM create on Ceph", task=("qmcreate", "101")),
 )
+CHAIN = tuple(point for point in UP_POINTS if point.name != "vm-101")
 DESTROY_POINTS: tuple[KillPoint, ...] = (
     KillPoint("destroy-ha-rule", "HA rule delete", request=("DELETE", "/cluster/ha/rules/{rule}")),
     KillPoint("destroy-ha-resource", "HA resource delete", request=("DELETE", "/cluster/ha/resources/{sid}")),
     KillPoint("destroy-ha-resource-2", "second HA resource delete", request=("DELETE", "/cluster/ha/resources/{sid}")),
 )
 INTERRUPT_POINTS: tuple[KillPoint, ...] = (
+    KillPoint("ctrl-c-vm", "VM create", task=("qmcreate", "103"), signal=signal.SIGINT),
     KillPoint("ctrl-c-mon", "MON create", task=("cephcreatemon", "mon.pve2"), after=1.0, signal=signal.SIGINT),
     KillPoint("ctrl-c-osd", "OSD create", task=("cephcreateosd", "sdb"), after=1.0, signal=signal.SIGINT),
-    KillPoint("ctrl-c-vm", "VM create", task=("qmcreate", "101"), signal=signal.SIGINT),
 )
 
 
@@ -100,8 +107,12 @@ INTERRUPT_POINTS: tuple[KillPoint, ...] = (
 class Interrupted:
     point: KillPoint
     returncode: int
-    at: float  # seconds into the run
+    at: float  # seconds into the run; -1: the run ended before reaching the step
     log: str
+
+    @property
+    def reached(self) -> bool:
+        return self.at >= 0
 
 
 @dataclass
@@ -116,22 +127,34 @@ class Recovery:
 
 
 class DataWriter:
-    """Writes known bytes into an RBD image as soon as the pool exists, and checks them later."""
+    """Writes known bytes into an RBD image as soon as the stack's RBD storage exists, and checks them later.
+
+    Not before: until its create is recorded, a pool is the run's to finish, and a pool that already
+    holds data is not one a create makes (logic/pool.py, takeover). Once the storage on it exists,
+    the pool's create is in the state, and the data is what a VM would have written.
+    """
 
     def __init__(self, lab: Any, directory: Path) -> None:
         self.lab = lab
         self.path = directory / "drill-data.bin"
         self.digest: str | None = None
+        self._writer: threading.Thread | None = None
 
     def write_if_possible(self) -> None:
-        if self.digest is not None or DATA_POOL not in self._pools():
-            return
+        """Start the write once the storage exists, in a thread: the caller's polling must not stall."""
+        if self._writer is None and self._storage_exists():
+            self._writer = threading.Thread(target=self._write, daemon=True)
+            self._writer.start()
+
+    def _write(self) -> None:
         data = os.urandom(DATA_BYTES)
         self.path.write_bytes(data)
         self.lab.rbd("import", str(self.path), f"{DATA_POOL}/{DATA_IMAGE}")
         self.digest = hashlib.sha256(data).hexdigest()
 
     def problem(self) -> str | None:
+        if self._writer is not None:
+            self._writer.join()
         if self.digest is None:
             return None
         back = self.path.with_suffix(".back")
@@ -140,11 +163,8 @@ class DataWriter:
         found = hashlib.sha256(back.read_bytes()).hexdigest()
         return None if found == self.digest else f"data written before the kill changed: {found} != {self.digest}"
 
-    def _pools(self) -> list[str]:
-        try:
-            return str(self.lab.ceph("osd", "pool", "ls", timeout=10)).split()
-        except (AssertionError, subprocess.SubprocessError):
-            return []
+    def _storage_exists(self) -> bool:
+        return any(s.get("storage") in STORAGES for s in self.lab.api().storage.get())
 
 
 def pulumi_command(project: PulumiProject, *args: str) -> list[str]:
@@ -162,6 +182,7 @@ def interrupt(
     """Run `pulumi <command>` and signal its process group when `point`'s step is seen."""
     log = project.root / f"interrupted-{point.name}.log"
     before = lab.request_counts().get(point.request, 0) if point.request else 0
+    known = {t["upid"] for t in lab.tasks()}
     start = time.monotonic()
     with log.open("w") as sink:
         run = subprocess.Popen(
@@ -175,13 +196,14 @@ def interrupt(
     at = -1.0
     try:
         while time.monotonic() - start < STEP_TIMEOUT:
-            if run.poll() is not None:
-                break  # it ended before the step: the point was missed (the caller sees returncode 0)
+            ended = run.poll() is not None
             if data is not None:
                 data.write_if_possible()
             tasks = lab.tasks() if point.task else []
             requests = lab.request_counts() if point.request else {}
-            if point.seen(tasks, requests, before):
+            if ended:
+                break  # it ended before the step was seen: the point was missed (`reached` is false)
+            if point.seen(tasks, known, requests, before):
                 time.sleep(point.after)
                 at = time.monotonic() - start
                 os.killpg(run.pid, point.signal)
@@ -195,24 +217,42 @@ def interrupt(
     return Interrupted(point, returncode, at, log.read_text())
 
 
+def prepare(project: PulumiProject, killed: bool) -> Recovery:
+    """What comes before the next run: `pulumi cancel` (after a kill; the lock the killed run left),
+    then `python -m hci_tools.resume`. Both non-interactive, the same whatever was interrupted."""
+    sequence: list[list[str]] = [pulumi_command(project, "cancel", "--yes")] if killed else []
+    sequence.append([sys.executable, "-m", "hci_tools.resume", "--stack", project.stack])
+    return _run_all(project, sequence)
+
+
+def finish(project: PulumiProject, command: Sequence[str]) -> Recovery:
+    """The one plain run that must converge."""
+    return _run_all(project, [pulumi_command(project, *command)])
+
+
 def recover(project: PulumiProject, command: Sequence[str], killed: bool) -> Recovery:
-    """cancel (after a kill), hci_tools.resume, and the command again; each non-interactive."""
+    """prepare() then finish(): the whole documented recovery, timed."""
+    before, after = prepare(project, killed), None
+    if before.ok:
+        after = finish(project, command)
+    steps = before.steps + (after.steps if after else [])
+    output = before.output + ("\n" + after.output if after else "")
+    return Recovery(before.seconds + (after.seconds if after else 0.0), steps, output)
+
+
+def _run_all(project: PulumiProject, sequence: Sequence[Sequence[str]]) -> Recovery:
     start = time.monotonic()
     steps: list[tuple[str, int]] = []
     output = []
-    sequence: list[list[str]] = []
-    if killed:
-        sequence.append(pulumi_command(project, "cancel", "--yes"))
-    sequence.append([sys.executable, "-m", "hci_tools.resume", "--stack", project.stack])
-    sequence.append(pulumi_command(project, *command))
     env = {**project.env, "PYTHONPATH": str(REPO)}
     for cmd in sequence:
-        out = subprocess.run(cmd, cwd=project.root, env=env, capture_output=True, text=True, check=False)
-        steps.append((" ".join(cmd[:3]), out.returncode))
+        out = subprocess.run(list(cmd), cwd=project.root, env=env, capture_output=True, text=True, check=False)
+        # `pulumi cancel` fails when there is no lock to cancel (the run ended on its own): not a failure.
+        code = 0 if list(cmd[1:2]) == ["cancel"] else out.returncode
+        steps.append((" ".join(cmd[:3]), code))
         output.append(f"$ {' '.join(cmd)}\n{out.stdout[-4000:]}{out.stderr[-4000:]}")
-        if out.returncode != 0 and cmd[1:2] != ["cancel"]:  # cancel fails when the lock is already gone
+        if code != 0:
             break
-    steps = [(cmd, 0 if cmd.startswith("pulumi cancel") else code) for cmd, code in steps]
     return Recovery(time.monotonic() - start, steps, "\n".join(output))
 
 
