@@ -11,6 +11,7 @@ from fakepve.routing import check_digest
 from lab import errors
 from lab.handlers.base import LabArea, Route
 from lab.models.apt import AptError
+from lab.models.cluster import ceph_package_version
 
 
 class AptApi(LabArea):
@@ -26,16 +27,22 @@ class AptApi(LabArea):
     async def _apt_versions(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
         """Package versions: PVE's own, and Ceph's once installed on the node.
 
-        The Ceph packages are the host's real ones (Debian's 16.x), whatever release the install
-        asked for: the lab reports what actually runs.
+        A PVE node lists the ceph packages `pveceph install` put there (pve-manager PVE/API2/APT.pm,
+        versions), of the release it installed; the lab lists that release too, as X.2.0-lab (the
+        release numbers of PVE/Ceph/Releases.pm), so what a provider reads back is what PVE would show.
+        The daemons themselves are the host's Ceph whatever release was installed; the host's own
+        package version is only shown for a release the table does not know.
         """
         pve_version = self.version
         rows = [
             _package("proxmox-ve", pve_version, "The Proxmox Virtual Environment"),
             _package("pve-manager", pve_version, "The Proxmox Virtual Environment"),
         ]
-        if self.cluster.is_installed(v["node"]):
-            version = await asyncio.to_thread(host_package_version, "ceph-common")
+        release = self.cluster.installed.get(v["node"])
+        if release is not None:
+            version = ceph_package_version(release)
+            if version is None:
+                version = await asyncio.to_thread(host_package_version, "ceph-common")
             rows += [
                 _package(name, version, "distributed storage and file system")
                 for name in ("ceph", "ceph-common", "ceph-mon", "ceph-mgr", "ceph-osd")

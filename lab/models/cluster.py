@@ -12,6 +12,16 @@ from lab.spec import LabSpec
 # and `pveceph install`'s repositories (pve-manager PVE/CLI/pveceph.pm, install's --repository enum).
 CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
 DEFAULT_RELEASE = {8: "quincy", 9: "squid"}
+# Each release's version series (`release` in pve-manager PVE/Ceph/Releases.pm).
+CEPH_RELEASE_NUMBERS = {"quincy": "17.2", "reef": "18.2", "squid": "19.2", "tentacle": "20.2"}
+
+
+def ceph_package_version(release: str) -> str | None:
+    """The version a node lists for the ceph packages of `release` (X.2.0-lab), None for a release PVE does not ship."""
+    number = CEPH_RELEASE_NUMBERS.get(release)
+    return f"{number}.0-lab" if number else None
+
+
 REPOSITORIES = ("enterprise", "no-subscription", "test")
 
 

@@ -52,11 +52,9 @@ def test_install_then_read_then_adopt_rules(drive: Any, hci_lab: Any) -> None:
     assert res.id == "pve1" and res.outs["installed_version"] == "squid"
     assert hci_lab.control("GET", "/lab/status")["nodes"]["pve1"]["ceph_installed"] == "squid"
     assert install.read(res).id == "pve1"
-    # The lab's packages are the host's own Ceph, of a release PVE does not ship, so the release
-    # cannot be read back: taking the installation over needs adopt (logic/install.py create_action).
-    with pytest.raises(AlreadyExists, match=r"release not readable.*set adopt=true"):
-        install.create(node="pve1")
-    assert install.create(node="pve1", adopt=True).id == "pve1"
+    assert install.create(node="pve1").id == "pve1"  # the declared release: taken over
+    with pytest.raises(AlreadyExists, match="version is 'squid' there, 'tentacle' here"):
+        install.create(node="pve1", version="tentacle", adopt=True)
 
 
 def test_repository_change_reruns_the_installer(drive: Any, hci_lab: Any) -> None:
