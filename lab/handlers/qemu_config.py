@@ -37,13 +37,18 @@ class QemuConfigApi(LabArea):
         return [("PUT", "/nodes/{node}/qemu/{vmid}/unlink", self._qm_unlink)]
 
     async def _request_values(self, request: web.Request) -> dict[str, Any]:
-        """The request's parameters as PVE's RESTHandler hands them on (list parameters normalised), checked."""
+        """The request's parameters as PVE's RESTHandler hands them on (list parameters normalised), checked
+        and typed by the schema."""
         match = self.resolve(request, API)
         values: dict[str, Any] = await params(request)
         if match is not None and request.method in match.methods:
             values = normalize_legacy_param_formats(values, match.methods[request.method].get("parameters"))
-        self._verify(request, values)
-        return values
+        # Stored as the schema check typed them, as PVE parses each value by its schema type before it
+        # writes the config (pve-common PVE/JSONSchema.pm check_prop via PVE::RESTHandler), so a GET
+        # answers integers and booleans as numbers (qemu-server PVE/API2/Qemu.pm vm_config), which bpg
+        # decodes as int64 and refuses as strings. Only the sent keys: not the path's node and vmid.
+        checked = self._verify(request, values)
+        return {key: checked.get(key, value) for key, value in values.items()}
 
     async def _config_put(self, request: web.Request) -> web.Response:
         values = await self._request_values(request)

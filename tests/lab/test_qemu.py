@@ -163,6 +163,16 @@ def test_create_and_destroy_allocate_and_free_rbd_images(api: Any, rbd: FakeRbd)
     assert volids(api, "pve1", "ceph-vm") == set()
 
 
+def test_a_config_change_reads_back_typed_as_pve_answers(api: Any) -> None:
+    """PVE stores a change by its schema type: integers and booleans come back as numbers (bpg decodes them)."""
+    create_vm(api, "pve1", 100, scsi0="local-lvm:1")
+    api.nodes("pve1").qemu(100).config.put(cores="2", onboot="1", name="typed")
+    wait_task(api, api.nodes("pve1").qemu(100).config.post(sockets="2"))
+    got = config(api, "pve1", 100)
+    assert (got["cores"], got["onboot"], got["sockets"], got["name"]) == (2, 1, 2, "typed")
+    assert wait_task(api, api.nodes("pve1").qemu(100).delete())[0] == "OK"
+
+
 def test_storage_content_follows_the_pool(api: Any, rbd: FakeRbd) -> None:
     rbd.images["vms/vm-555-disk-3"] = {"size": GIB, "snaps": set()}  # made outside PVE
     rbd.images["vms/not-a-pve-image"] = {"size": GIB, "snaps": set()}  # PVE's rbd_ls skips these
