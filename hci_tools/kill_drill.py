@@ -14,8 +14,9 @@ MONs, MGRs, OSDs, pools, storages, VMs and HA resources; no pending operation in
 export`; `pulumi up --expect-no-changes` passes; and the data written before the kill reads back
 intact.
 
-tests/e2e/test_kill_drill.py chains points on one lab (each recovery is itself killed at the next
-point); bench/kill_drill.py runs every point on a fresh lab and prints the table.
+tests/e2e/test_kill_drill.py chains a few points of different kinds on one lab (each recovery is itself
+killed at the next point); bench/kill_drill.py runs every point, each recovered to convergence, and
+prints the table.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class KillPoint:
     request: tuple[str, str] | None = None  # (method, path template) of a call PVE answers without a task
     after: float = 0.0  # seconds after the step is seen
     signal: int = signal.SIGKILL
+    nth: int = 1  # for a request: the nth one of this run
 
     def seen(
         self, tasks: Sequence[dict[str, Any]], known: set[str], requests: dict[tuple[str, str], int], before: int
@@ -69,7 +71,7 @@ class KillPoint:
         if self.task is not None:
             kind, ident = self.task
             return any(t["type"] == kind and t["id"] == ident and t["upid"] not in known for t in tasks)
-        return self.request is not None and requests.get(self.request, 0) > before
+        return self.request is not None and requests.get(self.request, 0) >= before + self.nth
 
 
 # Each inside a different kind of step of the dev stack's cold up (kinds and ids from its task log), in
@@ -94,13 +96,20 @@ CHAIN = tuple(point for point in UP_POINTS if point.name != "vm-101")
 DESTROY_POINTS: tuple[KillPoint, ...] = (
     KillPoint("destroy-ha-rule", "HA rule delete", request=("DELETE", "/cluster/ha/rules/{rule}")),
     KillPoint("destroy-ha-resource", "HA resource delete", request=("DELETE", "/cluster/ha/resources/{sid}")),
-    KillPoint("destroy-ha-resource-2", "second HA resource delete", request=("DELETE", "/cluster/ha/resources/{sid}")),
+    KillPoint(
+        "destroy-ha-resource-2", "second HA resource delete", request=("DELETE", "/cluster/ha/resources/{sid}"), nth=2
+    ),
 )
-INTERRUPT_POINTS: tuple[KillPoint, ...] = (
-    KillPoint("ctrl-c-vm", "VM create", task=("qmcreate", "103"), signal=signal.SIGINT),
+# Ctrl-C: Pulumi cancels, waits for the steps in flight and ends; nothing to `pulumi cancel` after it.
+FRESH_INTERRUPTS: tuple[KillPoint, ...] = (
     KillPoint("ctrl-c-mon", "MON create", task=("cephcreatemon", "mon.pve2"), after=1.0, signal=signal.SIGINT),
     KillPoint("ctrl-c-osd", "OSD create", task=("cephcreateosd", "sdb"), after=1.0, signal=signal.SIGINT),
 )
+# In an up that puts back what `destroy --exclude-protected` removed (the HA objects).
+SHARED_INTERRUPTS: tuple[KillPoint, ...] = (
+    KillPoint("ctrl-c-ha", "HA resource create", request=("POST", "/cluster/ha/resources"), signal=signal.SIGINT),
+)
+INTERRUPT_POINTS = FRESH_INTERRUPTS + SHARED_INTERRUPTS
 
 
 @dataclass
