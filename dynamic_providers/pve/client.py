@@ -163,7 +163,8 @@ class PveClient:
         from every node.
         """
         try:
-            return call(node)
+            with self._api.without_unreachable_wait():  # another node answers now: no waiting for this one
+                return call(node)
         except (PveUnreachable, PveApiError) as exc:
             if isinstance(exc, PveApiError) and exc.status not in PROXY_STATUSES:
                 raise

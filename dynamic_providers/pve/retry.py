@@ -35,6 +35,9 @@ class RetryPolicy:
     factor: float = 2.0
     max_delay: float = 4.0
     jitter: float = 0.2  # +- this fraction, so parallel providers do not retry in lockstep
+    # PVE's proxy could not reach the node (595/596): a node rebooting or its pvedaemon restarting is
+    # back within a minute or two, so these go on at max_delay until this many seconds have passed.
+    unreachable_for: float = 120.0
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """The waits between tries: attempts - 1 of them, growing, capped."""
@@ -65,22 +68,46 @@ def is_transient(exc: BaseException, method: str) -> bool:
     return isinstance(exc, requests.exceptions.Timeout) and method == "GET"
 
 
+def retry_reason(exc: BaseException) -> str:
+    """A retried failure in a few words, for the operator's output."""
+    if isinstance(exc, PveApiError):
+        return f"{exc.status} {'(a proxy page)' if exc.html else exc.message}"
+    return type(exc).__name__
+
+
 def with_retries(
-    call: Callable[[], T], method: str, what: str, policy: RetryPolicy, sleep: Callable[[float], None]
+    call: Callable[[], T],
+    method: str,
+    what: str,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    on_retry: Callable[[int, BaseException, float], None] | None = None,
 ) -> T:
     """Run call(); repeat it after transient failures, as the policy allows.
 
-    A final transport failure becomes PveUnreachable; a final PVE answer is re-raised as is.
+    A node PVE's proxy cannot reach (595/596) is waited for until `policy.unreachable_for` seconds
+    of waits have passed, however many tries that takes. `on_retry(try_number, failure, delay)` is
+    told of each retry before its wait. A final transport failure becomes PveUnreachable; a final PVE
+    answer is re-raised as is.
     """
     delays = policy.delays()
+    waited = 0.0
+    tries = 1
     while True:
         try:
             return call()
         except (PveApiError, requests.exceptions.RequestException) as exc:
             delay = next(delays, None) if is_transient(exc, method) else None
+            unreachable = isinstance(exc, PveApiError) and exc.status in PROXY_STATUSES
+            if delay is None and unreachable and waited < policy.unreachable_for:
+                delay = policy.max_delay
             if delay is None:
                 if isinstance(exc, requests.exceptions.RequestException):
-                    tries = f" after {policy.attempts} tries" if is_transient(exc, method) else ""
-                    raise PveUnreachable(f"{what}: {type(exc).__name__}{tries}: {exc}") from exc
+                    tried = f" after {tries} tries" if is_transient(exc, method) else ""
+                    raise PveUnreachable(f"{what}: {type(exc).__name__}{tried}: {exc}") from exc
                 raise
+            tries += 1
+            if on_retry is not None:
+                on_retry(tries, exc, delay)
             sleep(delay)
+            waited += delay

@@ -8,9 +8,11 @@ told apart from PVE's answers, and every call needs retries and an explicit time
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import requests
@@ -19,8 +21,9 @@ from proxmoxer.backends.https import Backend
 
 from dynamic_providers.engine_watch import ensure_engine_alive
 from dynamic_providers.errors import PveApiError, PveAuthError
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.credentials import Credentials
-from dynamic_providers.pve.retry import RetryPolicy, with_retries
+from dynamic_providers.pve.retry import RetryPolicy, retry_reason, with_retries
 
 Auth = Literal["token", "ticket"]
 # (connect, read) seconds. Synchronous Ceph calls can sit behind a 10 s lock plus a 60 s RADOS timeout.
@@ -45,10 +48,27 @@ class Transport:
         self._session: requests.Session | None = None
         self._base_url = ""
 
+    @contextlib.contextmanager
+    def without_unreachable_wait(self) -> Iterator[None]:
+        """Calls in the block give up on an unreachable node after the usual tries (the caller has another)."""
+        policy = self._policy
+        self._policy = dataclasses.replace(policy, unreachable_for=0.0)
+        try:
+            yield
+        finally:
+            self._policy = policy
+
     def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
         """Send one API call; returns PVE's `data`. Transient faults are retried per the policy."""
         what = f"{method} {path}"
-        return with_retries(lambda: self._once(method, path, _clean(params)), method, what, self._policy, self._sleep)
+
+        def retrying(tries: int, failure: BaseException, delay: float) -> None:
+            # Kept in the run's output, so an operator (and bench/faults_up.py) sees what was retried.
+            notice(f"retrying {what} after {retry_reason(failure)}: try {tries} in {delay:.1f} s")
+
+        return with_retries(
+            lambda: self._once(method, path, _clean(params)), method, what, self._policy, self._sleep, retrying
+        )
 
     def _once(self, method: str, path: str, params: dict[str, Any]) -> Any:
         if method != "GET":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
@@ -10,7 +11,7 @@ import requests
 from dynamic_providers.errors import PveApiError, TaskFailed, TaskTimeout
 from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.pve.client import PveClient
-from dynamic_providers.pve.retry import RetryPolicy, is_transient
+from dynamic_providers.pve.retry import RetryPolicy, is_transient, retry_reason, with_retries
 from dynamic_providers.pve.tasks import FOLLOW_EVERY, LONG_TASK, Upid, exit_ok, poll_interval, running, wait_task
 
 UPID = "UPID:pve2:00001234:00005678:6B08B6CD:cephcreatemon:mon.pve2:root@pam:"
@@ -229,3 +230,42 @@ def test_finish_interrupted_with_nothing_running_asks_once_and_waits_for_nothing
     fake = _Tasks([_row("cephcreateosd", "sdc", "RUNNING", 1)])
     assert finish_interrupted(cast(PveClient, fake), "pve1", "cephcreateosd", "sdb", "creating", 60) == 0
     assert fake.waited == []
+
+
+def failing(failures: Sequence[BaseException]) -> Any:
+    """A call that raises each of `failures` in turn, then answers "done"."""
+    left = list(failures)
+
+    def call() -> str:
+        if left:
+            raise left.pop(0)
+        return "done"
+
+    return call
+
+
+def test_an_unreachable_node_is_waited_for_a_bounded_time_and_each_retry_is_told() -> None:
+    policy = RetryPolicy(attempts=3, first_delay=1, max_delay=4, jitter=0, unreachable_for=20)
+    slept: list[float] = []
+    told: list[tuple[int, str]] = []
+    down = [api_error(595, "No route to host") for _ in range(6)]
+    result = with_retries(
+        failing(down), "POST", "POST /x", policy, slept.append, lambda n, exc, d: told.append((n, retry_reason(exc)))
+    )
+    assert result == "done"
+    assert slept == [1, 2, 4, 4, 4, 4]  # the policy's 2 retries, then max_delay until 20 s were waited
+    assert told[0] == (2, "595 No route to host") and told[-1][0] == 7
+    # Longer than unreachable_for: PVE's answer after the last try.
+    with pytest.raises(PveApiError, match="No route to host"):
+        with_retries(failing([api_error(595, "No route to host")] * 9), "POST", "POST /x", policy, slept.append)
+
+
+def test_other_transient_faults_keep_the_policy_attempts() -> None:
+    policy = RetryPolicy(attempts=3, first_delay=1, max_delay=4, jitter=0, unreachable_for=20)
+    slept: list[float] = []
+    lock = api_error(500, "cfs-lock 'file-ceph_conf' error: got lock request timeout")
+    with pytest.raises(PveApiError, match="cfs-lock"):
+        with_retries(failing([lock] * 3), "POST", "POST /x", policy, slept.append)
+    assert slept == [1, 2]
+    assert retry_reason(api_error(502, "<html/>", html=True)) == "502 (a proxy page)"
+    assert retry_reason(requests.exceptions.ConnectionError("reset")) == "ConnectionError"
