@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
+import time
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from lab.handlers.base import LabArea
+from lab.models.locks import LockTimeout
+
+# A request for one node: /api2/json/nodes/{node}/... (what pveproxy forwards to that node).
+NODE_IN_PATH = re.compile(r"^/api2/(?:json|extjs)/nodes/([^/]+)")
 
 # fakepve's fault switches that other processes may flip: name -> (method, allowed keyword arguments).
 FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -39,6 +45,8 @@ class LabControlApi(LabArea):
         r.add_get("/lab/status", self._ctl_status)
         r.add_post("/lab/nodes/{node}/fail", self._ctl_fail_node)
         r.add_post("/lab/nodes/{node}/recover", self._ctl_recover_node)
+        r.add_post("/lab/faults/node_unreachable", self._ctl_node_unreachable)
+        r.add_post("/lab/faults/ceph_conf_locked", self._ctl_ceph_conf_locked)
         r.add_post("/lab/faults/{fault}", self._ctl_fault)
         r.add_post("/lab/faults-clear", self._ctl_faults_clear)
         # First in the chain: control requests skip fakepve's middleware, so injected network faults
@@ -51,6 +59,11 @@ class LabControlApi(LabArea):
         if request.path.endswith("/") and request.path.startswith("/api2/") and request.path.count("/") > 3:
             return await self._without_trailing_slash(request)
         if not request.path.startswith("/lab/"):
+            node = NODE_IN_PATH.match(request.path)
+            if node and self.cluster.is_unreachable(node.group(1), time.monotonic()):
+                # pveproxy could not reach the node's pvedaemon (pve-http-server
+                # src/PVE/APIServer/AnyEvent.pm proxy_request: AnyEvent::HTTP's 595).
+                return web.json_response({"data": None, "message": "No route to host"}, status=595)
             return await handler(request)
         auth = request.headers.get("Authorization", "")
         tokenid, _, secret = auth.removeprefix("PVEAPIToken=").partition("=")
@@ -164,9 +177,25 @@ class LabControlApi(LabArea):
         getattr(self, method)(**args)
         return web.json_response({"data": None})
 
+    async def _ctl_node_unreachable(self, request: web.Request) -> web.Response:
+        """{"node": N, "secs": S}: every request naming node N gets 595 for S seconds; N keeps running."""
+        args = await request.json()
+        self.cluster.make_unreachable(str(args["node"]), time.monotonic() + float(args["secs"]))
+        return web.json_response({"data": None})
+
+    async def _ctl_ceph_conf_locked(self, request: web.Request) -> web.Response:
+        """{"secs": S}: another client holds the cfs lock on ceph.conf for S seconds, from now."""
+        args = await request.json()
+        try:
+            await self.locks.held_by_another(self.locks.ceph_conf, float(args["secs"]))
+        except LockTimeout:
+            return web.json_response({"data": None, "message": "ceph.conf's lock is held already"}, status=409)
+        return web.json_response({"data": None})
+
     async def _ctl_faults_clear(self, request: web.Request) -> web.Response:
         self.failures.clear()
         self.network.update(latency=0.0, jitter=0.0, node_latency={}, drop_rate=0.0, hang_rate=0.0)
         self.regain_quorum()
         self.ceph_recover()
+        self.cluster.unreachable_until.clear()
         return web.json_response({"data": None})

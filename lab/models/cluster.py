@@ -49,6 +49,18 @@ class ClusterState:
     task_times: dict[str, TaskTimes] = field(default_factory=dict)
     # SHA-256 fingerprint of the certificate the API serves (set when it starts): every node's pve-ssl.pem
     ssl_fingerprint: str = ""
+    # node -> monotonic time until which PVE's proxy cannot reach it (the node itself keeps running)
+    unreachable_until: dict[str, float] = field(default_factory=dict)
+
+    def make_unreachable(self, node: str, until: float) -> None:
+        self.unreachable_until[node] = until
+
+    def is_unreachable(self, node: str, now: float) -> bool:
+        """Does a request for `node` get 595 at `now`? The window ends by itself."""
+        until = self.unreachable_until.get(node)
+        if until is not None and now >= until:
+            del self.unreachable_until[node]
+        return until is not None and now < until
 
     def install(self, node: str, release: str) -> None:
         self.installed[node] = release

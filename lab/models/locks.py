@@ -57,12 +57,32 @@ class ClusterLocks:
 
     def __init__(self) -> None:
         self._locks: dict[str, TimedLock] = {}
+        self._holders: set[asyncio.Future[None]] = set()  # held_by_another's tasks, kept until done
 
     def lock(self, name: str, wait: float) -> TimedLock:
         """The named lock (created on first use, so it binds to the running event loop)."""
         if name not in self._locks:
             self._locks[name] = TimedLock(name, wait)
         return self._locks[name]
+
+    async def held_by_another(self, lock: TimedLock, secs: float) -> None:
+        """Another client takes `lock` now and keeps it `secs` seconds (the lab's "ceph.conf locked"
+        fault); returns once it is held. LockTimeout if it cannot be had in the lock's wait."""
+        taken = asyncio.Event()
+
+        async def hold() -> None:
+            async with lock.hold():
+                taken.set()
+                await asyncio.sleep(secs)
+
+        holder = asyncio.ensure_future(hold())
+        self._holders.add(holder)
+        holder.add_done_callback(self._holders.discard)
+        waiter = asyncio.ensure_future(taken.wait())
+        done, _ = await asyncio.wait({holder, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if holder in done:
+            holder.result()
 
     @property
     def ceph_conf(self) -> TimedLock:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from typing import Any
 
 import pytest
@@ -49,6 +52,35 @@ def test_mon_create_survives_a_proxy_page_and_no_route(drive: Any, hci_lab: Any)
     res = drive(CephMonitorProvider).create(node="pve1")
     assert res.outs["in_quorum"] is True
     assert count(hci_lab, "POST", "/nodes/{node}/ceph/mon/{monid}") == 2
+
+
+def test_mon_create_waits_out_a_node_pve_cannot_reach(
+    drive: Any, hci_lab: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """595 for every call naming pve2 for 8 s (the lab's node_unreachable, pve2 itself runs on): the
+    create waits past the usual five tries, says each retry, and makes one MON."""
+    hci_lab.fault("node_unreachable", node="pve2", secs=8)
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="dynamic_providers.notices"):
+        res = drive(CephMonitorProvider).create(node="pve2")
+    assert res.outs["in_quorum"] is True
+    assert time.monotonic() - started >= 8
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying ")]
+    assert len(retries) > 4 and all("595 No route to host" in line for line in retries), retries
+    assert [m["name"] for m in json.loads(hci_lab.ceph("mon", "dump", "--format", "json"))["mons"]].count("pve2") == 1
+
+
+def test_mon_create_retried_while_another_client_holds_ceph_conf(
+    drive: Any, hci_lab: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another client holds the cfs lock on ceph.conf for 12 s: PVE gives up after its 10 s wait, the
+    create's retry gets the lock."""
+    hci_lab.fault("ceph_conf_locked", secs=12)
+    with caplog.at_level(logging.INFO, logger="dynamic_providers.notices"):
+        res = drive(CephMonitorProvider).create(node="pve3")
+    assert res.outs["in_quorum"] is True
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying ")]
+    assert retries and all("cfs-lock 'file-ceph_conf'" in line for line in retries), retries
 
 
 def test_dropped_connections_are_retried(drive: Any, hci_lab: Any) -> None:
