@@ -83,6 +83,7 @@ def run_point(stage: Stage, point: drill.KillPoint, command: Sequence[str]) -> R
         why = f"the run ended (exit {cut.returncode}) before the step:\n{cut.log[-2000:]}"
         return Row(point, command[0], cut.at, False, 0.0, 0, why)
     recovery = drill.recover(stage.project, command, killed=point.signal == signal.SIGKILL)
+    (stage.project.root / f"recovery-{point.name}.log").write_text(recovery.output)
     problems = [] if recovery.ok else [f"recovery failed: {recovery.steps}\n{recovery.output[-3000:]}"]
     problems += drill.problems(stage.lab, stage.project, stage.data, destroyed=destroy)
     duplicates = drill.duplicate_tasks(stage.lab)
@@ -132,7 +133,11 @@ def main() -> None:
     try:
         for n, point in enumerate(fresh):
             stage = new_stage(base / f"{n:02d}-{point.name}")
-            row = report(run_point(stage, point, UP))
+            try:
+                row = report(run_point(stage, point, UP))
+            except BaseException:
+                stop_lab(Path(stage.lab.info.state_dir))
+                raise
             if point.name in chosen:
                 rows.append(row)
             if point.name == SHARED_FROM and shared_needed:

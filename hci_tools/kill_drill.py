@@ -288,6 +288,13 @@ def problems(lab: Any, project: PulumiProject, data: DataWriter | None, *, destr
 
     After `destroy --exclude-protected`, the HA rule and resources are gone and the rest stays.
     """
+    try:
+        return _problems(lab, project, data, destroyed)
+    except (AssertionError, OSError, ValueError, KeyError) as exc:  # no cluster to ask, an API that fails
+        return [f"could not check convergence: {type(exc).__name__}: {str(exc)[:2000]}"]
+
+
+def _problems(lab: Any, project: PulumiProject, data: DataWriter | None, destroyed: bool) -> list[str]:
     out = []
     if not wait_for(lambda: _ceph(lab, "health")["status"] == "HEALTH_OK", HEALTH_TIMEOUT):
         out.append(f"health is {_ceph(lab, 'health')['status']}, not HEALTH_OK")
