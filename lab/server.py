@@ -145,6 +145,21 @@ class LabPve(
         self.cluster.ssl_fingerprint = certificate_fingerprint(Path(certfile))
         await super().start(certfile, keyfile)
 
+    def ceph_slow(self, secs: float, health: str = "HEALTH_WARN") -> None:
+        """fakepve's slow Ceph (its simulated RBD work takes `secs` PVE seconds longer), and the real
+        cluster's too once there is one: a quarter of every OSD's ops delayed by `secs` real seconds."""
+        parent: Any = super()
+        parent.ceph_slow(secs, health)
+        if self.backend.initialized():
+            self.ceph_osds.slow_dispatch(0.25, secs)
+
+    def ceph_recover(self) -> None:
+        was_slow = bool(self.ceph.get("slow"))
+        parent: Any = super()
+        parent.ceph_recover()
+        if was_slow and self.backend.initialized():
+            self.ceph_osds.normal_dispatch()
+
     def set_node_offline(self, node: str, offline: bool = True) -> None:
         """fakepve's offline node (595 for its requests), plus what the HA stack does about it."""
         was_online = self.guests.is_online(node)

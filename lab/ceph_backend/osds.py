@@ -18,9 +18,22 @@ class OsdState:
     in_: bool
 
 
+# Ceph's own fault injection in the OSDs' op dispatch (src/common/options: osd_debug_inject_dispatch_delay_*).
+DISPATCH_DELAY = ("osd_debug_inject_dispatch_delay_probability", "osd_debug_inject_dispatch_delay_duration")
+
+
 class OsdCommands:
     def __init__(self, rados: RadosClient) -> None:
         self.rados = rados
+
+    def slow_dispatch(self, probability: float, seconds: float) -> None:
+        """Every OSD, those made later too (the MON's config database), delays that share of its ops."""
+        for name, value in zip(DISPATCH_DELAY, (probability, seconds), strict=True):
+            self.rados.mon_command("config set", who="osd", name=name, value=str(value))
+
+    def normal_dispatch(self) -> None:
+        for name in DISPATCH_DELAY:
+            self.rados.mon_command("config rm", who="osd", name=name)
 
     def tree(self) -> CephJson:
         """`ceph osd tree`: CRUSH's nodes (root, hosts, OSDs) and the stray OSDs."""
