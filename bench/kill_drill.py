@@ -82,9 +82,10 @@ def run_point(stage: Stage, point: drill.KillPoint, command: Sequence[str]) -> R
     if not cut.reached:
         why = f"the run ended (exit {cut.returncode}) before the step:\n{cut.log[-2000:]}"
         return Row(point, command[0], cut.at, False, 0.0, 0, why)
+    left = [f"left running {drill.SURVIVOR_WINDOW:.0f} s after the signal: {c[:120]}" for c in cut.survivors]
     recovery = drill.recover(stage.project, command, killed=point.signal == signal.SIGKILL)
     (stage.project.root / f"recovery-{point.name}.log").write_text(recovery.output)
-    problems = [] if recovery.ok else [f"recovery failed: {recovery.steps}\n{recovery.output[-3000:]}"]
+    problems = left + ([] if recovery.ok else [f"recovery failed: {recovery.steps}\n{recovery.output[-3000:]}"])
     problems += drill.problems(stage.lab, stage.project, stage.data, destroyed=destroy)
     duplicates = drill.duplicate_tasks(stage.lab)
     return Row(

@@ -30,14 +30,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hci_tools.pulumi_project import REPO, PulumiProject
+from hci_tools.run_processes import RUN_ID_VARIABLE, new_run_id, processes_of
 
 POLL = 0.1  # seconds between two looks at the lab while waiting for a step
 STEP_TIMEOUT = 600.0
+SURVIVOR_WINDOW = 30.0  # no process of a killed run may be left this long after the kill (issue 12, item 8)
 HEALTH_TIMEOUT = 240.0
 DATA_POOL = "vm-pool"
 DATA_IMAGE = "drill-data"
@@ -118,6 +120,7 @@ class Interrupted:
     returncode: int
     at: float  # seconds into the run; -1: the run ended before reaching the step
     log: str
+    survivors: list[str] = field(default_factory=list)  # processes of the run alive SURVIVOR_WINDOW after it
 
     @property
     def reached(self) -> bool:
@@ -192,12 +195,13 @@ def interrupt(
     log = project.root / f"interrupted-{point.name}.log"
     before = lab.request_counts().get(point.request, 0) if point.request else 0
     known = {t["upid"] for t in lab.tasks()}
+    run_id = new_run_id()
     start = time.monotonic()
     with log.open("w") as sink:
         run = subprocess.Popen(
             pulumi_command(project, *command),
             cwd=project.root,
-            env={**project.env, **(env or {})},
+            env={**project.env, **(env or {}), RUN_ID_VARIABLE: run_id},
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a process group of its own, as a CI job's
@@ -223,7 +227,13 @@ def interrupt(
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
-    return Interrupted(point, returncode, at, log.read_text())
+    deadline = time.monotonic() + SURVIVOR_WINDOW
+    while processes_of(run_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    survivors = [command for _, command in processes_of(run_id)]
+    for pid, _ in processes_of(run_id):  # the next run must not race them; the drill reports them
+        os.kill(pid, signal.SIGKILL)
+    return Interrupted(point, returncode, at, log.read_text(), survivors)
 
 
 def prepare(project: PulumiProject, killed: bool) -> Recovery:

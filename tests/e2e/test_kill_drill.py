@@ -72,6 +72,7 @@ def chain(one: Drill, points: Sequence[drill.KillPoint], command: Sequence[str])
             f"the run after {point.name}'s predecessor ended (exit {interrupted.returncode}) before reaching "
             f"{point.name} ({point.step}):\n{interrupted.log[-6000:]}"
         )
+        assert interrupted.survivors == [], f"processes of the run interrupted at {point.name} left running"
         print(f"\n{point.name:24s} {point.step:55s} interrupted at {interrupted.at:5.1f} s")
     assert interrupted is not None
     return drill.recover(one.project, command, killed=interrupted.point.signal == signal.SIGKILL)
