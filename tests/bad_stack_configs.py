@@ -115,7 +115,10 @@ CASES: tuple[BadConfig, ...] = (
     ),
     BadConfig("cluster network not a CIDR", {"clusterNetwork": "banana"}, "clusterNetwork", "not a network"),
     BadConfig(
-        "cluster network of another IP version", {"clusterNetwork": "fd00::/64"}, "clusterNetwork", "same IP version"
+        "cluster network of another IP version",
+        {"clusterNetwork": "fd00::/64"},
+        "clusterNetwork",
+        "use the same version",
     ),
     # -- monitors, managers, api nodes, releases --------------------------------------------------
     BadConfig("two monitors", {"monitors": ["pve1", "pve2"]}, "monitors", "list at least 3 nodes"),

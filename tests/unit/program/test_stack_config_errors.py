@@ -154,10 +154,10 @@ CASES: list[tuple[str, Callable[[Raw], object], str, str]] = [
         "127.77.3.128/25 overlaps publicNetwork 127.77.3.0/24; the networks must be separate",
     ),
     (
-        "cluster network not a CIDR",
+        "cluster network with host bits",
         lambda r: r.update(clusterNetwork="10.20.0.1/24"),
         "clusterNetwork",
-        "'10.20.0.1/24' is not a network in CIDR form",
+        "'10.20.0.1/24' has host bits set; the network is 10.20.0.0/24",
     ),
     (
         "a node's cluster address outside the cluster network",

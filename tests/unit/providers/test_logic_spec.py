@@ -104,7 +104,7 @@ def test_a_network_with_host_bits_is_refused_as_the_model_refuses_it() -> None:
 def test_adding_a_cluster_network_later_is_an_update_not_a_refusal() -> None:
     olds, _ = check_inputs(init.SPEC, {}, {"api_nodes": ["pve1"], "network": "10.0.0.0/24"})
     stored = {k: v for k, v in olds.items() if v is not None}  # Pulumi drops None values
-    news, failures = check_inputs(init.SPEC, stored, {**stored, "cluster_network": "10.9.0.5/24"})
+    news, failures = check_inputs(init.SPEC, stored, {**stored, "cluster_network": " 10.9.0.0/24"})
     assert failures == [] and news["cluster_network"] == "10.9.0.0/24"
     plan = diff_inputs(init.SPEC, stored, news)
     assert (plan.updates, plan.replaces) == (["cluster_network"], [])
