@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hci_tools.pulumi_project import REPO, PulumiProject
+from hci_tools.pulumi_project import REPO, PulumiCommandFailed, PulumiProject
 from hci_tools.run_processes import RUN_ID_VARIABLE, new_run_id, processes_of
 
 POLL = 0.1  # seconds between two looks at the lab while waiting for a step
@@ -300,7 +300,7 @@ def problems(lab: Any, project: PulumiProject, data: DataWriter | None, *, destr
     """
     try:
         return _problems(lab, project, data, destroyed)
-    except (AssertionError, OSError, ValueError, KeyError) as exc:  # no cluster to ask, an API that fails
+    except (AssertionError, OSError, ValueError, KeyError, PulumiCommandFailed) as exc:  # nothing to ask
         return [f"could not check convergence: {type(exc).__name__}: {str(exc)[:2000]}"]
 
 

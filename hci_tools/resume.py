@@ -1,6 +1,6 @@
 """Finish what an interrupted `pulumi up` or `pulumi destroy` left in the stack's state, non-interactively.
 
-    pulumi cancel --yes                          # the killed run's lock (Pulumi's own)
+    pulumi cancel --yes                          # the killed run's lock (Pulumi's own; fails if none)
     python -m hci_tools.resume [--stack NAME]    # this: the pending creates
     pulumi up --yes                              # or `pulumi destroy --yes --exclude-protected`
 
@@ -8,6 +8,9 @@ Run in the project directory with what `pulumi` itself needs (backend, passphras
 credentials the program reads (the stack's proxmoxve:* config, else PROXMOX_VE_*). It is the same
 command whatever was interrupted, and a no-op when nothing is pending:
 
+0. in a `file://` backend, removes the empty `<stack>.json.attrs` a kill during a state write can
+   leave (every command on the stack fails "failed to load checkpoint: EOF" until then; see
+   hci_tools/file_backend.py), and then cancels the killed run's lock;
 1. reads the pending creates from `pulumi stack export` (Pulumi keeps them until someone decides;
    Pulumi's own way, an interactive `pulumi refresh`, is not available in CI);
 2. waits for a VM create PVE is still running for one of them (qmcreate), reads what PVE holds, and
@@ -26,6 +29,7 @@ delete runs again and resumes from what the cluster holds (docs/architecture.md,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -39,6 +43,7 @@ from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.credentials import SOURCES, Credentials
 from dynamic_providers.values import as_int
+from hci_tools import file_backend
 from hci_tools.pending_creates import (
     APT_REPOSITORY_TYPES,
     APT_STANDARD,
@@ -144,7 +149,19 @@ def import_file(resolutions: Sequence[Resolution]) -> dict[str, Any] | None:
 CLEAR = ("refresh", "--yes", "--skip-preview", "--clear-pending-creates")
 
 
-def resume(pulumi: Pulumi, client_of: Any = None) -> int:
+def repair_state(pulumi: Pulumi, repair: Any = file_backend.repair) -> None:
+    """A file backend's empty attributes file a kill left (file_backend.py) removed; then the killed
+    run's lock, which the `pulumi cancel` before this could not reach, cancelled."""
+    removed = repair()
+    for path in removed:
+        print(f"removed {path}: empty, left by a killed run's state write (the checkpoint beside it is whole)")
+    if removed:
+        with contextlib.suppress(ProxmoxHciError):  # no lock left to cancel: the killed run had not taken one
+            pulumi.run("cancel", "--yes")
+
+
+def resume(pulumi: Pulumi, client_of: Any = None, repair: Any = file_backend.repair) -> int:
+    repair_state(pulumi, repair)
     export = pulumi.export()
     pending = pending_creates(export)
     for line in other_pending(export):
