@@ -6,7 +6,7 @@ endpoints (lab/handlers/control.py), from the start or from the moment the lab s
   dropped       10 % of connections dropped (fakepve's flaky_network), every client
   proxy-5xx     a reverse proxy's HTML 502 page, three times each, on task status polls and the
                 MON, OSD and pool creates
-  slow-ceph     slow Ceph from the first OSD create: a quarter of every OSD's ops delayed 0.5 s
+  slow-ceph     slow Ceph from the first OSD create: a fifth of every OSD's messages delayed 0.05 s
                 (Ceph's own dispatch delay injection), fakepve's simulated RBD work slower too
   ceph-conf     another client holds the cfs lock on ceph.conf for 15 s from the cluster's init,
                 so the first MON creates find it taken (PVE gives up after 10 s)
@@ -65,7 +65,7 @@ SCENARIOS = (
     Scenario("proxy-5xx", proxy_pages),
     Scenario(
         "slow-ceph",
-        lambda lab: lab.fault("ceph_slow", secs=0.5),
+        lambda lab: lab.fault("ceph_slow", secs=0.05),
         drill.KillPoint("osd", "OSD create", task=("cephcreateosd", "sdb")),
     ),
     Scenario(

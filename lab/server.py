@@ -147,11 +147,13 @@ class LabPve(
 
     def ceph_slow(self, secs: float, health: str = "HEALTH_WARN") -> None:
         """fakepve's slow Ceph (its simulated RBD work takes `secs` PVE seconds longer), and the real
-        cluster's too once there is one: a quarter of every OSD's ops delayed by `secs` real seconds."""
+        cluster's too once there is one: a fifth of every OSD's messages delayed by `secs` real seconds.
+        The delay holds the OSD's dispatch thread, so keep it small (0.05 s makes ops a few times slower;
+        0.5 s stalls peering and client calls time out)."""
         parent: Any = super()
         parent.ceph_slow(secs, health)
         if self.backend.initialized():
-            self.ceph_osds.slow_dispatch(0.25, secs)
+            self.ceph_osds.slow_dispatch(0.2, secs)
 
     def ceph_recover(self) -> None:
         was_slow = bool(self.ceph.get("slow"))

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from dynamic_providers.errors import MissingCredential, NotFound, PveApiError, PveUnreachable, TaskFailed
+from dynamic_providers.notices import notice
 from dynamic_providers.pve.credentials import ROOT_USER, Credentials
 from dynamic_providers.pve.retry import PROXY_STATUSES, RetryPolicy, is_lock_timeout
 from dynamic_providers.pve.tasks import TaskResult, Upid, wait_task
@@ -130,6 +131,7 @@ class PveClient:
                 delay = next(delays, None) if is_lock_timeout(exc.exitstatus) else None
                 if delay is None:
                     raise
+                notice(f"retrying {what} after its task found a lock busy ({exc.exitstatus}) in {delay:.1f} s")
                 self.sleep(delay)
 
     # -- cluster ---------------------------------------------------------------------------------
