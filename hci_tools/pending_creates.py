@@ -84,6 +84,33 @@ def pending_creates(export: Mapping[str, Any]) -> list[Pending]:
     ]
 
 
+def pending_deletes(export: Mapping[str, Any]) -> list[Pending]:
+    """The pending deletes of pulumi-proxmoxve resources (ours resume by themselves: their delete
+    finds the object gone and succeeds)."""
+    operations = (export.get("deployment") or {}).get("pending_operations") or []
+    return [
+        Pending(str(op["resource"]["urn"]), str(op["resource"]["type"]), op["resource"].get("inputs") or {})
+        for op in operations
+        if op.get("type") == "deleting" and not str(op["resource"]["type"]).startswith(DYNAMIC)
+    ]
+
+
+def delete_done(pending: Pending, facts: PveFacts) -> bool:
+    """Did the interrupted delete finish in PVE? Then Pulumi's rerun of it would fail: bpg's deletes
+    of an HA resource, rule or group refuse one that is gone ("cannot delete service 'vm:101', not
+    HA managed!"). Unknown kinds: False (the rerun decides)."""
+    inputs = pending.inputs
+    if pending.type == HA_RESOURCE:
+        return str(inputs.get("resourceId")) not in facts.ha_resources
+    if pending.type == HA_RULE:
+        return str(inputs.get("rule")) not in facts.ha_rules
+    if pending.type == HA_GROUP:
+        return str(inputs.get("group")) not in facts.ha_groups
+    if pending.type == VM:
+        return as_int(inputs.get("vmId")) not in facts.vms
+    return False
+
+
 def other_pending(export: Mapping[str, Any]) -> list[str]:
     """Pending operations that are not creates (Pulumi drops them at the next update)."""
     operations = (export.get("deployment") or {}).get("pending_operations") or []

@@ -23,7 +23,9 @@ command whatever was interrupted, and a no-op when nothing is pending:
    drops it, as its snapshot keeps only pending creates: pulumi/pulumi pkg/backend/journal.go.)
 
 Pending updates and deletes need nothing: Pulumi drops them at the next update, whose update or
-delete runs again and resumes from what the cluster holds (docs/architecture.md, "Resuming").
+delete runs again and resumes from what the cluster holds (docs/architecture.md, "Resuming"). Except
+a pulumi-proxmoxve delete that PVE finished: bpg's rerun would fail on the missing object ("not HA
+managed!"), so that resource is dropped from the state (`pulumi state delete URN`).
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ from hci_tools.pending_creates import (
     Pending,
     PveFacts,
     Resolution,
+    delete_done,
     other_pending,
     pending_creates,
+    pending_deletes,
     resolve,
 )
 
@@ -164,16 +168,22 @@ def resume(pulumi: Pulumi, client_of: Any = None, repair: Any = file_backend.rep
     repair_state(pulumi, repair)
     export = pulumi.export()
     pending = pending_creates(export)
-    for line in other_pending(export):
-        print(f"pending {line}: the next update runs it again")
-    if not pending:
-        print("no pending create: nothing to resume")
-        return 0
+    deletes = pending_deletes(export)
     facts = PveFacts()
-    if any(not item.type.startswith(DYNAMIC) for item in pending):  # only those need PVE's view
+    if deletes or any(not item.type.startswith(DYNAMIC) for item in pending):  # only those need PVE's view
         client = client_of() if client_of else PveClient(credentials(pulumi))
         finish_vm_creates(client, pending)
-        facts = read_facts(client, pending)
+        facts = read_facts(client, [*pending, *deletes])
+    done = [gone for gone in deletes if delete_done(gone, facts)]
+    for gone in done:  # its rerun would fail on the object it deleted
+        pulumi.run("state", "delete", gone.urn, "--yes")
+        print(f"dropped {gone.name} ({gone.type}) from the state: its interrupted delete was done in PVE")
+    for line in other_pending(export):
+        if not any(line.endswith(gone.urn) for gone in done):
+            print(f"pending {line}: the next update runs it again")
+    if not pending:
+        print("no pending create: nothing more to resume")
+        return 0
     resolutions = [resolve(item, facts) for item in pending]
     for item in resolutions:
         target = f" as {item.id}" if item.action == "import" else ""

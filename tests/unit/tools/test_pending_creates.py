@@ -16,8 +16,10 @@ from hci_tools.pending_creates import (
     VM,
     Pending,
     PveFacts,
+    delete_done,
     other_pending,
     pending_creates,
+    pending_deletes,
     resolve,
 )
 from hci_tools.resume import import_file
@@ -121,3 +123,30 @@ def test_the_import_file_keeps_each_urns_name_parent_and_protection() -> None:
         "resources": [{"type": VM, "name": "hci-vm-app1-qemu", "id": "pve1/101", "parent": "parent0", "protect": True}],
     }
     assert import_file(results[1:]) is None
+
+
+def test_a_pulumi_proxmoxve_delete_pve_finished_is_done_and_one_it_did_not_is_not() -> None:
+    SID = "vm:101"  # noqa: N806
+    export = {
+        "deployment": {
+            "pending_operations": [
+                {
+                    "type": "deleting",
+                    "resource": {"urn": "u1", "type": HA_RESOURCE, "inputs": {"resourceId": "vm:101"}},
+                },
+                {"type": "deleting", "resource": {"urn": "u2", "type": HA_RULE, "inputs": {"rule": "hci-nodes"}}},
+                {"type": "deleting", "resource": {"urn": "u3", "type": "pulumi-python:dynamic/ceph:Pool"}},
+                {"type": "updating", "resource": {"urn": "u4", "type": VM, "inputs": APP1}},
+            ]
+        }
+    }
+    deletes = pending_deletes(export)
+    assert [d.urn for d in deletes] == ["u1", "u2"]  # ours resume by themselves; an update reruns
+    facts = PveFacts(ha_rules={"hci-nodes": {"rule": "hci-nodes"}})
+    assert [delete_done(d, facts) for d in deletes] == [True, False]
+    assert delete_done(pending(VM, APP1), PveFacts(vms={101: ("pve1", APP1_CONFIG)})) is False
+    assert delete_done(pending(VM, APP1), PveFacts()) is True
+    assert (
+        delete_done(pending(APT_STANDARD, {"node": "pve1", "handle": "ceph-squid-no-subscription"}), PveFacts())
+        is False
+    )
