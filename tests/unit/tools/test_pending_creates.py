@@ -126,7 +126,6 @@ def test_the_import_file_keeps_each_urns_name_parent_and_protection() -> None:
 
 
 def test_a_pulumi_proxmoxve_delete_pve_finished_is_done_and_one_it_did_not_is_not() -> None:
-    SID = "vm:101"  # noqa: N806
     export = {
         "deployment": {
             "pending_operations": [
