@@ -50,6 +50,7 @@ APT_UPDATE_SECONDS = 2.0
 FETCH_SECONDS = 6.0
 UNPACK_SECONDS = 10.0
 RELOAD_SECONDS = 2.0
+RELOAD_AT_LEAST = 0.2
 
 
 class InstallTarget(Protocol):
@@ -244,7 +245,8 @@ class PvecephInstall:
         self._flag_created = False
         tty.write("\nreloading API to load new Ceph RADOS library...\n")
         target.reload_daemons()
-        await tty.pause(RELOAD_SECONDS)
+        # systemctl prints nothing and takes real time: termproxy then sees a quiet hangup (session.py)
+        await tty.pause(RELOAD_SECONDS, at_least=RELOAD_AT_LEAST)
 
     async def _repository_notes(self, tty: Tty, experimental: bool, repo: str) -> str:
         """The warnings before anything is written; from 9.1.5 the offer to switch to the test repository.

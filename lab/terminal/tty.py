@@ -56,11 +56,12 @@ class Tty:
         self._line.clear()
         self._lines.clear()
 
-    async def pause(self, seconds: float) -> None:
-        """Work that takes time (apt downloading); a hangup or Ctrl-C ends it early."""
+    async def pause(self, seconds: float, at_least: float = 0.0) -> None:
+        """Work that takes time (apt downloading): `seconds` scaled, but `at_least` real seconds;
+        a hangup or Ctrl-C ends it early."""
         self._check()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._signal.wait(), max(seconds * self.time_scale, 0.0))
+            await asyncio.wait_for(self._signal.wait(), max(seconds * self.time_scale, at_least))
         self._check()
 
     def _check(self) -> None:
