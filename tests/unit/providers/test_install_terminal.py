@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import WSMsgType, web
 
+from dynamic_providers import install_driver
 from dynamic_providers.logic import install_dialogue as dialogue
 from dynamic_providers.logic import pve_releases as rel
 from dynamic_providers.pve.terminal import Terminal, TerminalError, TerminalTicket, data_frame, websocket_url
@@ -181,3 +182,85 @@ def test_refused_websocket_says_so(termproxy: FakeTermproxy) -> None:
     ticket = TerminalTicket("root@pam", "PVEVNC:1::s+g", 5900, "UPID:x")
     with pytest.raises(TerminalError, match="refused"):
         Terminal.open(f"https://127.0.0.1:{termproxy.port}", "pve1", ticket, "bad-cookie", False)
+
+
+# -- the install driver ------------------------------------------------------------------------------
+
+
+class ScriptedTerminal:
+    """A terminal that plays output in steps; each step waits for the expected answer, if any."""
+
+    def __init__(self, steps: list[tuple[bytes, str | None]], close_at_end: bool = False) -> None:
+        self.steps = steps
+        self.sent: list[str] = []
+        self.rest = b"OK"[2:]
+        self.close_at_end = close_at_end
+        self.closed = False
+
+    def read(self, timeout: float) -> bytes | None:
+        if not self.steps:
+            return None if self.close_at_end else b""
+        output, expected = self.steps[0]
+        if expected is not None and expected not in self.sent:
+            if output == b"":
+                return b""
+            self.steps[0] = (b"", expected)
+            return output
+        self.steps.pop(0)
+        return output
+
+    def send(self, text: str) -> None:
+        self.sent.append(text)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_driver_answers_apt_streams_lines_and_stops_at_the_reload() -> None:
+    terminal = ScriptedTerminal(
+        [
+            (b"update available package list\r\nstart installation\r\n", None),
+            (b"Do you want to continue? [Y/n] ", "y\r"),
+            (b"\r\nUnpacking ceph ...\r\n\r\ninstalled Ceph 18.2 Reef successfully!\r\n", None),
+            (b"\r\nreloading API to load new Ceph RADOS library...\r\n", None),
+        ]
+    )
+    seen: list[str] = []
+    transcript = install_driver.drive(terminal, dialogue.Answers(), seen.append, timeout=30)
+    assert terminal.sent == ["y\r"]
+    assert transcript.finished and transcript.release == "reef" and not transcript.closed
+    assert "start installation" in seen and "installed Ceph 18.2 Reef successfully!" in seen
+
+
+def test_driver_reports_a_closed_terminal_and_its_step() -> None:
+    terminal = ScriptedTerminal(
+        [(b"start installation\r\nAbort.\r\napt failed during ceph installation (256)\r\n", None)], close_at_end=True
+    )
+    transcript = install_driver.drive(terminal, dialogue.Answers(), lambda _line: None, timeout=30)
+    assert transcript.closed and not transcript.finished
+    message = install_driver.failure_message(
+        "pve2", transcript, "not-installed", "pveceph install --version reef --repository no-subscription", None
+    )
+    assert "pve2 failed at step: installing the packages" in message
+    assert "| apt failed during ceph installation (256)" in message
+    assert message.endswith("run on pve2: pveceph install --version reef --repository no-subscription")
+
+
+def test_driver_stops_at_a_login_prompt() -> None:
+    terminal = ScriptedTerminal([(b"pve1 login: ", None)])
+    transcript = install_driver.drive(terminal, dialogue.Answers(), lambda _line: None, timeout=30)
+    assert transcript.login_prompt == "pve1 login:"
+    assert "root@pam" in install_driver.failure_message("pve1", transcript, "unknown", "pveceph install", None)
+
+
+def test_probe_reads_status_as_the_wizard_and_rides_out_the_reload() -> None:
+    assert install_driver.classify_status(None) == "installed"
+    assert install_driver.classify_status("pveceph configuration not initialized - missing '/etc/pve/ceph.conf'") == (
+        "installed"
+    )
+    assert install_driver.classify_status("rados_connect failed - No such file or directory") == "installed"
+    assert install_driver.classify_status("binary not installed: /usr/bin/ceph-mon") == "not-installed"
+    answers = iter(["Connection aborted.", "Connection refused", "rados_connect failed - x"])
+    naps: list[float] = []
+    verdict, last = install_driver.probe_until_settled(lambda: next(answers), naps.append)
+    assert verdict == "installed" and last == "rados_connect failed - x" and len(naps) == 2
