@@ -11,6 +11,7 @@ from lab import releases
 from lab.errors import TaskError
 from lab.terminal import protocol
 from lab.terminal.programs import Login, PvecephInstall, parse_install_args
+from lab.terminal.service import InvalidTicket, TerminalService
 from lab.terminal.session import Connection, ConnectionRefused, TermproxySession
 from lab.terminal.tickets import VncTickets
 from lab.terminal.tty import Tty
@@ -344,3 +345,32 @@ def test_enterprise_without_subscription_fails_in_apt() -> None:
     assert "WARN: Enterprise repository selected, but no active subscription!" in text
     assert "401  Unauthorized" in text and "apt failed during ceph installation (25600)" in text
     assert node.release is None and not node.flag
+
+
+def test_service_remote_node_runs_through_ssh_and_names_the_answering_node() -> None:
+    async def scenario() -> None:
+        nodes = {"pve1": FakeNode("pve1"), "pve2": FakeNode("pve2")}
+        service = TerminalService(
+            "pve1",
+            releases.release("8.3.0"),
+            node_ip=lambda n: {"pve1": "10.0.0.1", "pve2": "10.0.0.2"}[n],
+            target_for=nodes.__getitem__,
+            may_console=lambda authid, path: authid == "root@pam",
+        )
+        # space-joined options: through ssh they are split again (works), on the answering node they are not
+        remote = service.open("root@pam", "pve2", "ceph_install", "--version reef --repository no-subscription")
+        local = service.open("root@pam", "pve1", "ceph_install", "--version reef --repository no-subscription")
+        assert remote.port == 5900 and local.port == 5901
+        assert "ssh" in remote.session.argv[11] and isinstance(remote.session.program, PvecephInstall)
+        assert remote.session.program.argv == ["--version", "reef", "--repository", "no-subscription"]
+        assert local.session.program.argv == ["--version reef --repository no-subscription"]  # type: ignore[attr-defined]
+        token = service.open("root@pam!ci", "pve1", "ceph_install", "--version\0reef")
+        assert isinstance(token.session.program, Login)
+        with pytest.raises(InvalidTicket):
+            service.websocket("root@pam", "pve1", remote.port, remote.ticket)  # ticket is for /nodes/pve2
+        conn = service.websocket("root@pam", "pve2", remote.port, remote.ticket)
+        with pytest.raises(ConnectionRefused):
+            service.websocket("root@pam", "pve2", remote.port, remote.ticket)  # one client per terminal
+        conn.client_closed()
+
+    asyncio.run(scenario())
