@@ -82,7 +82,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             _remove(state_dir / leftover)
     subnet = _free_subnet()
     try:
-        spec = build_spec(subnet, args.nodes, args.disks, args.pve_version)
+        spec = build_spec(subnet, args.nodes, args.disks, args.pve_version, args.pve_release)
     except SpecError as exc:
         raise LabError(str(exc)) from exc
     settings = LabSettings(
@@ -92,6 +92,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         pve_version=args.pve_version,
         ceph_installed=args.ceph_installed,
         ha_fence_delay=args.ha_fence_delay,
+        pve_release=spec.release.text,
+        tfa=args.tfa,
     )
     lab_secrets = LabSecrets(root_password=secrets.token_urlsafe(18), token_secret=secrets.token_hex(18))
     write_json(state_dir / SETTINGS_JSON, settings)
@@ -116,10 +118,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         pve_version=spec.pve_version,
         state_dir=str(state_dir),
         cluster_network=spec.cluster_network,
+        pve_release=spec.release.text,
     )
     write_json(state_dir / LAB_JSON, info, private=True)
     print(
-        f"lab up: {spec.endpoint} (PVE {spec.pve_version}, nodes {', '.join(spec.node_names)}, "
+        f"lab up: {spec.endpoint} (PVE {spec.release.text}, nodes {', '.join(spec.node_names)}, "
         f"Ceph public network {spec.public_network}, cluster network {spec.cluster_network})"
     )
     print(f'  point clients at it: eval "$(python -m lab env --state-dir {shlex.quote(str(state_dir))})"')
@@ -176,7 +179,12 @@ def cmd_env(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     info = LabInfo.load(Path(args.state_dir).resolve())
     status = control(info, "GET", "/lab/status")
-    print(json.dumps({"endpoint": info.endpoint, "pve_version": info.pve_version, **status}, indent=2))
+    print(
+        json.dumps(
+            {"endpoint": info.endpoint, "pve_version": info.pve_version, "pve_release": info.pve_release, **status},
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -215,7 +223,16 @@ def parser() -> argparse.ArgumentParser:
         help="disks per node: '512G,512G,1T' (one entry per node), '1T' (all nodes), "
         "'pve1=512G+512G,pve2=1T'; a size may end in :hdd or :nvme",
     )
-    up.add_argument("--pve-version", type=int, choices=(8, 9), default=9)
+    up.add_argument(
+        "--pve-version", type=int, choices=(8, 9), help="PVE major: its newest release the lab knows (default 9)"
+    )
+    up.add_argument(
+        "--pve-release",
+        help="the PVE release to emulate, X.Y.Z (8.3.0 - 8.4.21, 9.0.0 - 9.2.11; docs/pve-compat.md)",
+    )
+    up.add_argument(
+        "--tfa", action="store_true", help="root@pam has TOTP: a password login gets a partial ticket (NeedTFA)"
+    )
     up.add_argument("--ceph-installed", action="store_true", help="start with Ceph's packages on every node")
     up.add_argument("--ha-fence-delay", type=float, default=3.0, help="seconds before HA recovers a failed node's VMs")
     up.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)

@@ -90,6 +90,10 @@ class Lab:
     def recover_node(self, node: str) -> None:
         self.control("POST", f"/lab/nodes/{node}/recover")
 
+    def zap(self, node: str, disk: str) -> None:
+        """`ceph-volume lvm zap --destroy <disk>` on the node (an OSD's leftover LVs go)."""
+        self.control("POST", f"/lab/nodes/{node}/zap", {"disk": disk})
+
     def fault(self, name: str, **kwargs: Any) -> None:
         self.control("POST", f"/lab/faults/{name}", kwargs)
 

@@ -15,7 +15,7 @@ Commits are proxmox/pve-manager unless another repository is named; "9.1.5" mean
   squid on 9.0-9.1.12, tentacle from 9.1.13.
 - `--repository`: enterprise|no-subscription|test; `manual` from 9.0.11 (9c0ac59e).
 - The Ceph APT source: `/etc/apt/sources.list.d/ceph.list`, one-line, bookworm, on 8.x;
-  `ceph.sources`, deb822, trixie, on 9.x (405fcbc1, 9.0.0).
+  `ceph.sources`, deb822, trixie, on 9.x (405fcbc1, 9.0.0): lab/models/apt.py writes it.
 - The "switch to the test repository" prompt for an experimental release from the enterprise
   repository: 9.1.5 (19d91509).
 - `GET /nodes/{node}/ceph/releases`: 9.2.7 (6b90b52d).
@@ -49,7 +49,16 @@ KNOWN_RELEASES: tuple[Version, ...] = tuple(_RELEASES_8 + _RELEASES_9)
 # published between 8.3.3 (2025-01-20) and 8.3.4 (2025-02-18).
 _FIRST_WITH_HTTP_MESSAGE: Version = (8, 3, 4)
 
-CEPH_VERSION = {"quincy": "17.2", "reef": "18.2", "squid": "19.2", "tentacle": "20.2"}
+CEPH_VERSION = {
+    "octopus": "15.2",
+    "pacific": "16.2",
+    "quincy": "17.2",
+    "reef": "18.2",
+    "squid": "19.2",
+    "tentacle": "20.2",
+}
+# Every release `PVE/Ceph/Releases.pm` tracks (what `GET ceph/releases` lists, available or not).
+KNOWN_CEPH_RELEASES = tuple(CEPH_VERSION)
 REPOSITORIES = ("enterprise", "no-subscription", "test")
 
 
@@ -125,20 +134,6 @@ class PveRelease:
     @property
     def repositories(self) -> tuple[str, ...]:
         return (*REPOSITORIES, "manual") if self.version >= (9, 0, 11) else REPOSITORIES
-
-    @property
-    def ceph_source_path(self) -> str:
-        return "/etc/apt/sources.list.d/ceph.list" if self.major == 8 else "/etc/apt/sources.list.d/ceph.sources"
-
-    def ceph_source(self, codename: str, repository: str) -> str:
-        """The file `pveceph install` writes for this release and repository."""
-        cdn = "https://enterprise.proxmox.com" if repository == "enterprise" else "http://download.proxmox.com"
-        if self.major == 8:
-            return f"deb {cdn}/debian/ceph-{codename} {self.suite} {repository}\n"
-        return (
-            f"Types: deb\nURIs: {cdn}/debian/ceph-{codename}\nSuites: {self.suite}\nComponents: {repository}\n"
-            "Signed-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n"
-        )
 
     @property
     def asks_to_switch_to_test(self) -> bool:

@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 from lab.ceph_backend.backend import CephBackend
-from lab.models.cluster import DEFAULT_RELEASE, ClusterState
+from lab.models.cluster import ClusterState
 from lab.processes import ProcessTracker
 from lab.server import LabPve
 from lab.spec import API_PORT, build_spec
@@ -25,15 +25,17 @@ log = logging.getLogger("lab")
 def build_lab(state_dir: Path) -> LabPve:
     settings = read_settings(state_dir)
     secrets = read_secrets(state_dir)
-    spec = build_spec(settings.subnet, settings.nodes, settings.disks, settings.pve_version)
+    spec = build_spec(settings.subnet, settings.nodes, settings.disks, settings.pve_version, settings.pve_release)
     cluster = ClusterState(spec=spec)
     if settings.ceph_installed:
+        # As if the GUI's wizard had installed its default release on every node.
         for node in spec.node_names:
-            cluster.install(node, DEFAULT_RELEASE[spec.pve_version])
+            cluster.install(node, spec.release.wizard_default_ceph)
     backend = CephBackend(state_dir / "ceph", spec, ProcessTracker(state_dir))
     pve = LabPve(cluster, backend, secrets.root_password, host=spec.api_host, port=API_PORT)
     pve.apitokens[TOKEN_ID] = secrets.token_secret
     pve.ha_manager.fence_delay = settings.ha_fence_delay
+    pve.tfa = settings.tfa  # fakepve: /access/ticket answers root@pam's password with the partial ticket
     return pve
 
 

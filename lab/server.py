@@ -7,8 +7,12 @@ answers where real state matters. Ceph state is never invented: it is read from 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,6 @@ from lab.ha.manager import HaManager
 from lab.ha.state import HaState
 from lab.handlers.apt import AptApi
 from lab.handlers.ceph_cluster import CephClusterApi
-from lab.handlers.ceph_install import CephInstallApi
 from lab.handlers.ceph_osd import CephOsdApi
 from lab.handlers.ceph_pool import CephPoolApi
 from lab.handlers.cluster_info import ClusterInfoApi
@@ -42,23 +45,28 @@ from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
 from lab.handlers.tasks import TaskListApi
+from lab.handlers.releases import ReleasesApi
+from lab.handlers.terminal import TerminalApi
 from lab.models.apt import NodeApt
 from lab.models.cluster import ClusterState, TaskTimes
+from lab.models.daemon_reload import ApiDaemons
 from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
+from lab.models.node_install import NodeInstallTarget
 from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
 from lab.pve_formats import normalize_legacy_param_formats
+from lab.terminal.service import TerminalService
 from lab.tls import certificate_fingerprint
 from lab.worker import one_line
 
+NODE_IN_PATH = re.compile(r"^/api2/(?:json|extjs)/nodes/([^/]+)")
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
 # is real and takes what it takes.
 TIME_SCALE = 0.02
 logger = logging.getLogger("lab")
-PVE_RELEASES = {8: ("8.4.1", "8.4"), 9: ("9.0.10", "9.0")}
 
 
 class LabPve(
@@ -70,7 +78,8 @@ class LabPve(
     QemuDisksApi,
     RbdVolumesApi,
     AptApi,
-    CephInstallApi,
+    TerminalApi,
+    ReleasesApi,
     CephClusterApi,
     CephOsdApi,
     CephPoolApi,
@@ -82,13 +91,16 @@ class LabPve(
         # fakepve's Model: the VMs, nodes, storages (with their volumes), tasks and fault scenarios.
         super().__init__(user="root@pam", password=root_password, host=host, port=port)
         self.time_scale = TIME_SCALE
-        self.version, self.release_version = PVE_RELEASES[cluster.spec.pve_version]
+        spec = cluster.spec
+        # GET /version: pve-manager's `version_info` (`version` X.Y.Z, `release` X.Y).
+        self.version, self.release_version = spec.release.text, spec.release.minor_text
         self.cluster_name = "lab"
-        self.nodes = {node.name: {"online": True} for node in cluster.spec.nodes}
+        self.nodes = {node.name: {"online": True} for node in spec.nodes}
 
         # The lab's own PVE-side state (docs/architecture.md lists who owns what).
         self.cluster = cluster  # the spec, installed Ceph packages, request counts, task times
-        self.apt = {node.name: NodeApt(cluster.spec.pve_version) for node in cluster.spec.nodes}
+        self.apt = {node.name: NodeApt(spec.pve_version) for node in spec.nodes}
+        self.api_daemons = ApiDaemons(spec.answering_node)  # the reloads pveceph install triggers
         self.ha = HaState()  # groups, rules, resources, and the CRM's view of the services
         self.locks = ClusterLocks()  # the cfs lock on ceph.conf, each node's disk lock
 
@@ -108,9 +120,77 @@ class LabPve(
         self.guests = LabGuests(self, self.migrations)
         self.ha_config = HaConfig(self.ha, self.guests.nodes)
         self.ha_manager = HaManager(self.ha, self.guests)
+        self.terminals = TerminalService(
+            answering_node=spec.answering_node,
+            release=spec.release,
+            node_ip=lambda node: spec.node(node).ip,
+            target_for=lambda node: NodeInstallTarget(node, cluster, self.apt[node], self.api_daemons),
+            may_console=lambda authid, path: bool(self.allowed(authid, path, "Sys.Console")),
+            time_scale=TIME_SCALE,
+        )
 
         # Request path -> schema path template, for the request counters.
         self._templates: dict[str, str] = {}
+        # When each client connection made its first request (the daemons' reload ends old ones).
+        self._connections: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    # -- routes and the wire: what fakepve's app gets on top ------------------------------------------
+
+    def _register_stateful(self, router: Any, prefixes: Any) -> None:
+        """Routes that answer with something other than PVE's JSON (the terminal's websocket) go first,
+        ahead of fakepve's stateful and catch-all routes."""
+        for method, template, handler in self._raw_routes_terminal():
+            for prefix in prefixes:
+                router.add_route(method, prefix + template, handler)
+        parent: Any = super()
+        parent._register_stateful(router, prefixes)
+
+    def _build_app(self) -> web.Application:
+        parent: Any = super()
+        app: web.Application = parent._build_app()
+        # Right after the control middleware (LabControlApi's, first in the chain): it sees the connection
+        # first and the answer last.
+        app.middlewares.insert(1, self._pve_wire)
+        return app
+
+    @web.middleware
+    async def _pve_wire(self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
+        """What PVE's HTTP server does around every call that fakepve's handlers do not model.
+
+        - While `pveceph install`'s `systemctl try-reload-or-restart pvedaemon pveproxy` runs on the
+          answering node (or on the node a call is proxied to), new connections wait in the listen
+          backlog, and kept-alive ones of the old workers end after their next answer
+          (lab/models/daemon_reload.py).
+        - Before libpve-http-server-perl 5.2.0 (lab/releases.py `errors_carry_message`), an error's JSON
+          body has no `message`: only the reason phrase, PVE's first line, carries it.
+        """
+        if request.path.startswith("/lab/"):
+            return await handler(request)
+        new_connection = request.transport is not None and request.transport not in self._connections
+        opened = self._connections.setdefault(request.transport, time.monotonic()) if request.transport else 0.0
+        node = NODE_IN_PATH.match(request.path)
+        delay = self.api_daemons.accept_delay(node.group(1) if node else None, new_connection)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        response = await handler(request)
+        if not isinstance(response, web.Response) or isinstance(response, web.WebSocketResponse):
+            return response
+        if self.api_daemons.closes_after_answer(opened):
+            response.force_close()
+        if (
+            response.status >= 400
+            and not self.cluster.spec.release.errors_carry_message
+            and request.path.startswith("/api2/json/")
+            and response.content_type == "application/json"
+            and response.text
+        ):
+            body = json.loads(response.text)
+            if isinstance(body, dict) and body.pop("message", None) is not None:
+                stripped = web.json_response(body, status=response.status, reason=response.reason)
+                if response.keep_alive is False:
+                    stripped.force_close()
+                return stripped
+        return response
 
     # -- fakepve's hooks: each hands the work to the model that owns it ------------------------------
 
@@ -172,6 +252,7 @@ class LabPve(
     async def stop(self) -> None:
         """Stop the API; pending HA manager jobs go with it (they would act on a server that is gone)."""
         self.ha_manager.cancel_jobs()
+        self.terminals.shutdown()  # open terminals would hold the server's shutdown for a minute
         await super().stop()
 
     # -- parameters: PVE's RESTHandler normalises list parameters before it validates --------------

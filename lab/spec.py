@@ -1,4 +1,4 @@
-"""What a lab is made of: nodes, their addresses and disks, the PVE version. Pure data, no I/O.
+"""What a lab is made of: nodes, their addresses and disks, the PVE release. Pure data, no I/O.
 
 Every lab gets its own /24 inside 127.0.0.0/8 (all of it is local on Linux), so two labs on
 one machine never share an address or a port. Its lower half is the Ceph public network and its
@@ -15,13 +15,16 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from lab.releases import PveRelease, ReleaseError, newest_of_major, release
+
 DEFAULT_NODES = 3
 # The seed's cluster: one SSD per node, 512G, 512G and 1T.
 DEFAULT_DISK_SIZES = ("512G", "512G", "1T")
 API_PORT = 8006
 FIRST_NODE_HOST = 10  # node N is .(FIRST_NODE_HOST + N) in each half
 SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-DISK_TYPES = ("ssd", "hdd", "nvme")
+DISK_TYPES = ("ssd", "hdd", "nvme", "virtio")
+BY_ID_LINK = re.compile(r"^/dev/disk/by-id/(ata|scsi|nvme(?!-eui))")
 
 
 class SpecError(ValueError):
@@ -30,13 +33,63 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Disk:
+    """One disk of a node, as udev and PVE's disks/list see it (pve-storage src/PVE/Diskmanage.pm)."""
+
     devpath: str  # as PVE shows it, e.g. /dev/sdb
     size: int  # bytes
-    type: str = "ssd"
+    type: str = "ssd"  # how it was asked for: ssd, hdd (SATA), nvme, virtio
+    serial: str = "unknown"  # udev ID_SERIAL_SHORT
+    wwn: str = "unknown"  # udev ID_WWN
+    links: tuple[str, ...] = ()  # udev DEVLINKS: /dev/disk/by-id/..., /dev/disk/by-path/...
 
     @property
     def name(self) -> str:
         return self.devpath.rsplit("/", 1)[-1]
+
+    @property
+    def media(self) -> str:
+        """disks/list `type` (and the CRUSH class ceph-volume detects): a virtio disk is rotational, so hdd."""
+        return "hdd" if self.type == "virtio" else self.type
+
+    @property
+    def by_id_link(self) -> str | None:
+        """Diskmanage.pm get_udev_info: the first DEVLINK matching `^/dev/disk/by-id/(ata|scsi|nvme(?!-eui))`;
+        a virtio disk has none."""
+        return next((link for link in self.links if BY_ID_LINK.match(link)), None)
+
+    def answers_to(self, path: str) -> bool:
+        """Does `path` resolve to this disk (createosd's verify_blockdev_path: abs_path of a udev link)?"""
+        return path == self.devpath or path in self.links
+
+
+def disk_identity(kind: str, node_index: int, ordinal: int, devpath: str) -> tuple[str, str, tuple[str, ...]]:
+    """(serial, wwn, udev links) of a QEMU-emulated disk, as a PVE node in a VM shows them: SATA disks
+    `ata-QEMU_HARDDISK_<serial>` and a `wwn-0x...` link, NVMe `nvme-QEMU_NVMe_Ctrl_<serial>` and an
+    `nvme-eui.` link, virtio `virtio-<serial>`; each one `/dev/disk/by-path/` link. Deterministic per node
+    and disk, so a lab's links are the same every time it starts."""
+    tag = f"{node_index:02d}{ordinal:02d}"
+    if kind == "nvme":
+        serial, eui = f"LABNVME{tag}", f"eui.5cd2e4{node_index:04x}{ordinal:06x}"
+        by_id = (f"/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_{serial}", f"/dev/disk/by-id/nvme-{eui}")
+        by_path = f"/dev/disk/by-path/pci-0000:{ordinal + 1:02x}:00.0-nvme-1"
+        return serial, eui, (*by_id, by_path)
+    if kind == "virtio":
+        serial = f"lab{tag}"
+        return (
+            serial,
+            "unknown",
+            (f"/dev/disk/by-id/virtio-{serial}", f"/dev/disk/by-path/pci-0000:00:{ordinal + 8:02x}.0"),
+        )
+    serial, wwn = f"QM000{tag}", f"0x5000c500{node_index:04x}{ordinal:04x}"
+    return (
+        serial,
+        wwn,
+        (
+            f"/dev/disk/by-id/ata-QEMU_HARDDISK_{serial}",
+            f"/dev/disk/by-id/wwn-{wwn}",
+            f"/dev/disk/by-path/pci-0000:00:1f.2-ata-{ordinal + 1}",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +109,18 @@ class Node:
 class LabSpec:
     subnet: str  # e.g. 127.77.3.0/24
     nodes: tuple[Node, ...]
-    pve_version: int = 9
+    release: PveRelease = field(default_factory=lambda: newest_of_major(9))
+
+    @property
+    def pve_version(self) -> int:
+        """The PVE major (8 or 9): what the HA and migration handlers tell apart."""
+        return self.release.major
+
+    @property
+    def answering_node(self) -> str:
+        """The node whose pveproxy the lab's endpoint is: termproxy and vncwebsocket are answered there
+        (they have no `proxyto`), and its daemons' reload is what a client of the endpoint sees."""
+        return self.nodes[0].name
 
     @property
     def api_host(self) -> str:
@@ -103,19 +167,30 @@ def parse_size(text: str) -> int:
     return size
 
 
-def _disks(entry: str, node: str) -> tuple[Disk, ...]:
-    """'512G+1T:hdd' -> /dev/sdb (512G, ssd), /dev/sdc (1T, hdd). /dev/sda is the system disk."""
+def _disks(entry: str, node: str, node_index: int = 1) -> tuple[Disk, ...]:
+    """'512G+1T:hdd' -> /dev/sdb (512G, ssd), /dev/sdc (1T, hdd). /dev/sda is the system disk; NVMe disks
+    are /dev/nvme0n1, /dev/nvme1n1, ..., virtio ones /dev/vda, /dev/vdb, ..."""
     disks = []
     items = [item for item in entry.split("+") if item.strip()]
     if len(items) > 24:
         raise SpecError(f"--disks: node {node} has {len(items)} disks; at most 24 are supported")
-    for index, item in enumerate(items):
+    counts = {"sata": 0, "nvme": 0, "virtio": 0}
+    for ordinal, item in enumerate(items):
         size_text, _, kind = item.partition(":")
         kind = kind.strip().lower() or "ssd"
         if kind not in DISK_TYPES:
             raise SpecError(f"--disks: disk type {kind!r} on node {node} is not one of {', '.join(DISK_TYPES)}")
-        devpath = "/dev/sd" + string.ascii_lowercase[index + 1]
-        disks.append(Disk(devpath=devpath, size=parse_size(size_text), type=kind))
+        bus = kind if kind in ("nvme", "virtio") else "sata"
+        index = counts[bus]
+        counts[bus] += 1
+        if bus == "nvme":
+            devpath = f"/dev/nvme{index}n1"
+        elif bus == "virtio":
+            devpath = "/dev/vd" + string.ascii_lowercase[index]
+        else:
+            devpath = "/dev/sd" + string.ascii_lowercase[index + 1]
+        serial, wwn, links = disk_identity(kind, node_index, ordinal, devpath)
+        disks.append(Disk(devpath=devpath, size=parse_size(size_text), type=kind, serial=serial, wwn=wwn, links=links))
     return tuple(disks)
 
 
@@ -127,7 +202,7 @@ def parse_disks(spec: str | None, node_names: list[str]) -> dict[str, tuple[Disk
     unnamed nodes get no disks). An entry is sizes joined by `+`, each optionally `:hdd`/`:nvme`.
     """
     if not spec:
-        return {name: _disks(DEFAULT_DISK_SIZES[i % 3], name) for i, name in enumerate(node_names)}
+        return {name: _disks(DEFAULT_DISK_SIZES[i % 3], name, i + 1) for i, name in enumerate(node_names)}
     entries = [e.strip() for e in spec.split(",")]
     if all("=" in e for e in entries):
         out: dict[str, tuple[Disk, ...]] = {name: () for name in node_names}
@@ -135,24 +210,47 @@ def parse_disks(spec: str | None, node_names: list[str]) -> dict[str, tuple[Disk
             name, _, disks = entry.partition("=")
             if name not in out:
                 raise SpecError(f"--disks: node {name!r} is not in the lab (nodes: {', '.join(node_names)})")
-            out[name] = _disks(disks, name)
+            out[name] = _disks(disks, name, node_names.index(name) + 1)
         return out
     if any("=" in e for e in entries):
         raise SpecError("--disks: name every node (pve1=512G,...) or none (512G,512G,1T), not a mix")
     if len(entries) == 1:
-        return {name: _disks(entries[0], name) for name in node_names}
+        return {name: _disks(entries[0], name, i + 1) for i, name in enumerate(node_names)}
     if len(entries) != len(node_names):
         raise SpecError(
             f"--disks: {len(entries)} entries for {len(node_names)} nodes; give one per node or one for all"
         )
-    return {name: _disks(entry, name) for name, entry in zip(node_names, entries, strict=True)}
+    return {name: _disks(entry, name, i + 1) for i, (name, entry) in enumerate(zip(node_names, entries, strict=True))}
 
 
-def build_spec(subnet: str, nodes: int = DEFAULT_NODES, disks: str | None = None, pve_version: int = 9) -> LabSpec:
+def lab_release(pve_version: int | None = None, pve_release: str | None = None) -> PveRelease:
+    """`--pve-release X.Y.Z` if given, else the newest release of `--pve-version`'s major (9 by default)."""
+    try:
+        if pve_release:
+            chosen = release(pve_release)
+            if pve_version is not None and chosen.major != pve_version:
+                raise SpecError(
+                    f"--pve-release {pve_release} is a PVE {chosen.major} release, but --pve-version is {pve_version}; "
+                    "give one of them"
+                )
+            return chosen
+        return newest_of_major(9 if pve_version is None else pve_version)
+    except ReleaseError as exc:
+        raise SpecError(str(exc)) from exc
+
+
+def build_spec(
+    subnet: str,
+    nodes: int = DEFAULT_NODES,
+    disks: str | None = None,
+    pve_version: int | None = None,
+    pve_release: str | None = None,
+) -> LabSpec:
     if not 1 <= nodes <= 16:
         raise SpecError(f"--nodes: {nodes} is outside 1..16")
-    if pve_version not in (8, 9):
+    if pve_version not in (None, 8, 9):
         raise SpecError(f"--pve-version: {pve_version} is not 8 or 9")
+    chosen = lab_release(pve_version, pve_release)
     net = ipaddress.IPv4Network(subnet)
     if not net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8")) or net.prefixlen != 24:
         raise SpecError(f"subnet {subnet} must be a /24 inside 127.0.0.0/8 (the lab binds to loopback only)")
@@ -170,5 +268,5 @@ def build_spec(subnet: str, nodes: int = DEFAULT_NODES, disks: str | None = None
             )
             for i, n in enumerate(names, 1)
         ),
-        pve_version=pve_version,
+        release=chosen,
     )

@@ -19,9 +19,11 @@ class LabSettings:
     subnet: str
     nodes: int
     disks: str | None
-    pve_version: int
+    pve_version: int | None
     ceph_installed: bool
     ha_fence_delay: float = 3.0
+    pve_release: str | None = None  # X.Y.Z; None: the newest of pve_version's major
+    tfa: bool = False  # root@pam has TOTP: a password login gets PVE's partial ticket (NeedTFA)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class LabInfo:
     state_dir: str
     # The nodes' second network (lab/spec.py); a lab.json written before it existed has none.
     cluster_network: str = ""
+    pve_release: str = ""  # X.Y.Z, what `GET /version` answers
 
     @classmethod
     def load(cls, state_dir: Path) -> LabInfo:

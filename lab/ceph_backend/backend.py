@@ -343,11 +343,21 @@ class CephBackend:
         return disks.in_use(self.layout.disk_file(node, disk))
 
     def wipe_disk(self, node: str, disk: Disk) -> None:
-        """PVE's wipedisk. Refused while an OSD of this lab still lives on the disk (PVE: "has a holder")."""
+        """PVE's wipedisk. Refused while the disk holds an OSD's LV, live or left over (PVE: "has a holder")."""
+        if self.lv_tags(node, disk) is not None:
+            raise CephBackendError(f"disk/partition '{disk.devpath}' has a holder")
+        disks.wipe(self.layout.disk_file(node, disk), disk.size)
+
+    def lv_tags(self, node: str, disk: Disk) -> disks.LvTags | None:
+        """The OSD LV's tags on this disk, if ceph-volume left one (whether or not the OSD still exists)."""
+        return disks.lv_tags(self.layout.disk_file(node, disk))
+
+    def zap_disk(self, node: str, disk: Disk) -> None:
+        """`ceph-volume lvm zap --destroy <dev>` on the node: what clears an OSD's leftover LVs (CLI only)."""
         for osd_id, used in self.osd_ids_on(node).items():
             if used.devpath == disk.devpath:
-                raise CephBackendError(f"disk/partition '{disk.devpath}' has a holder (osd.{osd_id})")
-        disks.wipe(self.layout.disk_file(node, disk), disk.size)
+                raise CephBackendError(f"{disk.devpath} holds the live osd.{osd_id}; destroy it first")
+        disks.zap(self.layout.disk_file(node, disk), disk.size)
 
     # -- OSDs ---------------------------------------------------------------------------------------
 
@@ -376,7 +386,7 @@ class CephBackend:
                 raise CephBackendError(f"device '{disk.devpath}' is already in use")
             osd_uuid = str(uuid.uuid4())
             secret = self.cli.tool("ceph-authtool", "--gen-print-key").strip()
-            cls = device_class or disk.type
+            cls = device_class or disk.media
             params = json.dumps({"cephx_secret": secret, "crush_device_class": cls}).encode()
             out = self.cli.ceph("osd", "new", osd_uuid, "-i", "-", stdin=params)
             osd_id = int(out["osdid"]) if isinstance(out, dict) else int(out)
@@ -395,6 +405,7 @@ class CephBackend:
             started = time.monotonic()
             try:
                 self._mkfs_osd(meta, secret, path)
+                disks.write_lv_tags(path, disks.LvTags(str(osd_id), encrypted))
                 self.procs.start(meta)
                 self._wait(
                     lambda: self._osd_state(osd_id) == (True, True),
@@ -450,7 +461,7 @@ class CephBackend:
                 self._wait_down(int(meta.id))  # `osd purge` refuses an OSD that is still up
             self.command("osd", "purge", meta.id, "--yes-i-really-mean-it")
         shutil.rmtree(self.layout.daemon_dir("osd", meta.id), ignore_errors=True)
-        disks.wipe(block, disk.size)
+        disks.zap(block, disk.size)
 
     def stop_osd(self, osd_id: int) -> None:
         """Stop the daemon; returns once Ceph shows the OSD down (PVE: ceph/stop service=osd.N)."""
@@ -483,10 +494,10 @@ class CephBackend:
         self._wait(lambda: self._osd_state(osd_id)[0], OSD_UP_TIMEOUT, f"osd.{osd_id} to be up", meta)
 
     def destroy_osd(self, osd_id: int, cleanup: bool) -> None:
-        """crush remove, auth del, osd rm, data dir gone; `cleanup` also zeroes the disk.
+        """crush remove, auth del, osd rm, data dir gone; `cleanup` also zaps the disk (LV, VG, data).
 
-        Without cleanup the disk keeps its BlueStore label and so stays "in use", as a disk keeps its
-        LVM on PVE. PVE's preconditions (out, down, owning node) are the API layer's to check.
+        Without cleanup the disk keeps its BlueStore label and its LV (tagged with the old id), so it
+        stays "in use" and held, as on PVE. PVE's preconditions (out, down, owning node) are the API layer's to check.
         """
         self._require_init()
         meta = self.procs.get("osd", osd_id)
@@ -506,9 +517,9 @@ class CephBackend:
                     raise
         if meta is not None:
             shutil.rmtree(self.layout.daemon_dir("osd", osd_id), ignore_errors=True)
-            if cleanup:
+            if cleanup:  # destroyosd's cleanup: `ceph-volume lvm zap --osd-id <id> --destroy`
                 disk = self._disk(meta.node, meta.extra.get("disk", ""))
-                disks.wipe(self.layout.disk_file(meta.node, disk), disk.size)
+                disks.zap(self.layout.disk_file(meta.node, disk), disk.size)
 
     def _osd_meta(self, osd_id: int) -> DaemonMeta:
         meta = self.procs.get("osd", osd_id)

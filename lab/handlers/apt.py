@@ -11,7 +11,7 @@ from fakepve.routing import check_digest
 from lab import errors
 from lab.handlers.base import LabArea, Route
 from lab.models.apt import AptError
-from lab.models.cluster import ceph_package_version
+from lab.terminal.programs import PACKAGE_VERSION
 
 
 class AptApi(LabArea):
@@ -25,22 +25,20 @@ class AptApi(LabArea):
         ]
 
     async def _apt_versions(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
-        """Package versions: PVE's own, and Ceph's once installed on the node.
+        """Package versions: PVE's own, and Ceph's once `pveceph install` put them on the node.
 
-        A PVE node lists the ceph packages `pveceph install` put there (pve-manager PVE/API2/APT.pm,
-        versions), of the release it installed; the lab lists that release too, as X.2.0-lab (the
-        release numbers of PVE/Ceph/Releases.pm), so what a provider reads back is what PVE would show.
-        The daemons themselves are the host's Ceph whatever release was installed; the host's own
-        package version is only shown for a release the table does not know.
+        The Ceph packages listed are those of the release the install asked for (a representative
+        build, lab/terminal/programs.py PACKAGE_VERSION), as the node's dpkg would list them; the
+        daemons that run are the host's (Debian's), whose version the MON and OSD lists show.
         """
         pve_version = self.version
         rows = [
             _package("proxmox-ve", pve_version, "The Proxmox Virtual Environment"),
             _package("pve-manager", pve_version, "The Proxmox Virtual Environment"),
         ]
-        release = self.cluster.installed.get(v["node"])
-        if release is not None:
-            version = ceph_package_version(release)
+        installed = self.cluster.installed.get(v["node"])
+        if installed and self.cluster.is_installed(v["node"]):
+            version = PACKAGE_VERSION.get(installed)
             if version is None:
                 version = await asyncio.to_thread(host_package_version, "ceph-common")
             rows += [

@@ -45,26 +45,19 @@ class CephOsdApi(LabArea):
 
     # -- disks ----------------------------------------------------------------------------------
 
-    def _disk(self, node: str, devpath: str) -> Disk:
+    def _disk(self, node: str, path: str) -> Disk:
+        """The node's disk a path names: its devpath or any udev link to it (createosd resolves the path
+        with verify_blockdev_path, pve-storage Diskmanage.pm; wipedisk takes it as given)."""
         for disk in self.cluster.spec.node(node).disks:
-            if devpath in (disk.devpath, f"/dev/disk/by-id/lab-{node}-{disk.name}"):
+            if disk.answers_to(path):
                 return disk
-        raise errors.device_unknown(devpath)
+        raise errors.device_unknown(path)
 
     async def _disks_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
+        """pve-storage Diskmanage.pm get_disks: `osdid` is the LV tag `ceph.osd_id` (a string; -1 without
+        one), there whether or not that OSD still exists; `by_id_link` only for ata/scsi/nvme links.
+        `skipsmart` only spares smartctl, whose `health` the lab has no real answer for anyway."""
         node = v["node"]
-        osd_on = {}
-        encrypted: dict[str, bool] = {}
-        if self.backend.initialized():
-            osd_on = {
-                disk.devpath: osd_id
-                for osd_id, disk in (await asyncio.to_thread(self.backend.osd_ids_on, node)).items()
-            }
-            encrypted = {
-                str(d["disk"]): bool(d["encrypted"])
-                for d in self.backend.daemons()
-                if d["kind"] == "osd" and d["node"] == node
-            }
         out = [
             {
                 "devpath": SYSTEM_DISK.devpath,
@@ -76,42 +69,41 @@ class CephOsdApi(LabArea):
                 "osdid-list": None,
                 "type": "ssd",
                 "health": "PASSED",
-                "vendor": "QEMU",
+                "vendor": "ATA",
                 "model": "QEMU_HARDDISK",
-                "serial": f"lab-{node}-sda",
+                "serial": f"QM000{node[-2:]}",
                 "wwn": "unknown",
                 "rpm": 0,
                 "wearout": 100,
-                "by_id_link": f"/dev/disk/by-id/lab-{node}-sda",
+                "by_id_link": f"/dev/disk/by-id/ata-QEMU_HARDDISK_QM000{node[-2:]}",
             }
         ]
         for disk in self.cluster.spec.node(node).disks:
-            osd_id = osd_on.get(disk.devpath, -1)
-            in_use = osd_id >= 0 or await asyncio.to_thread(self.backend.disk_in_use, node, disk)
+            tags = await asyncio.to_thread(self.backend.lv_tags, node, disk)
+            in_use = tags is not None or await asyncio.to_thread(self.backend.disk_in_use, node, disk)
             item: dict[str, Any] = {
                 "devpath": disk.devpath,
                 "size": disk.size,
                 "gpt": 0,
                 "mounted": 0,
-                "osdid": osd_id,
-                "osdid-list": [osd_id] if osd_id >= 0 else None,
-                "type": disk.type,
-                "health": "PASSED",
-                "vendor": "QEMU",
-                "model": "QEMU_HARDDISK",
-                "serial": f"lab-{node}-{disk.name}",
-                "wwn": "unknown",
-                "rpm": 7200 if disk.type == "hdd" else 0,
-                "wearout": 100,
-                "by_id_link": f"/dev/disk/by-id/lab-{node}-{disk.name}",
+                "osdid": tags.osd_id if tags else -1,
+                "osdid-list": [tags.osd_id] if tags else None,
+                "type": disk.media,
+                "health": "UNKNOWN" if v.get("skipsmart") else "PASSED",
+                "vendor": "0x1af4" if disk.type == "virtio" else ("NVMe" if disk.type == "nvme" else "ATA"),
+                "model": {"nvme": "QEMU NVMe Ctrl", "virtio": ""}.get(disk.type, "QEMU_HARDDISK"),
+                "serial": disk.serial,
+                "wwn": disk.wwn,
+                "rpm": 7200 if disk.media == "hdd" and disk.type != "virtio" else (-1 if disk.type == "virtio" else 0),
+                "wearout": "N/A" if v.get("skipsmart") else 100,
             }
+            if disk.by_id_link:
+                item["by_id_link"] = disk.by_id_link
             if in_use:
                 item["used"] = "LVM"
-            if osd_id >= 0:
-                # pve-storage src/PVE/Diskmanage.pm get_disks: bluestore and osdencrypted (from the LV's
-                # ceph.encrypted tag) for every disk that holds an OSD.
+            if tags:
                 item["bluestore"] = 1
-                item["osdencrypted"] = 1 if encrypted.get(disk.devpath) else 0
+                item["osdencrypted"] = 1 if tags.encrypted else 0
             out.append(item)
         if v.get("type") == "unused":
             out = [d for d in out if not d.get("used")]
@@ -121,10 +113,9 @@ class CephOsdApi(LabArea):
         self.need_root_login(user)
         node, devpath = v["node"], v["disk"]
         disk = self._disk(node, devpath)
-        if self.backend.initialized():
-            running = await asyncio.to_thread(self.backend.osd_ids_on, node)
-            if any(d.devpath == disk.devpath for d in running.values()):
-                raise errors.disk_has_holder(disk.devpath)
+        # pve-storage API2/Disks.pm wipe_disk: `has_holder` (an OSD's LV, live or left over) refuses it.
+        if await asyncio.to_thread(self.backend.lv_tags, node, disk) is not None:
+            raise errors.disk_has_holder(disk.devpath)
 
         async def body() -> str:
             await in_thread(self.backend.wipe_disk, node, disk)

@@ -98,7 +98,13 @@ class CephPoolApi(LabArea):
         }
         if v.get("verbose"):
             stats = await self.ceph_command(self.ceph_pools.stats)
-            status["statistics"] = stats.get(name, {})
+            if self.cluster.spec.release.pool_status_reports_last_pool:
+                # PVE/API2/Ceph/Pool.pm getpool: `next if !defined($d->{name}) && !$d->{name} ne "$pool"`
+                # skips nothing, so every pool of `ceph df` overwrites the last: the last one's numbers stay.
+                if stats:
+                    status["statistics"] = list(stats.values())[-1]
+            else:
+                status["statistics"] = stats.get(name, {})
         for flag in ("noscrub", "nodeep-scrub", "nodelete", "nopgchange", "nosizechange", "hashpspool", "fast_read"):
             if flag in values:
                 status[flag] = values[flag]

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from lab.ceph_backend.errors import CephBackendError
 from lab.handlers.base import LabArea
 from lab.models.locks import LockTimeout
 
@@ -47,6 +48,7 @@ class LabControlApi(LabArea):
         r.add_post("/lab/nodes/{node}/recover", self._ctl_recover_node)
         r.add_post("/lab/faults/node_unreachable", self._ctl_node_unreachable)
         r.add_post("/lab/faults/ceph_conf_locked", self._ctl_ceph_conf_locked)
+        r.add_post("/lab/nodes/{node}/zap", self._ctl_zap_disk)
         r.add_post("/lab/faults/{fault}", self._ctl_fault)
         r.add_post("/lab/faults-clear", self._ctl_faults_clear)
         # First in the chain: control requests skip fakepve's middleware, so injected network faults
@@ -129,6 +131,7 @@ class LabControlApi(LabArea):
                     },
                     "daemons": daemons,
                     "pve_version": self.cluster.spec.pve_version,
+                    "pve_release": self.cluster.spec.release.text,
                 }
             }
         )
@@ -156,6 +159,20 @@ class LabControlApi(LabArea):
         if node not in self.nodes:
             return web.json_response({"data": None, "message": f"no such node '{node}'"}, status=404)
         await self.recover_node(node)
+        return web.json_response({"data": None})
+
+    async def _ctl_zap_disk(self, request: web.Request) -> web.Response:
+        """What an operator runs on the node, `ceph-volume lvm zap --destroy <disk>`: no PVE API does it."""
+        node = request.match_info["node"]
+        args = await request.json() if request.can_read_body else {}
+        disks = self.cluster.spec.node(node).disks if node in self.nodes else ()
+        disk = next((d for d in disks if d.answers_to(str(args.get("disk")))), None)
+        if disk is None:
+            return web.json_response({"data": None, "message": f"no disk {args.get('disk')!r} on '{node}'"}, status=404)
+        try:
+            await asyncio.to_thread(self.backend.zap_disk, node, disk)
+        except CephBackendError as exc:
+            return web.json_response({"data": None, "message": str(exc)}, status=409)
         return web.json_response({"data": None})
 
     # -- fakepve's faults, for other processes ---------------------------------------------------

@@ -164,6 +164,18 @@ class NodeApt:
             self.files.append(target)
         target.repos.append(self._repo(ceph, kind))
 
+    def write_ceph_source(self, release: str, kind: str) -> str:
+        """`pveceph install` writes the whole Ceph source file itself (`file_set_contents`, pve-manager
+        PVE/CLI/pveceph.pm): one entry, whatever was there before. Returns the file's path."""
+        path = self._path("ceph")
+        try:
+            target = self.file(path)
+        except AptError:
+            target = AptFile(path)
+            self.files.append(target)
+        target.repos = [self._repo(release, kind)]
+        return path
+
     def set_enabled(self, path: str, index: int, enabled: bool) -> None:
         target = self.file(path)
         if not 0 <= index < len(target.repos):

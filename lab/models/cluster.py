@@ -1,5 +1,9 @@
 """What a PVE cluster knows about itself besides Ceph, VMs and storages: packages, counters, its certificate
-(pure)."""
+(pure).
+
+Which Ceph releases and repositories a node offers is the release's (lab/releases.py); what
+`pveceph install` does to a node goes through lab/models/node_install.py.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from lab.spec import LabSpec
-
-# Ceph releases each PVE major version offers (pve-manager PVE/Ceph/Releases.pm, available-for-pve-release)
-# and `pveceph install`'s repositories (pve-manager PVE/CLI/pveceph.pm, install's --repository enum).
-CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
-DEFAULT_RELEASE = {8: "quincy", 9: "squid"}
-# Each release's version series (`release` in pve-manager PVE/Ceph/Releases.pm).
-CEPH_RELEASE_NUMBERS = {"quincy": "17.2", "reef": "18.2", "squid": "19.2", "tentacle": "20.2"}
-
-
-def ceph_package_version(release: str) -> str | None:
-    """The version a node lists for the ceph packages of `release` (X.2.0-lab), None for a release PVE does not ship."""
-    number = CEPH_RELEASE_NUMBERS.get(release)
-    return f"{number}.0-lab" if number else None
-
-
-REPOSITORIES = ("enterprise", "no-subscription", "test")
 
 
 @dataclass
@@ -41,6 +29,10 @@ class ClusterState:
     spec: LabSpec
     # node -> Ceph release whose packages are installed there
     installed: dict[str, str] = field(default_factory=dict)
+    # nodes where `pveceph install` left /run/pve-ceph-install-flag (running, or killed while it ran)
+    install_flag: set[str] = field(default_factory=set)
+    # nodes whose dpkg was interrupted while unpacking (apt wants `dpkg --configure -a`)
+    dpkg_interrupted: set[str] = field(default_factory=set)
     # (method, schema path template) -> requests answered
     request_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     # (wall-clock time, method, schema path template) of the newest requests, for bench/orchestration.py's
@@ -66,7 +58,9 @@ class ClusterState:
         self.installed[node] = release
 
     def is_installed(self, node: str) -> bool:
-        return node in self.installed
+        """pve-manager PVE/Ceph/Tools.pm check_ceph_installed: the binary is there and no install runs
+        (the flag file is checked too, since dpkg unpacks the binaries before the install is done)."""
+        return node in self.installed and node not in self.install_flag
 
     def note_request_time(self, when: float, method: str, template: str) -> None:
         self.request_times.append((when, method, template))

@@ -75,6 +75,14 @@ class PveModel(Protocol):
 
     def require(self, user: str, path: str, priv: str) -> None: ...
 
+    def allowed(self, user: str, path: str, priv: str) -> bool:
+        """Does user (or token) hold priv on path (fakepve's ACLs; root@pam holds everything)."""
+        ...
+
+    async def answer(self, request: Any, match: Any, params: Any, user: str | None, call: Any = None) -> Any:
+        """A request checked against the schema (parameters, permissions), then call(match, values)."""
+        ...
+
     def need_quorum(self) -> None: ...
 
     def set_node_offline(self, node: str, offline: bool = True) -> None:

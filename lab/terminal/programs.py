@@ -61,7 +61,8 @@ class InstallTarget(Protocol):
 
     def installed_release(self) -> str | None: ...
 
-    def write_ceph_source(self, path: str, text: str) -> None: ...
+    def write_ceph_source(self, codename: str, repository: str) -> None:
+        """The Ceph APT source file, rewritten with this one entry (`ceph.list` on 8.x, `ceph.sources` on 9.x)."""
 
     def dpkg_interrupted(self) -> bool: ...
 
@@ -200,7 +201,7 @@ class PvecephInstall:
             if not _yes(await tty.readline()):
                 raise Die("Aborting installation as requested\n")
         if repo != "manual":
-            target.write_ceph_source(release.ceph_source_path, release.ceph_source(codename, repo))
+            target.write_ceph_source(codename, repo)
             if offer.experimental:
                 if args.allow_experimental:
                     tty.write(f"NOTE: installing experimental/tech-preview Ceph release {offer.rendered}!\n")
@@ -240,8 +241,8 @@ class PvecephInstall:
             target.abort_install()
             self._flag_created = False
             raise Die(f"apt failed during ceph installation ({code * 256})\n")
-        tty.write(f"\ninstalled Ceph {offer.rendered} successfully!\n")
         target.finish_install(codename)
+        tty.write(f"\ninstalled Ceph {offer.rendered} successfully!\n")
         self._flag_created = False
         tty.write("\nreloading API to load new Ceph RADOS library...\n")
         target.reload_daemons()

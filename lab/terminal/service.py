@@ -108,10 +108,17 @@ class TerminalService:
         """POST /access/vncticket privs=Sys.Console, as termproxy asks it."""
         return self.tickets.verify(ticket, authid, path, port) and self.may_console(authid, path)
 
-    def websocket(self, user: str, node: str, port: int, vncticket: str) -> Connection:
-        """GET /nodes/{node}/vncwebsocket: the ticket must be the caller's, then pveproxy connects."""
+    def shutdown(self) -> None:
+        for session in self.sessions.values():
+            session.kill()
+
+    def verify_websocket(self, user: str, node: str, port: int, vncticket: str) -> None:
+        """GET /nodes/{node}/vncwebsocket's own code: the ticket must be the caller's, for that node and port."""
         if not self.tickets.verify(vncticket, user, f"/nodes/{node}", port):
             raise InvalidTicket("permission denied - invalid PVEVNC ticket")
+
+    def connect(self, port: int) -> Connection:
+        """pveproxy's websocket_proxy: tcp_connect to localhost:port."""
         session = self.sessions.get(port)
         if session is None:
             raise ConnectionRefused(f"connect to 'localhost:{port}' failed: Connection refused")

@@ -125,6 +125,14 @@ class TermproxySession:
         self._accepted.set_result(conn)
         return conn
 
+    def kill(self) -> None:
+        """The node goes down (the lab stops): the client's stream ends, termproxy and its command with it."""
+        self.listening = False
+        if self._accepted.done():
+            conn = self._accepted.result()
+            conn.close()
+            conn.client_closed()
+
     # -- the vncshell task ---------------------------------------------------------------------
 
     async def run(self, log: Callable[[str], None]) -> None:

@@ -1,7 +1,8 @@
 """The lab's PVE API for Ceph, against real daemons: PVE's behaviour on the wire and Ceph's real effects.
 
-One lab for the module; the tests run in order and build the cluster up as a user would:
-install -> init -> MONs -> MGR -> OSDs -> pool, checking refusals along the way (the program itself
+One lab for the module, PVE 9.1.11 (the last release with the pool-statistics bug); the tests run in
+order and build the cluster up as a user would: install (through the node terminal, with the tests' own
+client) -> init -> MONs -> MGR -> OSDs -> pool, checking refusals along the way (the program itself
 starts the OSDs beside the MGRs: components/ceph_cluster.py).
 """
 
@@ -18,6 +19,7 @@ import pytest
 from proxmoxer import ResourceException
 
 from lab.pytest_plugin import Lab, LabFactory
+from tests.lab.terminal_client import install, login
 from tests.waiting import wait_task
 
 pytestmark = pytest.mark.lab
@@ -31,8 +33,8 @@ def error_of(call: Any) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def fresh(lab_factory: LabFactory) -> Iterator[Lab]:
-    # Two disks on pve1, to see OSD creation serialised on one node.
-    lab = lab_factory("--disks", "pve1=512G+512G,pve2=512G,pve3=1T")
+    # Two disks on pve1, to see OSD creation serialised on one node; a virtio one on pve2.
+    lab = lab_factory("--pve-release", "9.1.11", "--disks", "pve1=512G+512G,pve2=512G+16G:virtio,pve3=1T")
     yield lab
     lab_factory.stop(lab)
 
@@ -52,26 +54,14 @@ def test_ceph_calls_fail_before_installation(token: Any) -> None:
     assert (status, message) == (500, "binary not installed: /usr/bin/ceph-mon")
 
 
-def test_install_terminal_is_for_the_root_password_login_only(token: Any) -> None:
-    status, message = error_of(lambda: token.nodes("pve1").termproxy.post(cmd="ceph_install"))
-    assert (status, message) == (403, "Permission check failed (user != root@pam)")
-
-
-def test_install_rejects_a_release_this_pve_version_does_not_offer(root: Any) -> None:
-    upid = root.nodes("pve1").termproxy.post(cmd="ceph_install", **{"cmd-opts": "--version quincy"})["upid"]
-    exitstatus, _ = wait_task(root, upid)
-    assert "quincy" in exitstatus and "squid, tentacle" in exitstatus
-
-
-def test_install_on_every_node(root: Any, fresh: Lab) -> None:
+def test_install_on_every_node_through_its_terminal(fresh: Lab, token: Any) -> None:
+    session = login(fresh)
     for node in fresh.nodes:
-        reply = root.nodes(node).termproxy.post(
-            cmd="ceph_install", **{"cmd-opts": "--version squid --repository no-subscription"}
-        )
-        assert ":vncshell:" in reply["upid"]
-        exitstatus, log = wait_task(root, reply["upid"])
-        assert exitstatus == "OK"
-        assert any("installed Ceph squid successfully" in line for line in log)
+        text = install(session, node, "--version", "squid", "--repository", "no-subscription")
+        assert "installed Ceph 19.2 Squid successfully!" in text
+    packages = {p["Package"]: p["Version"] for p in token.nodes("pve2").apt.versions.get()}
+    assert packages["ceph"].startswith("19.2.")
+    assert [t["node"] for t in fresh.tasks() if t["type"] == "vncshell"] == ["pve1"] * 3  # the endpoint's node
 
 
 def test_not_initialised_yet(token: Any) -> None:
@@ -131,7 +121,10 @@ def test_osd_create_refuses_api_tokens_even_roots(token: Any) -> None:
 
 
 def test_osds_with_the_root_password_login(root: Any, fresh: Lab) -> None:
-    upids = [root.nodes(node).ceph.osd.post(dev="/dev/sdb") for node in fresh.nodes]
+    # pve3's by its WWN link: createosd takes any path that resolves to the device.
+    wwn = {d["devpath"]: d["wwn"] for d in root.nodes("pve3").disks.list.get()}["/dev/sdb"]
+    devices = {"pve1": "/dev/sdb", "pve2": "/dev/sdb", "pve3": f"/dev/disk/by-id/wwn-{wwn}"}
+    upids = [root.nodes(node).ceph.osd.post(dev=devices[node]) for node in fresh.nodes]
     # Same node, second disk, while the first create still holds the disk lock: it waits its turn,
     # up to lock_file's 10 s. On a loaded machine the first create can take longer, and then PVE's
     # task ends with lock_file's own words; the disk is untouched and a later create succeeds.
@@ -149,11 +142,18 @@ def test_osds_with_the_root_password_login(root: Any, fresh: Lab) -> None:
     assert all(o["status"] == "up" and o["device_class"] == "ssd" for o in osds) and len(osds) == 4
 
 
-def test_disks_list_shows_the_osds(token: Any) -> None:
-    disks = {d["devpath"]: d for d in token.nodes("pve1").disks.list.get()}
-    assert disks["/dev/sdb"]["used"] == "LVM" and disks["/dev/sdb"]["osdid"] >= 0
-    assert disks["/dev/sdc"]["osdid"] >= 0 and disks["/dev/sdc"]["osdid"] != disks["/dev/sdb"]["osdid"]
+def test_disks_list_shows_the_osds_and_the_udev_links(token: Any) -> None:
+    disks = {d["devpath"]: d for d in token.nodes("pve1").disks.list.get(skipsmart=1)}
+    # osdid is the LV tag `ceph.osd_id`: a string (pve-storage Diskmanage.pm), -1 without one.
+    assert disks["/dev/sdb"]["used"] == "LVM" and isinstance(disks["/dev/sdb"]["osdid"], str)
+    assert disks["/dev/sdc"]["osdid"] != disks["/dev/sdb"]["osdid"] and disks["/dev/sdc"]["osdid-list"] == [
+        disks["/dev/sdc"]["osdid"]
+    ]
+    assert disks["/dev/sdb"]["by_id_link"].startswith("/dev/disk/by-id/ata-QEMU_HARDDISK_")
+    assert disks["/dev/sdb"]["health"] == "UNKNOWN"  # skipsmart: no smartctl
     assert [d["devpath"] for d in token.nodes("pve1").disks.list.get(type="unused")] == []
+    virtio = {d["devpath"]: d for d in token.nodes("pve2").disks.list.get()}["/dev/vda"]
+    assert "by_id_link" not in virtio and virtio["type"] == "hdd" and virtio["osdid"] == -1
 
 
 def test_device_in_use_is_refused(root: Any) -> None:
@@ -268,20 +268,38 @@ def test_pool_delete_refused_while_pve_images_exist(token: Any, fresh: Lab) -> N
     assert "vm-pool" in fresh.ceph("osd", "pool", "ls")
 
 
+def test_pool_status_carries_the_last_pools_statistics_before_9_1_12(token: Any, fresh: Lab) -> None:
+    # PVE/API2/Ceph/Pool.pm getpool's filter lets every pool of `ceph df` through: .mgr gets vm-pool's numbers.
+    fresh.rbd("bench", "--io-type", "write", "--io-total", "16M", "vm-pool/vm-100-disk-0")
+    df = {p["name"]: p["stats"] for p in json.loads(fresh.ceph("df", "--format", "json"))["pools"]}
+    assert list(df)[-1] == "vm-pool" and df["vm-pool"]["objects"] > 0
+    mgr_stats = token.nodes("pve1").ceph.pool(".mgr").status.get(verbose=1)["statistics"]
+    assert mgr_stats["objects"] == df["vm-pool"]["objects"] != df[".mgr"]["objects"]
+
+
 def test_osd_destroy_only_when_out_and_down_on_its_own_node(root: Any, fresh: Lab) -> None:
     disks = {d["devpath"]: d["osdid"] for d in root.nodes("pve1").disks.list.get()}
-    osd = disks["/dev/sdc"]
+    osd = int(disks["/dev/sdc"])
     assert error_of(lambda: root.nodes("pve1").ceph.osd(osd).delete()) == (500, "osd is in use (in == 1)")
     status, message = error_of(lambda: root.nodes("pve2").ceph.osd(osd).delete())
     assert status == 500 and message.startswith(f"OSD osd.{osd} does not belong to node pve2! at /usr/share/perl5")
     root.nodes("pve1").ceph.osd(osd).out.post()
     assert error_of(lambda: root.nodes("pve1").ceph.osd(osd).delete()) == (500, "osd is still running (up == 1)")
     assert wait_task(root, root.nodes("pve1").ceph.stop.post(service=f"osd.{osd}"))[0] == "OK"
-    upid = root.nodes("pve1").ceph.osd(osd).delete(cleanup=1)
+    upid = root.nodes("pve1").ceph.osd(osd).delete()  # no cleanup: its LVs stay
     assert f":cephdestroyosd:osd.{osd}:" in upid and wait_task(root, upid)[0] == "OK"
     tree = json.loads(fresh.ceph("osd", "tree", "--format", "json"))
     assert osd not in [n["id"] for n in tree["nodes"]]
-    assert {d["devpath"]: d.get("used") for d in root.nodes("pve1").disks.list.get()}["/dev/sdc"] is None
+    # The LV keeps its tag and holds the disk: disks/list still names the OSD, wipedisk refuses.
+    left = {d["devpath"]: d for d in root.nodes("pve1").disks.list.get()}["/dev/sdc"]
+    assert (left["osdid"], left["used"]) == (str(osd), "LVM")
+    assert error_of(lambda: root.nodes("pve1").disks.wipedisk.put(disk="/dev/sdc")) == (
+        500,
+        "disk/partition '/dev/sdc' has a holder",
+    )
+    fresh.zap("pve1", "/dev/sdc")  # ceph-volume lvm zap --destroy /dev/sdc, on the node
+    left = {d["devpath"]: d for d in root.nodes("pve1").disks.list.get()}["/dev/sdc"]
+    assert (left["osdid"], left.get("used")) == (-1, None)
 
 
 def test_cmd_safety_reports_cephs_reason(token: Any) -> None:

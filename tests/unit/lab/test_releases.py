@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lab import releases
-from lab.daemon_reload import DaemonReload
+from lab.models.apt import NodeApt
+from lab.models.daemon_reload import DaemonReload
 
 
 @pytest.mark.parametrize(
@@ -52,15 +53,6 @@ def test_unknown_and_major_only() -> None:
     assert releases.newest_of_major(9).text == "9.2.11"
 
 
-def test_ceph_source_formats() -> None:
-    assert releases.release("8.4.1").ceph_source("reef", "enterprise") == (
-        "deb https://enterprise.proxmox.com/debian/ceph-reef bookworm enterprise\n"
-    )
-    assert "Suites: trixie\nComponents: no-subscription\n" in releases.release("9.0.0").ceph_source(
-        "squid", "no-subscription"
-    )
-
-
 def test_daemon_reload_window() -> None:
     reload = DaemonReload(started=100.0, exec_seconds=1.5, old_worker_sleep=5.0)
     assert reload.accept_delay(100.5) == pytest.approx(1.0)
@@ -68,3 +60,16 @@ def test_daemon_reload_window() -> None:
     assert not reload.closes_after_answer(connection_opened=99.0, now=103.0)  # old worker, not yet TERMed
     assert reload.closes_after_answer(connection_opened=99.0, now=106.6)
     assert not reload.closes_after_answer(connection_opened=102.0, now=106.6)  # a new worker's connection
+
+
+def test_pveceph_writes_the_whole_ceph_source_file_in_the_releases_format() -> None:
+    bookworm = NodeApt(8)
+    assert bookworm.write_ceph_source("reef", "no-subscription") == "/etc/apt/sources.list.d/ceph.list"
+    ceph = bookworm.file("/etc/apt/sources.list.d/ceph.list").repos
+    assert [(r.uris, r.suites, r.components) for r in ceph] == [
+        (["http://download.proxmox.com/debian/ceph-reef"], ["bookworm"], ["no-subscription"])
+    ]
+    trixie = NodeApt(9)
+    assert trixie.write_ceph_source("squid", "enterprise") == "/etc/apt/sources.list.d/ceph.sources"
+    (entry,) = trixie.file("/etc/apt/sources.list.d/ceph.sources").repos
+    assert entry.uris == ["https://enterprise.proxmox.com/debian/ceph-squid"] and entry.suites == ["trixie"]

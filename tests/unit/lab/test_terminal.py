@@ -84,8 +84,8 @@ class FakeNode:
     def installed_release(self) -> str | None:
         return self.release
 
-    def write_ceph_source(self, path: str, text: str) -> None:
-        self.source = (path, text)
+    def write_ceph_source(self, codename: str, repository: str) -> None:
+        self.source = (codename, repository)
 
     def dpkg_interrupted(self) -> bool:
         return self.dpkg_broken
@@ -142,10 +142,7 @@ def test_install_on_83_with_the_wizards_options() -> None:
     assert "\r\n" in text  # ONLCR
     assert "HINT: The no-subscription repository is not the best choice" in text
     assert "installed Ceph 18.2 Reef successfully!" in text
-    assert node.source == (
-        "/etc/apt/sources.list.d/ceph.list",
-        "deb http://download.proxmox.com/debian/ceph-reef bookworm no-subscription\n",
-    )
+    assert node.source == ("reef", "no-subscription")
     assert node.release == "reef" and not node.flag and node.reloads == 1
 
 
@@ -203,7 +200,7 @@ def test_tentacle_preview_prompts_on_915() -> None:
     code, text = asyncio.run(run_program(PvecephInstall(argv, release, node), answers))
     assert code == 0, text
     assert "Do you want to switch to the test repository (Y/n)?" in text
-    assert node.source is not None and "Components: test" in node.source[1]
+    assert node.source == ("tentacle", "test")
     # --allow-experimental skips the preview question; 9.1.13 has none at all
     node2 = FakeNode()
     argv2 = ["--version", "tentacle", "--repository", "test", "--allow-experimental"]
@@ -367,10 +364,11 @@ def test_service_remote_node_runs_through_ssh_and_names_the_answering_node() -> 
         token = service.open("root@pam!ci", "pve1", "ceph_install", "--version\0reef")
         assert isinstance(token.session.program, Login)
         with pytest.raises(InvalidTicket):
-            service.websocket("root@pam", "pve1", remote.port, remote.ticket)  # ticket is for /nodes/pve2
-        conn = service.websocket("root@pam", "pve2", remote.port, remote.ticket)
+            service.verify_websocket("root@pam", "pve1", remote.port, remote.ticket)  # ticket is for /nodes/pve2
+        service.verify_websocket("root@pam", "pve2", remote.port, remote.ticket)
+        conn = service.connect(remote.port)
         with pytest.raises(ConnectionRefused):
-            service.websocket("root@pam", "pve2", remote.port, remote.ticket)  # one client per terminal
+            service.connect(remote.port)  # one client per terminal
         conn.client_closed()
 
     asyncio.run(scenario())

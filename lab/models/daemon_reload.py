@@ -16,6 +16,8 @@ How long the new master takes to load is not in the source; EXEC_SECONDS is an e
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 EXEC_SECONDS = 1.5  # estimate: perl loading PVE::API2 before the new workers accept
@@ -45,3 +47,34 @@ class DaemonReload:
     def over(self, now: float) -> bool:
         """Nothing of the reload can be seen any more (old workers' connections aside)."""
         return now >= self.new_workers_ready + self.old_worker_sleep
+
+
+class ApiDaemons:
+    """Every node's pvedaemon and pveproxy, as far as a client of the lab's endpoint can tell them apart:
+    when each last reloaded. The endpoint is the answering node's pveproxy; a call naming another node is
+    proxied to that node's pveproxy (`proxyto => 'node'`), so it waits while that node's daemons reload."""
+
+    def __init__(self, answering_node: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.answering_node = answering_node
+        self.clock = clock
+        self.reloads: dict[str, DaemonReload] = {}
+
+    def reload(self, node: str) -> None:
+        """`systemctl try-reload-or-restart pvedaemon.service pveproxy.service` on `node`, now."""
+        self.reloads[node] = DaemonReload(started=self.clock())
+
+    def accept_delay(self, path_node: str | None, new_connection: bool) -> float:
+        """How long a call naming `path_node` waits now before a worker answers it: on a connection the
+        endpoint accepts now (an old one is served by an old worker), or proxied to a reloading node."""
+        now = self.clock()
+        delays = []
+        if new_connection and self.answering_node in self.reloads:
+            delays.append(self.reloads[self.answering_node].accept_delay(now))
+        if path_node and path_node != self.answering_node and path_node in self.reloads:
+            delays.append(self.reloads[path_node].accept_delay(now))
+        return max(delays, default=0.0)
+
+    def closes_after_answer(self, connection_opened: float) -> bool:
+        """An answer on a kept-alive connection to the endpoint ends it (an old worker's last answers)."""
+        reload = self.reloads.get(self.answering_node)
+        return reload is not None and reload.closes_after_answer(connection_opened, self.clock())
