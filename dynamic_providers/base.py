@@ -18,6 +18,7 @@ from pulumi.output import Unknown
 from dynamic_providers.logic.spec import In, Out, Spec, check_inputs, diff_inputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.pve.credentials import SOURCES, Credentials
+from dynamic_providers.pve.retry import RetryPolicy
 from dynamic_providers.values import UNKNOWN
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # pulumi.runtime.rpc._special_secret_sig
@@ -40,9 +41,9 @@ class PveProvider(ResourceProvider, Generic[In, Out]):
         # only the five proxmoxve keys are kept, and they are read when a client is first needed.
         self._config = {key: req.config.get(key) for key, _ in SOURCES.values()}
 
-    def client(self) -> PveClient:
+    def client(self, policy: RetryPolicy | None = None) -> PveClient:
         config = getattr(self, "_config", None)
-        return PveClient(Credentials.resolve(config.get if config else None, os.environ))
+        return PveClient(Credentials.resolve(config.get if config else None, os.environ), policy=policy)
 
     # -- check and diff: pure, so they are safe in preview with unknown values --------------------
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from dynamic_providers.engine_watch import EngineGone
 from dynamic_providers.logic import install_dialogue as dialogue
 
 READ_SLICE = 1.0  # seconds per read, so the deadline is looked at often
@@ -53,7 +54,11 @@ def drive(
     progress: Callable[[str], None],
     timeout: float,
     clock: Callable[[], float] = time.monotonic,
+    alive: Callable[[str], None] | None = None,
 ) -> Transcript:
+    """`alive(before)` is asked before apt's question is answered yes, the last point where nothing has
+    changed yet: if the engine is gone (engine_watch.EngineGone), apt is told no first, so pveceph ends
+    cleanly (no install flag or half-unpacked dpkg left behind), and the EngineGone goes on up."""
     text = dialogue.TerminalText()
     deadline = clock() + timeout
     answered_at: int | None = None  # the number of lines when the pending question was answered
@@ -74,6 +79,12 @@ def drive(
             break
         if answer is not None and answered_at != len(text.lines):
             answered_at = len(text.lines)
+            if alive is not None and dialogue.APT_CONTINUE.search(text.pending):
+                try:
+                    alive("answering apt's question (the packages change next)")
+                except EngineGone:
+                    terminal.send("n\r")
+                    raise
             terminal.send(answer)
         if chunk is None:
             closed = True
@@ -93,6 +104,15 @@ def drive(
         timed_out=timed_out,
         login_prompt=login,
     )
+
+
+def linger(terminal: TerminalLike, quiet: float, clock: Callable[[], float] = time.monotonic) -> None:
+    """After `reloading API ...`, pveceph still runs systemctl; give it `quiet` seconds (or until termproxy
+    closes the terminal) before hanging up, so the SIGHUP of the hangup finds it done."""
+    deadline = clock() + quiet
+    while (left := deadline - clock()) > 0:
+        if terminal.read(min(READ_SLICE, left)) is None:
+            return
 
 
 def classify_status(error: str | None) -> Probe:

@@ -1,4 +1,8 @@
-"""CephInstall decisions: inputs, the installer's options, reading the release back. Pure."""
+"""CephInstall decisions: inputs, the release rule, reading the release back. Pure.
+
+Which release and repository `pveceph install` takes on which PVE release is logic/pve_releases.py's;
+here it becomes the inputs' rule (with `pve_release` declared) and the plan for the node's actual release.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dynamic_providers.logic import rules
-from dynamic_providers.logic.spec import Spec, param, resource_inputs
+from dynamic_providers.logic import pve_releases, rules
+from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
 from dynamic_providers.logic.takeover import Difference, Takeover, decide
+from dynamic_providers.values import is_unknown
 
 RELEASES = rules.CEPH_RELEASES  # PVE 8: quincy, reef, squid; PVE 9: squid, tentacle
 RELEASE_OF_MAJOR = {17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
@@ -29,6 +34,10 @@ class InstallInputs:
     )
     repository: str = param(default="no-subscription", validate=rules.repository)
     adopt: bool = param(default=False)
+    # The PVE release the stack says the node runs (X.Y.Z); None: whatever it runs, read at check.
+    pve_release: str | None = param(default=None, validate=pve_releases.pve_release_format)
+    # Install a release PVE marks as a technology preview (--allow-experimental); None is no.
+    allow_experimental: bool | None = param(default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,12 +45,44 @@ class InstallOutputs:
     installed_version: str | None = None
 
 
-SPEC = Spec("CephInstall", InstallInputs, InstallOutputs)
+def _rules(inputs: InstallInputs) -> list[Failure]:
+    """With `pve_release` declared, the release table decides before any request."""
+    values = (inputs.pve_release, inputs.version, inputs.repository, inputs.allow_experimental)
+    if inputs.pve_release is None or any(is_unknown(v) for v in values):
+        return []
+    version = pve_releases.parse_pve_version(inputs.pve_release)
+    if version is None:
+        return []  # the field's own validator said so
+    reason = release_problem(version, inputs, f"node {inputs.node} (pve_release)")
+    return [("version", f"CephInstall.{reason}")] if reason else []
 
 
-def installer_options(version: str, repository: str) -> str:
-    """`cmd-opts` for termproxy cmd=ceph_install, as the GUI's wizard sends them."""
-    return f"--version {version} --repository {repository}"
+def release_problem(
+    version: pve_releases.PveVersion, inputs: InstallInputs, where: str, offers: Any = None
+) -> str | None:
+    return pve_releases.release_problem(
+        version,
+        inputs.version,
+        inputs.repository,
+        bool(inputs.allow_experimental),
+        offers,
+        where,
+        pve_releases.PROVIDER_KEYS,
+    )
+
+
+SPEC = Spec("CephInstall", InstallInputs, InstallOutputs, rules=_rules)
+
+
+def installer_options(plan: pve_releases.InstallPlan) -> str:
+    """`cmd-opts` for termproxy cmd=ceph_install, NUL-separated as the GUI's wizard sends them: PVE splits
+    on NUL only (pve-manager PVE/API2/Nodes.pm get_shell_command), so a space-joined string is one word."""
+    return "\0".join(plan.options)
+
+
+def manual_command(plan: pve_releases.InstallPlan) -> str:
+    """What to run on the node by hand instead."""
+    return "pveceph install " + " ".join(plan.options)
 
 
 def release_of(version: Any) -> str | None:

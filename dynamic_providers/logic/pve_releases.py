@@ -90,6 +90,21 @@ def _flag(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Keys:
+    """What each side calls the three values a release rule relates: the stack config's keys by default,
+    the CephInstall inputs as `PROVIDER_KEYS`. A reason names them so that it reads after either."""
+
+    version: str = "cephVersion"
+    repository: str = "repository"
+    experimental: str = "cephAllowExperimental"
+    pve_release: str = "pveRelease"
+
+
+CONFIG_KEYS = Keys()
+PROVIDER_KEYS = Keys("version", "repository", "allow_experimental", "pve_release")
+
+
+@dataclass(frozen=True)
 class InstallPlan:
     """What the installer is run with: `cmd-opts` words and the answers it will need."""
 
@@ -112,6 +127,7 @@ def plan_install(
     allow_experimental: bool,
     node_offers: tuple[Offered, ...] | None = None,
     where: str = "the node",
+    keys: Keys = CONFIG_KEYS,
 ) -> InstallPlan:
     """The installer's options for this PVE release, or ValueError naming what to change.
 
@@ -129,26 +145,63 @@ def plan_install(
     if offer is None:
         source = "its ceph/releases" if node_offers is not None else f"pveceph install on PVE {pve}"
         raise ValueError(
-            f"cephVersion {release!r}: {where} runs PVE {pve}, where {source} offers {', '.join(names) or 'nothing'}; "
-            f"set cephVersion to one of those"
+            f"{keys.version} {release!r}: {where} runs PVE {pve}, where {source} offers "
+            f"{', '.join(names) or 'nothing'}; set {keys.version} to one of those"
         )
     allowed = repositories(version)
     if repository not in allowed:
         raise ValueError(
-            f"cephRepository {repository!r}: pveceph install on PVE {pve} takes {', '.join(allowed)}; set one of those"
+            f"{keys.repository} {repository!r}: pveceph install on PVE {pve} takes {', '.join(allowed)}; "
+            "set one of those"
         )
     if offer.experimental:
         if not allow_experimental:
             raise ValueError(
-                f"cephVersion {release!r} is a technology preview on PVE {pve}: set cephAllowExperimental: true to "
+                f"{keys.version} {release!r} is a technology preview on PVE {pve}: set {keys.experimental}: true to "
                 "install it anyway, or choose a supported release"
             )
         if repository == "enterprise":
             raise ValueError(
-                f"cephRepository 'enterprise' has no packages for the preview release {release!r} on PVE {pve} "
-                "(pveceph warns it 'might not (yet) be useable'): set cephRepository to 'test' or 'no-subscription'"
+                f"{keys.repository} 'enterprise' has no packages for the preview release {release!r} on PVE {pve} "
+                f"(pveceph warns it 'might not (yet) be useable'): set {keys.repository} to 'test' or 'no-subscription'"
             )
     return InstallPlan(release, repository, offer.experimental)
+
+
+def release_problem(
+    version: PveVersion,
+    release: str,
+    repository: str,
+    allow_experimental: bool,
+    node_offers: tuple[Offered, ...] | None = None,
+    where: str = "the node",
+    keys: Keys = CONFIG_KEYS,
+) -> str | None:
+    """plan_install as a rule (rules.py's style): None when the combination is fine, else the reason."""
+    try:
+        plan_install(version, release, repository, allow_experimental, node_offers, where, keys)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def pve_release_format(value: Any) -> str | None:
+    """A release as `GET /nodes/{node}/version` names it: X.Y.Z."""
+    if re.fullmatch(r"\d+\.\d+\.\d+", str(value).strip()) is None:
+        return f"{value!r} is not a PVE release X.Y.Z (e.g. 8.3.0 or 9.2.11; `pveversion` on a node)"
+    return None
+
+
+def release_mismatch(declared: str, node: str, running: PveVersion, keys: Keys = CONFIG_KEYS) -> str | None:
+    """The stack says which release the nodes run; a node that runs another one is drift, never silent."""
+    actual = version_text(running)
+    if parse_pve_version(declared) == running:
+        return None
+    return (
+        f"{keys.pve_release} is {declared}, but {node} runs PVE {actual} (GET /nodes/{node}/version): the node was "
+        f"upgraded or the key is wrong; check what PVE {actual} offers (docs/pve-compat.md), then set "
+        f"{keys.pve_release} to {actual} (or leave it unset while nodes are upgraded one by one)"
+    )
 
 
 def pool_status_reports_last_pool(version: PveVersion | None) -> bool:

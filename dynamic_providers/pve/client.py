@@ -181,6 +181,7 @@ class PveClient:
     # -- ceph: install, init, status ------------------------------------------------------------
 
     def termproxy(self, node: str, cmd: str, cmd_opts: str) -> dict[str, Any]:
+        """Open the node's terminal (pve-manager PVE/API2/Nodes.pm termproxy): `cmd-opts` split on NUL only."""
         return dict(
             self.root_call(
                 "installing Ceph through the node's terminal (termproxy)",
@@ -191,6 +192,26 @@ class PveClient:
             )
             or {}
         )
+
+    def root_ticket(self, operation: str) -> tuple[str, str]:
+        """(user, ticket) of the root@pam ticket session: the terminal's websocket is authenticated with it."""
+        return self.require_root(operation).login_ticket()
+
+    @property
+    def endpoint(self) -> str:
+        return self._creds.endpoint
+
+    @property
+    def verify(self) -> bool | str:
+        return self._creds.verify
+
+    def node_version(self, node: str) -> dict[str, Any]:
+        """GET /nodes/{node}/version (every user; proxied to the node): its `version` X.Y.Z and `release` X.Y."""
+        return dict(self.call("GET", f"/nodes/{node}/version") or {})
+
+    def ceph_releases(self, node: str) -> list[dict[str, Any]]:
+        """GET /nodes/{node}/ceph/releases (PVE 9.2.7+): what `pveceph install` offers on that node."""
+        return list(self.call("GET", f"/nodes/{node}/ceph/releases") or [])
 
     def apt_versions(self, node: str) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/nodes/{node}/apt/versions") or [])
@@ -318,7 +339,8 @@ class PveClient:
         )
 
     def disks_list(self, node: str) -> list[dict[str, Any]]:
-        return list(self.call("GET", f"/nodes/{node}/disks/list") or [])
+        """skipsmart: PVE would run smartctl on every disk for a health value nobody here reads."""
+        return list(self.call("GET", f"/nodes/{node}/disks/list", skipsmart=True) or [])
 
     def wipe_disk(self, node: str, disk: str) -> str:
         return str(self.root_call(f"wiping {disk} on {node}", "PUT", f"/nodes/{node}/disks/wipedisk", disk=disk))

@@ -108,6 +108,8 @@ class Transport:
                         path_prefix=creds.path_prefix,
                     )
             except AuthenticationError as exc:
+                if "TFA" in str(exc):
+                    raise PveAuthError("POST", "/access/ticket", 401, tfa_message(creds.username)) from exc
                 raise PveAuthError(
                     "POST",
                     "/access/ticket",
@@ -117,6 +119,29 @@ class Transport:
             self._session = backend.get_session()
             self._base_url = backend.get_base_url()
         return self._session
+
+    def login_ticket(self) -> tuple[str, str]:
+        """(user, ticket) of this ticket session, for what takes the cookie itself (the terminal's websocket)."""
+        if self._auth != "ticket":
+            raise ValueError("an API token session has no login ticket")
+        session = self._connect()
+        ticket = session.cookies.get("PVEAuthCookie") or ""
+        auth = getattr(session, "auth", None)
+        if not ticket and auth is not None and hasattr(auth, "get_tokens"):
+            ticket = str(auth.get_tokens()[0])
+        return str(self._creds.username), str(ticket)
+
+
+def tfa_message(username: str | None) -> str:
+    """pve-access-control API2/AccessControl.pm: with a second factor on the user, /access/ticket answers the
+    password with a partial ticket (`PVE:!tfa!...`, `NeedTFA`) good for nothing but the challenge."""
+    return (
+        f"{username} has two-factor authentication on: PVE answers its password with a partial ticket (NeedTFA), "
+        "and an unattended run has no second factor to give. The root-only steps (the Ceph install terminal, OSD "
+        "create and destroy, wiping a disk) need a full root@pam ticket: remove root@pam's second factor on the "
+        "automation's cluster (`pveum user tfa delete root@pam`), or do those steps by hand and take them over "
+        "with adoptExisting; an API token cannot make those calls"
+    )
 
 
 def parse_response(method: str, path: str, response: requests.Response) -> Any:

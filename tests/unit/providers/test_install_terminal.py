@@ -28,9 +28,9 @@ def test_reef_on_83_and_quincy_are_fine() -> None:
     [
         ((9, 0, 3), "reef", "no-subscription", False, "offers squid; set cephVersion"),
         ((8, 4, 1), "tentacle", "no-subscription", False, "offers quincy, reef, squid"),
-        ((9, 0, 10), "squid", "manual", False, "cephRepository 'manual'"),
+        ((9, 0, 10), "squid", "manual", False, "repository 'manual'"),
         ((9, 1, 7), "tentacle", "test", False, "set cephAllowExperimental: true"),
-        ((9, 1, 7), "tentacle", "enterprise", True, "set cephRepository to 'test' or 'no-subscription'"),
+        ((9, 1, 7), "tentacle", "enterprise", True, "set repository to 'test' or 'no-subscription'"),
         ((8, 2, 7), "squid", "no-subscription", False, "supports PVE 8.3.0 and later"),
     ],
 )

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 
 from dynamic_providers.errors import NotFound, UnsafeToProceed
-from dynamic_providers.logic import disk_move, health, init, install, mgr, mon, osd, pool, storage
+from dynamic_providers.logic import disk_move, health, init, install, mgr, mon, osd, pool, pve_releases, storage
 from dynamic_providers.logic.spec import check_inputs, diff_inputs
 from dynamic_providers.values import mon_address_ip
 
@@ -50,8 +50,14 @@ def test_install_version_change_refused_unless_node_changes() -> None:
     assert failures == []
 
 
-def test_installer_options_match_the_wizard() -> None:
-    assert install.installer_options("squid", "no-subscription") == "--version squid --repository no-subscription"
+def test_installer_options_are_nul_separated_as_the_wizard_sends_them() -> None:
+    plan = pve_releases.InstallPlan("squid", "no-subscription", experimental=False)
+    assert install.installer_options(plan) == "--version\0squid\0--repository\0no-subscription"
+    preview = pve_releases.InstallPlan("tentacle", "test", experimental=True)
+    assert install.installer_options(preview).split("\0")[-1] == "--allow-experimental"
+    assert (
+        install.manual_command(preview) == "pveceph install --version tentacle --repository test --allow-experimental"
+    )
 
 
 # -- init ------------------------------------------------------------------------------------
