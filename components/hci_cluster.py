@@ -38,6 +38,8 @@ class HciCluster(pulumi.ComponentResource):
                     repository=cfg.repository,
                     apt_repositories=cfg.apt_repositories,
                     adopt=cfg.adopt_existing,
+                    pve_release=cfg.pve_release,
+                    allow_experimental=cfg.ceph_allow_experimental,
                 ),
                 child,
             )

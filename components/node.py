@@ -9,6 +9,11 @@ import pulumi_proxmoxve as proxmoxve
 
 from dynamic_providers.ceph_install import CephInstall
 
+# The Ceph handles pulumi-proxmoxve's apt.standard.Repository accepts (`ceph-squid-*` only). `pveceph install`
+# writes the Ceph APT source itself (pve-manager PVE/CLI/pveceph.pm install), so for other releases the
+# resource is simply not declared: it must never block a release it does not list.
+BPG_CEPH_HANDLE_RELEASES = ("squid",)
+
 
 @dataclass(frozen=True)
 class NodeArgs:
@@ -17,6 +22,8 @@ class NodeArgs:
     repository: str  # no-subscription | enterprise | test, for PVE and Ceph alike
     apt_repositories: bool = True
     adopt: bool = False  # take over Ceph packages already on the node
+    pve_release: str | None = None  # the release the stack says the node runs (X.Y.Z)
+    allow_experimental: bool = False  # install a release PVE marks as a technology preview
 
 
 class Node(pulumi.ComponentResource):
@@ -29,10 +36,9 @@ class Node(pulumi.ComponentResource):
         if args.apt_repositories:
             pve_handle = args.repository
             ceph_handle = f"ceph-{args.ceph_version}-{args.repository}"
-            self.repositories = [
-                *self._repository(f"{name}-apt-pve", args.node, pve_handle),
-                *self._repository(f"{name}-apt-ceph", args.node, ceph_handle),
-            ]
+            self.repositories = self._repository(f"{name}-apt-pve", args.node, pve_handle)
+            if args.ceph_version in BPG_CEPH_HANDLE_RELEASES:
+                self.repositories += self._repository(f"{name}-apt-ceph", args.node, ceph_handle)
         # `pveceph install` reads the repositories, so it waits for them.
         self.ceph_install = CephInstall(
             f"{name}-ceph-install",
@@ -40,6 +46,8 @@ class Node(pulumi.ComponentResource):
             version=args.ceph_version,
             repository=args.repository,
             adopt=args.adopt,
+            pve_release=args.pve_release,
+            allow_experimental=args.allow_experimental or None,  # unset, not false: no diff for older stacks
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.repositories),
         )
         self.register_outputs({"installedVersion": self.ceph_install.installed_version})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
-from dynamic_providers.logic import rules
+from dynamic_providers.logic import pve_releases, rules
 from dynamic_providers.logic.networks import address_outside, cluster_network_overlap
 
 from .errors import Loc, Problem, key_path
@@ -111,25 +111,37 @@ def monitors_and_managers(cfg: HciConfig) -> Iterator[Problem]:
         yield _p(("managers",), "no manager: Ceph needs at least one MGR (two for a standby); list node names")
 
 
-# Ceph releases each PVE major offers: `available-for-pve-release` in pve-manager PVE/Ceph/Releases.pm
-# (each of them one of rules.CEPH_RELEASES).
-CEPH_RELEASES = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
-# The APT handles pulumi-proxmoxve 8.6 knows (apt.standard.Repository `handle`).
-APT_CEPH_RELEASES = ("squid",)
-
-
 def ceph_release(cfg: HciConfig) -> Iterator[Problem]:
-    offered = CEPH_RELEASES[cfg.pve_version]
+    """cephVersion x repository x PVE release: dynamic_providers/logic/pve_releases.py's one rule.
+
+    With pveRelease declared, the exact release decides (and must be of pveVersion's major); without
+    it, cephVersion must be one some release of that major offers, and CephInstall's check asks each
+    node for its release at preview. The Ceph APT source is written by `pveceph install` itself, so
+    aptRepositories does not limit the release (components/node.py).
+    """
+    if cfg.pve_release is not None:
+        version = pve_releases.parse_pve_version(cfg.pve_release)
+        if version is None or pve_releases.pve_release_format(cfg.pve_release):
+            yield _p(("pveRelease",), f"{cfg.pve_release!r} is not a PVE release X.Y.Z (e.g. 8.3.0; `pveversion`)")
+            return
+        if version[0] != cfg.pve_version:
+            yield _p(
+                ("pveRelease",),
+                f"{cfg.pve_release} is a PVE {version[0]} release, but pveVersion is {cfg.pve_version}; "
+                "set both to what the nodes run",
+            )
+            return
+        reason = pve_releases.release_problem(
+            version, cfg.ceph_version, cfg.repository, cfg.ceph_allow_experimental, None, "the cluster (pveRelease)"
+        )
+        if reason:
+            yield _p(("repository",) if reason.startswith("repository") else ("cephVersion",), reason)
+        return
+    offered = pve_releases.offered_in_major(cfg.pve_version)
     if cfg.ceph_version not in offered:
         yield _p(
             ("cephVersion",),
             f"PVE {cfg.pve_version} offers Ceph {', '.join(offered)}, not {cfg.ceph_version}",
-        )
-    elif cfg.apt_repositories and cfg.ceph_version not in APT_CEPH_RELEASES:
-        yield _p(
-            ("cephVersion",),
-            f"pulumi-proxmoxve knows APT repositories for Ceph {', '.join(APT_CEPH_RELEASES)} only; "
-            f"set aptRepositories to false and add the {cfg.ceph_version} repository yourself",
         )
 
 

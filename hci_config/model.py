@@ -199,7 +199,11 @@ class HaConfig(_Model):
 
 class HciConfig(_Model):
     pve_version: Literal[8, 9] = 9
+    # The PVE release the nodes run (X.Y.Z, `pveversion`); "" or unset: checked per node at preview.
+    pve_release: str | None = None
     ceph_version: CephRelease = "squid"
+    # Install a Ceph release PVE marks as a technology preview (pveceph install --allow-experimental).
+    ceph_allow_experimental: bool = False
     repository: Repository = "no-subscription"
     apt_repositories: bool = True
     public_network: str
@@ -227,6 +231,12 @@ class HciConfig(_Model):
     @classmethod
     def _public(cls, value: object) -> object:
         return _network(value)
+
+    @field_validator("pve_release", mode="before")
+    @classmethod
+    def _pve_release(cls, value: object) -> object:
+        # Pulumi.yaml declares the key with default "" (Pulumi has no null default): "" means unset.
+        return None if value in ("", None) else value
 
     @field_validator("cluster_network", mode="before")
     @classmethod

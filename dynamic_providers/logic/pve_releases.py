@@ -72,6 +72,15 @@ def offered(version: PveVersion) -> tuple[Offered, ...]:
     return current
 
 
+def offered_in_major(major: int) -> tuple[str, ...]:
+    """Every Ceph release some supported PVE release of this major offers (the check without pveRelease)."""
+    names: list[str] = []
+    for first, offers in _ROWS:
+        if first[0] == major:
+            names.extend(o.release for o in offers if o.release not in names)
+    return tuple(names)
+
+
 def repositories(version: PveVersion) -> tuple[str, ...]:
     return (*REPOSITORIES_BASE, "manual") if version >= MANUAL_FROM else REPOSITORIES_BASE
 

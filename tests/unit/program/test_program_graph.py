@@ -119,6 +119,28 @@ def test_components_and_names(graph: Graph) -> None:
         assert res.name.startswith(f"{parent.name}-"), f"{res.name} is not named after {parent.name}"
 
 
+def test_a_release_pulumi_proxmoxve_has_no_handle_for_gets_its_source_from_pveceph_install() -> None:
+    raw = copy.deepcopy(pve8_raw())
+    raw.update(cephVersion="reef", pveRelease="8.3.0")
+    graph = build(raw)
+    handles = {r.inputs["handle"] for r in graph.of_type(APT_STANDARD)}
+    assert handles == {"no-subscription"}  # the PVE repository stays; no ceph-reef-* handle is declared
+    installs = graph.of_type(INSTALL)
+    assert {(i.inputs["version"], i.inputs["pve_release"], i.inputs.get("allow_experimental")) for i in installs} == {
+        ("reef", "8.3.0", None)
+    }
+    for install in installs:
+        own = [r for r in graph.of_type(APT_REPOSITORY) if r.inputs["node"] == install.inputs["node"]]
+        assert len(own) == 1 and all(graph.depends(install, r) for r in own)
+
+
+def test_the_preview_opt_in_reaches_ceph_install() -> None:
+    raw = copy.deepcopy(dev_raw())
+    raw.update(cephVersion="tentacle", pveRelease="9.1.7", cephAllowExperimental=True)
+    installs = build(raw).of_type(INSTALL)
+    assert {(i.inputs["version"], i.inputs["allow_experimental"]) for i in installs} == {("tentacle", True)}
+
+
 def test_node_repositories_and_ceph_install(graph: Graph) -> None:
     handles = {(r.inputs["node"], r.inputs["handle"]) for r in graph.of_type(APT_STANDARD)}
     nodes = ["pve1", "pve2", "pve3"]

@@ -190,6 +190,34 @@ CASES: list[tuple[str, Callable[[Raw], object], str, str]] = [
         "PVE 9 offers Ceph squid, tentacle, not quincy",
     ),
     (
+        "Ceph release the declared PVE release does not offer",
+        lambda r: r.update(pveRelease="9.1.4", cephVersion="tentacle"),
+        "cephVersion",
+        "cephVersion 'tentacle': the cluster (pveRelease) runs PVE 9.1.4, where pveceph install on PVE 9.1.4 offers "
+        "squid; set cephVersion to one of those",
+    ),
+    (
+        "technology preview without the opt-in",
+        lambda r: r.update(pveRelease="9.1.7", cephVersion="tentacle"),
+        "cephVersion",
+        "is a technology preview on PVE 9.1.7: set cephAllowExperimental: true",
+    ),
+    (
+        "preview release from the enterprise repository",
+        lambda r: r.update(
+            pveRelease="9.1.7", cephVersion="tentacle", cephAllowExperimental=True, repository="enterprise"
+        ),
+        "repository",
+        "set repository to 'test' or 'no-subscription'",
+    ),
+    (
+        "pveRelease of another major than pveVersion",
+        lambda r: r.update(pveRelease="8.4.1"),
+        "pveRelease",
+        "8.4.1 is a PVE 8 release, but pveVersion is 9",
+    ),
+    ("pveRelease not X.Y.Z", lambda r: r.update(pveRelease="9.2"), "pveRelease", "is not a PVE release X.Y.Z"),
+    (
         "started VM that HA keeps stopped",
         lambda r: r["vms"][0]["ha"].update(state="stopped"),
         "vms[0].started",
@@ -249,6 +277,26 @@ PVE8_CASES: list[tuple[str, Callable[[Raw], object], str, str]] = [
         "HA group 'other' is not defined under ha.groups",
     ),
 ]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"cephVersion": "reef"},  # the wizard's default on 8.3, with aptRepositories on (pveceph writes its source)
+        {"cephVersion": "quincy", "pveRelease": "8.3.0"},
+        {"cephVersion": "reef", "pveRelease": "8.4.21", "repository": "enterprise"},
+    ],
+    ids=["reef", "quincy-8.3.0", "reef-8.4.21-enterprise"],
+)
+def test_every_release_pve8_offers_is_accepted(edit: Raw) -> None:
+    config = load_config(edited(lambda r: r.update(edit), base=pve8_raw), env=ENV)
+    assert config.ceph_version == edit["cephVersion"] and config.apt_repositories
+
+
+def test_preview_release_with_the_opt_in_and_an_unset_pve_release_are_accepted() -> None:
+    raw = edited(lambda r: r.update(pveRelease="9.1.7", cephVersion="tentacle", cephAllowExperimental=True))
+    assert load_config(raw, env=ENV).ceph_allow_experimental
+    assert load_config(edited(lambda r: r.update(pveRelease="")), env=ENV).pve_release is None
 
 
 @pytest.mark.parametrize(("what", "edit", "path", "message"), PVE8_CASES, ids=[c[0] for c in PVE8_CASES])
