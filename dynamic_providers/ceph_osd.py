@@ -106,7 +106,9 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
             disks = client.disks_list(node)
             if finish_interrupted_on(client, node, osd.find_disk(disks, device)):
                 disks = client.disks_list(node)
-            plan = osd.plan_create(node, device, osd.find_disk(disks, device), wipe=inputs.wipe)
+            disk = osd.find_disk(disks, device)
+            in_tree = set(osd.tree_osds(client.osd_tree(node))) if disk and osd.osd_ids_on(disk) else None
+            plan = osd.plan_create(node, device, disk, wipe=inputs.wipe, in_tree=in_tree)
             if plan.action == "take_over":
                 osd_id = take_over(client, node, disks, plan, inputs)
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,12 +52,45 @@ def delete_before_replace(old: OsdInputs, new: OsdInputs) -> bool:
 SPEC = Spec("CephOsd", OsdInputs, OsdOutputs, rules=_rules, delete_before_replace=delete_before_replace)
 
 
+def device_names(disk: dict[str, Any]) -> set[str]:
+    """The paths a device may be given as, from its disks/list entry (pve-storage Diskmanage.pm get_disks):
+    the devpath, the `by_id_link` PVE picked (ata-/scsi-/nvme- links only) and `/dev/disk/by-id/wwn-<WWN>`.
+    OSD create is sent the devpath, whatever form the stack used."""
+    names = {str(disk[key]) for key in ("devpath", "by_id_link") if disk.get(key)}
+    wwn = str(disk.get("wwn") or "")
+    if wwn and wwn != "unknown":
+        names.add(f"/dev/disk/by-id/wwn-{wwn}")
+    return names
+
+
 def find_disk(disks: list[dict[str, Any]], device: str) -> dict[str, Any] | None:
-    """The disks/list entry for a device given as /dev/sdX or as a /dev/disk/by-id link."""
+    """The disks/list entry for a device given as /dev/sdX, PVE's by_id_link or its wwn- link; another by-id
+    link of the same disk (ata-MODEL_SERIAL, nvme-MODEL_SERIAL, scsi-..._SERIAL) by the serial it ends in."""
     for disk in disks:
-        if device in (disk.get("devpath"), disk.get("by_id_link")):
+        if device in device_names(disk):
             return disk
+    if device.startswith("/dev/disk/by-id/"):
+        for disk in disks:
+            serial = str(disk.get("serial") or "")
+            if len(serial) >= 4 and device.endswith(f"_{serial}"):
+                return disk
     return None
+
+
+def leftover_refusal(node: str, devpath: str, ids: list[int], in_tree: Collection[int]) -> str | None:
+    """disks/list takes `osdid` from the LV tag `ceph.osd_id` (pve-storage Diskmanage.pm get_ceph_volume_infos),
+    so an OSD destroyed without cleanup still shows on its disk. Not in the OSD tree: a leftover, which no
+    PVE API clears (wipedisk refuses while the LVs hold the disk, API2/Disks.pm has_holder)."""
+    gone = [i for i in ids if i not in in_tree]
+    if not gone:
+        return None
+    names = ", ".join(f"osd.{i}" for i in gone)
+    return (
+        f"{devpath} on {node} still carries the LVs of {names}, which the OSD tree does not have: the leftover of "
+        f"an OSD destroyed without cleanup. No PVE API clears it (wipedisk refuses: the LVs hold the disk). On "
+        f"{node}, run `ceph-volume lvm zap --destroy {devpath}` (everything on the disk is lost), then run "
+        "pulumi up again"
+    )
 
 
 def osd_ids_on(disk: dict[str, Any]) -> list[int]:
@@ -79,12 +113,27 @@ def devname(devpath: str) -> str:
     return devpath.removeprefix("/dev/")
 
 
-def plan_create(node: str, device: str, disk: dict[str, Any] | None, *, wipe: bool) -> CreatePlan:
-    """From the disk's entry in disks/list: look at the OSD it holds, wipe it first, create, or refuse."""
+def plan_create(
+    node: str,
+    device: str,
+    disk: dict[str, Any] | None,
+    *,
+    wipe: bool,
+    in_tree: Collection[int] | None = None,
+) -> CreatePlan:
+    """From the disk's entry in disks/list: look at the OSD it holds, wipe it first, create, or refuse.
+    `in_tree`: the OSD ids the OSD tree has (None: not read), so a leftover is named as one."""
     if disk is None:
-        raise NotFound(f"device {device} is not among the disks of node {node} (GET /nodes/{node}/disks/list)")
+        raise NotFound(
+            f"device {device} is not among the disks of node {node} (GET /nodes/{node}/disks/list); give it as "
+            "its devpath (/dev/sdb), a /dev/disk/by-id link (ata-/nvme-/scsi-..._SERIAL, wwn-WWN)"
+        )
     devpath = str(disk.get("devpath"))
     ids = osd_ids_on(disk)
+    if ids and in_tree is not None:
+        leftover = leftover_refusal(node, devpath, ids, in_tree)
+        if leftover:
+            raise UnsafeToProceed(leftover)
     if ids:
         if len(ids) > 1:
             raise AlreadyExists(

@@ -1,5 +1,9 @@
 """The dev stack as a PVE 8 cluster spells it (an HA group instead of a node-affinity rule), end to
 end against a PVE 8 lab: the program picks Hagroup and Haresource.group from the stack's version.
+
+Once per PVE 8 release that differs for the install: 8.3.0 with reef (the GUI wizard's default there,
+declared with pveRelease so hci_config checks the release rule) and the newest 8.4 with squid (no
+pveRelease: CephInstall asks each node at preview). Ceph is installed through each node's terminal.
 """
 
 from __future__ import annotations
@@ -16,11 +20,17 @@ from tests.unit.program.program_stacks import pve8_raw
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def pve8(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, PulumiProject]]:
-    lab = lab_factory("--pve-version", "8")
+RELEASES = [("8.3.0", "reef", {"pveRelease": "8.3.0"}), ("8.4.21", "squid", {})]
+
+
+@pytest.fixture(scope="module", params=RELEASES, ids=[f"{r}-{c}" for r, c, _ in RELEASES])
+def pve8(
+    request: pytest.FixtureRequest, lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Lab, PulumiProject]]:
+    release, ceph, extra = request.param
+    lab = lab_factory("--pve-release", release)
     raw = pve8_raw()
-    raw["cephVersion"] = "squid"  # PVE 8 offers quincy, reef and squid; the stack asks for one it has
+    raw.update(cephVersion=ceph, **extra)  # PVE 8 offers quincy, reef and squid
     config: dict[str, Any] = {"config": {f"proxmox-hci:{key}": value for key, value in raw.items()}}
     project = PulumiProject.create(
         tmp_path_factory.mktemp("pve8"), "pve8", config, engine_bin(), lab_environment(lab.info.state_dir)
@@ -39,6 +49,22 @@ def test_ha_group_and_grouped_resources_on_pve8(pve8: tuple[Lab, PulumiProject])
     assert {sid: r.get("group") for sid, r in resources.items()} == {"vm:101": "hci-nodes", "vm:102": "hci-nodes"}
     status = lab.api().cluster.ceph.status.get()
     assert status["health"]["status"] == "HEALTH_OK" and len(status["quorum_names"]) == 3
+
+
+def test_ceph_came_through_each_nodes_terminal(pve8: tuple[Lab, PulumiProject]) -> None:
+    lab, _ = pve8
+    status = lab.control("GET", "/lab/status")
+    release = lab.api().nodes("pve1").version.get()["version"]
+    wanted = {"8.3.0": "reef", "8.4.21": "squid"}[release]
+    assert {name: node["ceph_installed"] for name, node in status["nodes"].items()} == dict.fromkeys(
+        ("pve1", "pve2", "pve3"), wanted
+    )
+    terminals = [t for t in lab.tasks() if t["type"] == "vncshell"]
+    assert len(terminals) == 3 and {t["exitstatus"] for t in terminals} == {"OK"}
+    # pveceph install wrote the Ceph source; reef has no pulumi-proxmoxve handle, so nothing else did.
+    files = lab.api().nodes("pve1").apt.repositories.get()["files"]
+    ceph = [r for f in files if "ceph" in f["path"] for r in f["repositories"] if r.get("Enabled", 1)]
+    assert ceph and all(any(f"ceph-{wanted}" in uri for uri in r["URIs"]) for r in ceph), ceph
 
 
 def test_pve8_stack_second_up_changes_nothing(pve8: tuple[Lab, PulumiProject]) -> None:

@@ -160,6 +160,53 @@ def test_osd_plan_create_take_over_wipe_refuse() -> None:
         osd.plan_create("pve1", "/dev/sdz", osd.find_disk(DISKS, "/dev/sdz"), wipe=False)
 
 
+REAL_DISKS: list[dict[str, Any]] = [
+    {
+        "devpath": "/dev/sdb",
+        "osdid": -1,
+        "serial": "S6PNNS0T123456",
+        "wwn": "0x5002538e40a1b2c3",
+        "by_id_link": "/dev/disk/by-id/ata-Samsung_SSD_870_EVO_1TB_S6PNNS0T123456",
+    },
+    {"devpath": "/dev/vdb", "osdid": -1, "serial": "", "wwn": "unknown"},  # virtio: no by-id link from PVE
+    {"devpath": "/dev/sdc", "used": "LVM", "osdid": "7", "osdid-list": ["7"], "serial": "Z1X2"},
+]
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "/dev/sdb",
+        "/dev/disk/by-id/ata-Samsung_SSD_870_EVO_1TB_S6PNNS0T123456",
+        "/dev/disk/by-id/wwn-0x5002538e40a1b2c3",
+        "/dev/disk/by-id/scsi-SATA_Samsung_SSD_870_S6PNNS0T123456",  # another udev link of the same disk
+    ],
+)
+def test_osd_device_forms_resolve_to_the_devpath(device: str) -> None:
+    assert osd.plan_create("pve1", device, osd.find_disk(REAL_DISKS, device), wipe=False) == (
+        osd.CreatePlan("create", "/dev/sdb")
+    )
+
+
+def test_osd_device_forms_that_name_nothing() -> None:
+    assert osd.find_disk(REAL_DISKS, "/dev/disk/by-id/wwn-unknown") is None
+    assert osd.find_disk(REAL_DISKS, "/dev/disk/by-id/ata-Other_S6PNNS0T999999") is None
+    with pytest.raises(NotFound, match=r"a /dev/disk/by-id link \(ata-/nvme-/scsi-..._SERIAL, wwn-WWN\)"):
+        osd.plan_create("pve1", "/dev/sdz", None, wipe=False)
+
+
+def test_osd_leftover_lvs_are_refused_with_the_command_that_clears_them() -> None:
+    with pytest.raises(UnsafeToProceed) as info:
+        osd.plan_create("pve2", "/dev/sdc", REAL_DISKS[2], wipe=True, in_tree={0, 1, 2})
+    text = str(info.value)
+    assert text.startswith("/dev/sdc on pve2 still carries the LVs of osd.7, which the OSD tree does not have")
+    assert "On pve2, run `ceph-volume lvm zap --destroy /dev/sdc`" in text
+    # An OSD the tree has is looked at for takeover as before (osdid arrives as PVE's string).
+    assert osd.plan_create("pve2", "/dev/sdc", REAL_DISKS[2], wipe=False, in_tree={7}) == (
+        osd.CreatePlan("take_over", "/dev/sdc", 7)
+    )
+
+
 def test_osd_devices_must_differ() -> None:
     _, failures = check_inputs(osd.SPEC, {}, {"node": "pve1", "device": "/dev/sdb", "db_device": "/dev/sdb"})
     assert failures == [("db_device", "CephOsd.db_device is '/dev/sdb', already used as device")]
