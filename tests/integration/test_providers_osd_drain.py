@@ -1,5 +1,5 @@
-"""OSD removal as a drain, replacement as drain + create, resuming an interrupted drain, wipe opt-in,
-and shrinking the MONs. Two disks per node, so an OSD's data has somewhere to go.
+"""OSD removal as a drain, replacement as drain + create, resuming an interrupted drain, an OSD's
+leftover LVs, and shrinking the MONs. Two disks per node, so an OSD's data has somewhere to go.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def test_interrupted_drain_resumes_from_live_state(
     assert osd_id not in osd_ids(hci_lab)
 
 
-def test_used_device_needs_the_wipe_opt_in(drive: Any, hci_lab: Any, cluster: dict[str, Any]) -> None:
+def test_an_osds_leftover_lvs_are_named_with_the_command_that_clears_them(
+    drive: Any, hci_lab: Any, cluster: dict[str, Any]
+) -> None:
     osd = drive(CephOsdProvider)
     res = osd.create(node="pve1", device="/dev/sdc")
     osd_id = int(res.outs["osd_id"])
@@ -91,12 +93,18 @@ def test_used_device_needs_the_wipe_opt_in(drive: Any, hci_lab: Any, cluster: di
     root.nodes("pve1").ceph.osd(osd_id).out.post()
     client.wait_task(root.nodes("pve1").ceph.stop.post(service=f"osd.{osd_id}"), 120, "stopping")
     client.wait_task(root.nodes("pve1").ceph.osd(osd_id).delete(cleanup=0), 300, "destroying without cleanup")
-    assert disk(drive, "pve1", "/dev/sdc").get("used") == "LVM"  # leftovers, no OSD
-    with pytest.raises(UnsafeToProceed, match=r"in use \(LVM\) and holds no OSD; set wipe=true"):
-        osd.create(node="pve1", device="/dev/sdc")
-    res = osd.create(node="pve1", device="/dev/sdc", wipe=True)
-    assert [t for t in hci_lab.tasks() if t["type"] == "wipedisk"]
-    assert osd_ids(hci_lab)[int(res.outs["osd_id"])]["up"] == 1
+    left = disk(drive, "pve1", "/dev/sdc")
+    assert (left.get("used"), left["osdid"]) == ("LVM", str(osd_id))  # the LV tag stays, the OSD is gone
+    by_id = left["by_id_link"]
+    for opts in ({}, {"wipe": True}, {"adopt": True}):  # neither wiping (PVE refuses: holder) nor adopting helps
+        with pytest.raises(UnsafeToProceed) as info:
+            osd.create(node="pve1", device=by_id, **opts)
+        assert str(info.value).startswith(f"/dev/sdc on pve1 still carries the LVs of osd.{osd_id}, which the OSD")
+        assert "On pve1, run `ceph-volume lvm zap --destroy /dev/sdc`" in str(info.value)
+    assert not [t for t in hci_lab.tasks() if t["type"] == "wipedisk"]  # refused before any change
+    hci_lab.zap("pve1", "/dev/sdc")  # what the message says to run on the node
+    res = osd.create(node="pve1", device=by_id)  # any by-id link: OSD create is sent the devpath
+    assert res.outs["devpath"] == "/dev/sdc" and osd_ids(hci_lab)[int(res.outs["osd_id"])]["up"] == 1
 
 
 def test_monitors_shrink_only_with_the_opt_in_and_never_to_zero(drive: Any, cluster: dict[str, Any]) -> None:
