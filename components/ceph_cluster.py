@@ -130,14 +130,19 @@ class CephCluster(pulumi.ComponentResource):
 
     def _managers(self, after: pulumi.Resource) -> list[CephManager]:
         # Chained too: cheap for two or three, and no two ceph.conf writers ever overlap.
+        # PVE's first MON create makes a MGR on its node (logic/mgr.py); when that node is not a declared
+        # manager, the last declared one removes it. Only then: other stacks' inputs stay as they were.
         previous = after
         managers = []
+        first_mon_undeclared = bool(self._cfg.monitors) and self._cfg.monitors[0] not in self._cfg.managers
+        declared = list(dict.fromkeys(self._cfg.managers)) if first_mon_undeclared else None
         for node in self._cfg.managers:
             previous = CephManager(
                 f"{self._name}-mgr-{node}",
                 node=node,
                 allow_last_removal=self._cfg.allow_data_loss,
                 adopt=self._cfg.adopt_existing,
+                declared_managers=declared if node == self._cfg.managers[-1] else None,
                 opts=self._opts([previous]),
             )
             managers.append(previous)

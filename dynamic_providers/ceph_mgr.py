@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -13,6 +14,7 @@ from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import mgr
 from dynamic_providers.logic.mgr import MgrInputs, MgrOutputs
 from dynamic_providers.notices import notice
+from dynamic_providers.progress import progress
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
@@ -35,6 +37,22 @@ def wait_running(client: PveClient, node: str, mgr_id: str) -> str:
     )
 
 
+def remove_undeclared(client: PveClient, node: str, declared: tuple[str, ...] | None) -> None:
+    """Exactly the declared MGRs (logic/mgr.py): destroy each other one on its own host (PVE's destroymgr
+    acts on the node it is called on), once a declared MGR runs."""
+    if not declared:
+        return
+    for entry in mgr.undeclared(client.mgr_list(node), tuple(declared)):
+        mgr_id, host = str(entry.get("name")), str(entry.get("host") or node)
+        progress(f"removing mgr.{mgr_id} on {host}: not among the declared managers ({', '.join(declared)})")
+        client.run_task(partial(client.mgr_destroy, host, mgr_id), TASK_TIMEOUT, f"destroying mgr.{mgr_id} on {host}")
+        wait_until(client, partial(_gone, client, node, mgr_id), RUNNING_TIMEOUT, f"mgr.{mgr_id} disappearing")
+
+
+def _gone(client: PveClient, node: str, mgr_id: str) -> tuple[bool, str]:
+    return mgr.find(client.mgr_list(node), mgr_id) is None, "still listed"
+
+
 class CephManagerProvider(PveProvider[MgrInputs, MgrOutputs]):
     spec = mgr.SPEC
 
@@ -55,6 +73,7 @@ class CephManagerProvider(PveProvider[MgrInputs, MgrOutputs]):
                 if "already exists" not in exc.exitstatus:
                     raise
         state = wait_running(client, node, mgr_id)
+        remove_undeclared(client, node, inputs.declared_managers)
         return CreateResult(f"{node}/{mgr_id}", self.state(inputs, MgrOutputs(state=state)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -67,8 +86,10 @@ class CephManagerProvider(PveProvider[MgrInputs, MgrOutputs]):
         return self.found(id_, inputs, MgrOutputs(state=entry.get("state")))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        # Only allow_last_removal and adopt update in place: recorded, nothing changes on the cluster.
-        return UpdateResult(self.state(self.load(_news), self.load_outputs(_olds)))
+        # allow_last_removal and adopt are recorded only; declared_managers removes what is not declared.
+        new = self.load(_news)
+        remove_undeclared(self.client(), new.node, new.declared_managers)
+        return UpdateResult(self.state(new, self.load_outputs(_olds)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         inputs = self.load(_props)
@@ -103,6 +124,7 @@ class CephManager(Resource, module="ceph", name="Manager"):
         mgr_id: pulumi.Input[str] | None = None,
         allow_last_removal: pulumi.Input[bool] = False,
         adopt: pulumi.Input[bool] = False,
+        declared_managers: pulumi.Input[list[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # The keyword arguments are the inputs, by name (tests/unit/providers checks them against MgrInputs).

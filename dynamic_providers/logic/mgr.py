@@ -4,6 +4,12 @@ The first MON's task creates `mgr.<node>` by itself (pve-manager PVE/API2/Ceph/M
 calls createmgr for the first monitor), so a manager with the declared id on the declared node is
 always taken over, `adopt` or not: refusing it would make the standard first-MON layout
 impossible to declare. The same rule finishes an interrupted create (logic/takeover.py).
+
+That MGR is PVE's, not the stack's: with `monitors: [pve2, pve3, pve4]` and `managers: [pve3, pve4]`
+it lands on pve2, undeclared. So the last declared CephManager carries `declared_managers` (every
+declared id) and, once it runs, removes the MGRs not among them (a MGR holds no data): the cluster
+ends with exactly the declared MGRs, and a stack that already has such a MGR sees the update in its
+preview (the new input) instead of never hearing of it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ class MgrInputs:
     mgr_id: str | None = param(default=None, on_change="replace", validate=rules.service_id, default_from="node")
     allow_last_removal: bool = param(default=False)
     adopt: bool = param(default=False)  # recorded only: see the module docstring
+    # On the last declared MGR: every declared MGR id; the others are removed once this one runs.
+    declared_managers: tuple[str, ...] | None = param(default=None, validate=lambda v: _ids(v))
+
+
+def _ids(value: Any) -> str | None:
+    bad = [item for item in value or () if rules.service_id(item) is not None]
+    return f"not manager ids: {', '.join(map(repr, bad))}" if bad else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +74,14 @@ def takeover(entry: dict[str, Any], node: str) -> Takeover:
         fix=f"Choose another mgr_id, or remove that manager first (pveceph mgr destroy {mgr_id})",
         facts=f"on {host or node}",
     )
+
+
+def undeclared(mgrs: list[dict[str, Any]], declared: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The MGRs to remove so that exactly the declared ones are left, provided one declared MGR runs
+    (else none: removing the only running MGRs would stop health reports and the autoscaler)."""
+    if not any(m.get("name") in declared and m.get("state") in RUNNING_STATES for m in mgrs):
+        return []
+    return [m for m in mgrs if m.get("name") not in declared]
 
 
 def removal_refusal(mgrs: list[dict[str, Any]], mgr_id: str, allow_last_removal: bool) -> str | None:

@@ -142,6 +142,18 @@ def test_second_manager_created_then_removed(drive: Any, built: dict[str, Any]) 
     assert mgr.read(res).id == ""  # gone
 
 
+def test_exactly_the_declared_managers_remain(drive: Any, hci_lab: Any, built: dict[str, Any]) -> None:
+    # As with managers [pve2] while the first MON (pve1) made mgr.pve1: the last declared MGR removes it.
+    mgr = drive(CephManagerProvider)
+    res = mgr.create(node="pve2", declared_managers=["pve2"])
+    mgrs = drive(CephPoolProvider).provider.client().mgr_list("pve1")
+    assert [m["name"] for m in mgrs] == ["pve2"] and mgrs[0]["state"] in ("active", "standby")
+    assert mgr.read(built["mgr-pve1"]).id == ""  # gone from the cluster
+    destroys = [t for t in hci_lab.tasks() if t["type"] == "cephdestroymgr"]
+    assert destroys[-1]["node"] == "pve1"  # destroyed on its own host
+    built["mgr-pve2"] = res
+
+
 def test_osd_create_needs_a_root_password(drive: Any, hci_lab: Any) -> None:
     before = hci_lab.request_counts()
     with pytest.raises(MissingCredential, match=r"proxmoxve:username=root@pam and proxmoxve:password"):

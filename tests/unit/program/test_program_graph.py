@@ -141,6 +141,17 @@ def test_the_preview_opt_in_reaches_ceph_install() -> None:
     assert {(i.inputs["version"], i.inputs["allow_experimental"]) for i in installs} == {("tentacle", True)}
 
 
+def test_the_first_monitors_own_mgr_is_removed_only_when_undeclared(pve9: Graph) -> None:
+    assert [m.inputs.get("declared_managers") for m in pve9.of_type(MGR)] == [None, None]  # pve1 is declared
+    raw = copy.deepcopy(dev_raw())
+    raw.update(monitors=["pve2", "pve3", "pve1"], managers=["pve3", "pve1"])
+    mgrs = build(raw).of_type(MGR)
+    assert [(m.inputs["node"], m.inputs.get("declared_managers")) for m in mgrs] == [
+        ("pve3", None),
+        ("pve1", ["pve3", "pve1"]),
+    ]
+
+
 def test_node_repositories_and_ceph_install(graph: Graph) -> None:
     handles = {(r.inputs["node"], r.inputs["handle"]) for r in graph.of_type(APT_STANDARD)}
     nodes = ["pve1", "pve2", "pve3"]

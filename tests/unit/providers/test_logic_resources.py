@@ -136,6 +136,19 @@ def test_mgr_last_running_manager_is_kept() -> None:
     assert mgr.removal_refusal([*mgrs, {"name": "pve3", "state": "standby"}], "pve1", False) is None
 
 
+def test_mgr_undeclared_ones_go_once_a_declared_one_runs() -> None:
+    # monitors [pve2, pve3, pve4], managers [pve3, pve4]: the first MON made mgr.pve2.
+    mgrs = [
+        {"name": "pve2", "host": "pve2", "state": "active"},
+        {"name": "pve3", "host": "pve3", "state": "standby"},
+        {"name": "pve4", "host": "pve4", "state": "starting"},
+    ]
+    assert [m["name"] for m in mgr.undeclared(mgrs, ("pve3", "pve4"))] == ["pve2"]
+    assert mgr.undeclared(mgrs, ("pve2", "pve3", "pve4")) == []
+    not_running = [{**m, "state": "unknown"} if m["name"] != "pve2" else m for m in mgrs]
+    assert mgr.undeclared(not_running, ("pve3", "pve4")) == []  # never the only running MGR
+
+
 # -- OSD -------------------------------------------------------------------------------------
 
 DISKS = [
