@@ -15,10 +15,11 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from dynamic_providers.base import PveProvider
 from dynamic_providers.errors import NotFound, ProxmoxHciError, TaskFailed, UnsafeToProceed
 from dynamic_providers.interrupted import finish_interrupted
-from dynamic_providers.logic import health, pool
+from dynamic_providers.logic import health, pool, pve_releases
 from dynamic_providers.logic.pool import LivePool, PoolInputs, PoolOutputs
 from dynamic_providers.notices import notice
 from dynamic_providers.pve.client import PveClient
+from dynamic_providers.values import as_int
 from dynamic_providers.waiting import wait_until
 
 TASK_TIMEOUT = 300.0
@@ -137,7 +138,9 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
         if live is None:
             return  # PVE would fail the task on a missing pool
         storages = pool.storages_using(client.storage_list(), name)
-        objects = pool.objects_of(client.pool_status(node, name, verbose=True))
+        version = pve_releases.parse_pve_version(client.node_version(node).get("version"))
+        pool_ids = [as_int(p.get("pool")) or 0 for p in client.pool_list(node)]
+        objects = pool.trusted_objects(client.pool_status(node, name, verbose=True), version, live["pool_id"], pool_ids)
         reason = pool.deletion_refusal(name, live, objects, storages, inputs.allow_data_loss)
         if reason:
             raise UnsafeToProceed(reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from dynamic_providers.logic import rules
+from dynamic_providers.logic import pve_releases, rules
 from dynamic_providers.logic.spec import Failure, Spec, param, resource_inputs
 from dynamic_providers.logic.takeover import Difference, Takeover, decide, differ
 from dynamic_providers.values import as_int, is_unknown
@@ -234,25 +234,41 @@ def storages_using(storages: list[dict[str, Any]], name: str) -> list[str]:
 
 
 def objects_of(status: dict[str, Any]) -> int:
-    """Objects in the pool per `pool/{name}/status?verbose=1` (0 if not reported).
-
-    PVE 8.3-9.1.11 may report another pool's statistics here (fixed in 9.1.12): that can only
-    make a delete refuse wrongly, never let one through wrongly.
-    """
+    """Objects in the pool per `pool/{name}/status?verbose=1` (0 if not reported); see trusted_objects."""
     stats = status.get("statistics") or {}
     return as_int(stats.get("objects")) or 0
 
 
-def deletion_refusal(name: str, live: LivePool, objects: int, storages: list[str], allow_data_loss: bool) -> str | None:
+def trusted_objects(
+    status: dict[str, Any], version: pve_releases.PveVersion | None, pool_id: int | None, pool_ids: list[int]
+) -> int | None:
+    """The pool's object count, or None where PVE's answer is another pool's.
+
+    pve-manager PVE/API2/Ceph/Pool.pm getpool loops over `ceph df`'s pools with a condition that lets
+    every pool through, so `statistics` is the last pool's (df lists pools by id): on all of 8.x and on
+    9.0.0-9.1.11 (pve_releases.pool_status_reports_last_pool). There only the pool with the highest id
+    gets its own numbers; for any other the count is unknown, and bytes_used (from the pool list, which
+    is per pool on every release) decides alone.
+    """
+    own_numbers = pool_id is not None and pool_id == max(pool_ids, default=-1)
+    if pve_releases.pool_status_reports_last_pool(version) and not own_numbers:
+        return None
+    return objects_of(status)
+
+
+def deletion_refusal(
+    name: str, live: LivePool, objects: int | None, storages: list[str], allow_data_loss: bool
+) -> str | None:
     """Refuse while storages point at the pool or it holds anything (bytes or objects; an empty
-    RBD image is objects with no bytes yet)."""
+    RBD image is objects with no bytes yet). `objects` None: PVE's count cannot be trusted here."""
     if allow_data_loss:
         return None
     reasons = []
     if storages:
         reasons.append(f"RBD storage(s) {', '.join(storages)} point at it")
-    if live["bytes_used"] > 0 or objects > 0:
-        reasons.append(f"it holds data ({live['bytes_used']} bytes used, {objects} objects)")
+    if live["bytes_used"] > 0 or (objects or 0) > 0:
+        counted = "" if objects is None else f", {objects} objects"
+        reasons.append(f"it holds data ({live['bytes_used']} bytes used{counted})")
     if not reasons:
         return None
     return (

@@ -386,6 +386,29 @@ def test_pool_objects_from_verbose_status() -> None:
     assert pool.objects_of({"name": "vm"}) == 0  # not reported: bytes_used alone decides
 
 
+@pytest.mark.parametrize(
+    ("version", "pool_id", "expected"),
+    [
+        ((8, 4, 21), 2, None),  # every PVE 8: another pool's statistics
+        ((9, 1, 11), 2, None),
+        ((8, 3, 0), 3, 5),  # the pool with the highest id gets its own numbers even there
+        ((9, 1, 12), 2, 5),  # fixed
+        (None, 2, None),  # release not known: not trusted
+    ],
+)
+def test_pool_object_count_is_not_trusted_on_releases_with_the_statistics_bug(
+    version: Any, pool_id: int, expected: int | None
+) -> None:
+    status = {"statistics": {"objects": 5}}
+    assert pool.trusted_objects(status, version, pool_id, [1, 2, 3]) == expected
+
+
+def test_pool_delete_guard_with_an_untrusted_count_goes_by_bytes_used() -> None:
+    assert pool.deletion_refusal("vm", live_pool(bytes_used=0), None, [], False) is None
+    reason = pool.deletion_refusal("vm", live_pool(bytes_used=4096), None, [], False) or ""
+    assert "it holds data (4096 bytes used)" in reason
+
+
 # -- storage ---------------------------------------------------------------------------------
 
 
