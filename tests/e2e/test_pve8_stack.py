@@ -20,7 +20,11 @@ from tests.unit.program.program_stacks import pve8_raw
 pytestmark = pytest.mark.e2e
 
 
-RELEASES = [("8.3.0", "reef", {"pveRelease": "8.3.0"}), ("8.4.21", "squid", {})]
+# On 8.3.0 also the layout where PVE's first MON makes a MGR the stack does not declare (on pve2).
+RELEASES = [
+    ("8.3.0", "reef", {"pveRelease": "8.3.0", "monitors": ["pve2", "pve3", "pve1"], "managers": ["pve3", "pve1"]}),
+    ("8.4.21", "squid", {}),
+]
 
 
 @pytest.fixture(scope="module", params=RELEASES, ids=[f"{r}-{c}" for r, c, _ in RELEASES])
@@ -65,6 +69,14 @@ def test_ceph_came_through_each_nodes_terminal(pve8: tuple[Lab, PulumiProject]) 
     files = lab.api().nodes("pve1").apt.repositories.get()["files"]
     ceph = [r for f in files if "ceph" in f["path"] for r in f["repositories"] if r.get("Enabled", 1)]
     assert ceph and all(any(f"ceph-{wanted}" in uri for uri in r["URIs"]) for r in ceph), ceph
+
+
+def test_exactly_the_declared_managers_run(pve8: tuple[Lab, PulumiProject]) -> None:
+    lab, project = pve8
+    declared = project.read_config()["config"]["proxmox-hci:managers"]
+    mgrs = lab.api().nodes("pve1").ceph.mgr.get()
+    assert sorted(m["name"] for m in mgrs) == sorted(declared)  # on 8.3.0 PVE's mgr.pve2 is gone
+    assert sorted(m["state"] for m in mgrs) == ["active", "standby"]
 
 
 def test_pve8_stack_second_up_changes_nothing(pve8: tuple[Lab, PulumiProject]) -> None:
