@@ -163,8 +163,15 @@ def test_osd_create_needs_a_root_password(drive: Any, hci_lab: Any) -> None:
 
 def test_osds_created_up_and_in(drive: Any, built: dict[str, Any]) -> None:
     osd = drive(CephOsdProvider)
+    client = osd.provider.client()
     for node in NODES[:2]:
-        res = osd.create(node=node, device=f"/dev/disk/by-id/lab-{node}-sdb")
+        sdb = next(d for d in client.disks_list(node) if d["devpath"] == "/dev/sdb")
+        # Each form a stack may use: PVE's by_id_link, the wwn- link, another by-id link ending in the serial.
+        device = {
+            "pve1": sdb["by_id_link"],
+            "pve2": f"/dev/disk/by-id/wwn-{sdb['wwn']}",
+        }[node]
+        res = osd.create(node=node, device=device)
         assert res.outs["devpath"] == "/dev/sdb" and res.id == f"{node}/{int(res.outs['osd_id'])}"
         built[f"osd-{node}"] = res
 
@@ -173,9 +180,12 @@ def test_an_osd_create_still_running_is_waited_for_then_taken_over(
     drive: Any, hci_lab: Any, built: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     osd = drive(CephOsdProvider)
-    osd.provider.client().osd_create("pve3", dev="/dev/sdb")  # started by a run that was killed
+    client = osd.provider.client()
+    sdb = next(d for d in client.disks_list("pve3") if d["devpath"] == "/dev/sdb")
+    client.osd_create("pve3", dev="/dev/sdb")  # started by a run that was killed
     with caplog.at_level("INFO", logger="dynamic_providers.notices"):
-        res = osd.create(node="pve3", device="/dev/disk/by-id/lab-pve3-sdb")
+        # another by-id link of the disk, ending in its serial
+        res = osd.create(node="pve3", device=f"/dev/disk/by-id/scsi-SATA_QEMU_HARDDISK_{sdb['serial']}")
     assert "is still running" in caplog.text and f"took over osd.{int(res.outs['osd_id'])}" in caplog.text
     assert [t["node"] for t in tasks_of(hci_lab, "cephcreateosd", "sdb")] == ["pve1", "pve2", "pve3"]
     built["osd-pve3"] = res
