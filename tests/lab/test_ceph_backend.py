@@ -448,8 +448,12 @@ def test_destroy_osd_without_cleanup_keeps_disk_in_use(cluster: Cluster) -> None
         b.wipe_disk("pve3", disk)
     b.destroy_osd(osd_id, False)
     assert b.disk_in_use("pve3", disk)  # the BlueStore label is still there
-    b.wipe_disk("pve3", disk)
-    assert not b.disk_in_use("pve3", disk)
+    # The LV and its `ceph.osd_id` tag stay too: wipedisk still refuses (API2/Disks.pm has_holder).
+    assert b.lv_tags("pve3", disk) is not None
+    with pytest.raises(CephBackendError, match="has a holder"):
+        b.wipe_disk("pve3", disk)
+    b.zap_disk("pve3", disk)  # ceph-volume lvm zap --destroy, on the node: the only way out
+    assert not b.disk_in_use("pve3", disk) and b.lv_tags("pve3", disk) is None
 
 
 @needs_ceph
