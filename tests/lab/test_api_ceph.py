@@ -229,7 +229,7 @@ def _wait_up(fresh: Lab, osd: int, up: bool = True, timeout: float = 60) -> None
 def test_a_new_cluster_network_takes_effect_per_osd_only_when_it_restarts(token: Any, fresh: Lab) -> None:
     """PVE's init rewrites cluster_network in ceph.conf; Ceph picks an OSD's cluster address at start."""
     osds = {d["devpath"]: d["osdid"] for d in token.nodes("pve2").disks.list.get()}
-    moved = osds["/dev/sdb"]
+    moved = int(osds["/dev/sdb"])  # disks/list's osdid is a string (the LV tag)
     others = [int(o) for o in json.loads(fresh.ceph("osd", "ls", "--format", "json")) if int(o) != moved]
     public, cluster = ipaddress.ip_network(fresh.public_network), ipaddress.ip_network(fresh.cluster_network)
     assert ipaddress.ip_address(_cluster_ip(fresh, moved)) in public
@@ -245,7 +245,7 @@ def test_a_new_cluster_network_takes_effect_per_osd_only_when_it_restarts(token:
 
 
 def test_an_osd_restarted_into_a_cluster_network_its_node_has_no_address_in_stays_down(token: Any, fresh: Lab) -> None:
-    osd = {d["devpath"]: d["osdid"] for d in token.nodes("pve2").disks.list.get()}["/dev/sdb"]
+    osd = int({d["devpath"]: d["osdid"] for d in token.nodes("pve2").disks.list.get()}["/dev/sdb"])
     token.nodes("pve1").ceph.init.post(network=fresh.public_network, **{"cluster-network": "10.254.0.0/24"})
     try:
         # systemd's restart returns once the process runs (Type=simple), so the task is OK; the OSD exits.
