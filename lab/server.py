@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -33,6 +32,7 @@ from lab.ha.config import HaConfig
 from lab.ha.manager import HaManager
 from lab.ha.state import HaState
 from lab.handlers.apt import AptApi
+from lab.handlers.base import NODE_IN_PATH
 from lab.handlers.ceph_cluster import CephClusterApi
 from lab.handlers.ceph_osd import CephOsdApi
 from lab.handlers.ceph_pool import CephPoolApi
@@ -44,8 +44,8 @@ from lab.handlers.qemu_config import QemuConfigApi
 from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
 from lab.handlers.rbd_volumes import RbdVolumesApi
-from lab.handlers.tasks import TaskListApi
 from lab.handlers.releases import ReleasesApi
+from lab.handlers.tasks import TaskListApi
 from lab.handlers.terminal import TerminalApi
 from lab.models.apt import NodeApt
 from lab.models.cluster import ClusterState, TaskTimes
@@ -62,7 +62,6 @@ from lab.terminal.service import TerminalService
 from lab.tls import certificate_fingerprint
 from lab.worker import one_line
 
-NODE_IN_PATH = re.compile(r"^/api2/(?:json|extjs)/nodes/([^/]+)")
 # PVE seconds -> real seconds for fakepve's simulated work (VM start, shutdown, HA delays). Ceph work
 # is real and takes what it takes.
 TIME_SCALE = 0.02

@@ -9,6 +9,7 @@ worker thread so the API keeps answering while a MON is built.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from lab.models.fakepve_model import PveModel
 
 T = TypeVar("T")
+
+# A request for one node: /api2/json/nodes/{node}/... (what pveproxy answers for or forwards to that node).
+NODE_IN_PATH = re.compile(r"^/api2/(?:json|extjs)/nodes/([^/]+)")
 # A route table row: (method, schema path template, handler), as fakepve registers `_routes_<area>`.
 Route = tuple[str, str, Any]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 from typing import Any
 
@@ -16,11 +15,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from lab.ceph_backend.errors import CephBackendError
-from lab.handlers.base import LabArea
+from lab.handlers.base import NODE_IN_PATH, LabArea
 from lab.models.locks import LockTimeout
-
-# A request for one node: /api2/json/nodes/{node}/... (what pveproxy forwards to that node).
-NODE_IN_PATH = re.compile(r"^/api2/(?:json|extjs)/nodes/([^/]+)")
 
 # fakepve's fault switches that other processes may flip: name -> (method, allowed keyword arguments).
 FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
