@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|env|fail-node|recover-node --state-dir DIR.
+"""python -m lab up|down|status|env|fail-node|recover-node|add-node|fail-disk|replace-disk --state-dir DIR.
 
 `up` returns once the API answers; every process the lab starts is recorded by PID in the state
 directory, so `down` stops exactly those, even after a crash.
@@ -7,6 +7,7 @@ directory, so `down` stops exactly those, even after a crash.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import secrets
@@ -23,8 +24,18 @@ import requests
 from lab import serve
 from lab.client import LabError, control
 from lab.processes import ProcessTracker, is_ours
+from lab.pve_formats import format_size
 from lab.spec import API_PORT, SpecError, build_spec
-from lab.statefile import LAB_JSON, SECRETS_JSON, SETTINGS_JSON, LabInfo, LabSecrets, LabSettings, write_json
+from lab.statefile import (
+    LAB_JSON,
+    SECRETS_JSON,
+    SETTINGS_JSON,
+    LabInfo,
+    LabSecrets,
+    LabSettings,
+    read_settings,
+    write_json,
+)
 from lab.tls import make_certificates
 
 START_TIMEOUT = 60.0
@@ -94,6 +105,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         ha_fence_delay=args.ha_fence_delay,
         pve_release=spec.release.text,
         tfa=args.tfa,
+        mon_osd_down_out_interval=args.mon_osd_down_out_interval,
     )
     lab_secrets = LabSecrets(root_password=secrets.token_urlsafe(18), token_secret=secrets.token_hex(18))
     write_json(state_dir / SETTINGS_JSON, settings)
@@ -202,6 +214,43 @@ def cmd_recover_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_node(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    info = LabInfo.load(state_dir)
+    node = control(info, "POST", "/lab/nodes", {"name": args.name, "disks": args.disks})
+    # Persisted after the server made the change, so a restarted server rebuilds the same cluster.
+    settings = read_settings(state_dir)
+    added = (*settings.added_nodes, (args.name, args.disks or ""))
+    write_json(state_dir / SETTINGS_JSON, dataclasses.replace(settings, added_nodes=added))
+    write_json(state_dir / LAB_JSON, dataclasses.replace(info, nodes=[*info.nodes, args.name]), private=True)
+    disks = ", ".join(f"{d['devpath']} {format_size(d['size'])} {d['type']}" for d in node["disks"]) or "no disks"
+    print(f"node {node['name']} joined the cluster at {node['ip']} ({disks}); no Ceph packages yet")
+    return 0
+
+
+def cmd_fail_disk(args: argparse.Namespace) -> int:
+    info = LabInfo.load(Path(args.state_dir).resolve())
+    failed = control(info, "POST", f"/lab/nodes/{args.node}/disks/{_disk_name(args.device)}/fail")
+    osd = f"osd.{failed['osd_id']} on it died" if failed["osd_id"] is not None else "no OSD was on it"
+    print(f"disk {failed['devpath']} on {args.node} failed: {osd}; reads from it error")
+    return 0
+
+
+def cmd_replace_disk(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    info = LabInfo.load(state_dir)
+    disk = control(info, "POST", f"/lab/nodes/{args.node}/disks/{_disk_name(args.device)}/replace", {"size": args.size})
+    settings = read_settings(state_dir)
+    replaced = (*settings.replaced_disks, (args.node, disk["devpath"], args.size or ""))
+    write_json(state_dir / SETTINGS_JSON, dataclasses.replace(settings, replaced_disks=replaced))
+    print(f"a new blank {format_size(disk['size'])} {disk['type']} disk is in slot {disk['devpath']} of {args.node}")
+    return 0
+
+
+def _disk_name(device: str) -> str:
+    return device.removeprefix("/dev/")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     return serve.main(Path(args.state_dir).resolve())
 
@@ -235,6 +284,12 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--ceph-installed", action="store_true", help="start with Ceph's packages on every node")
     up.add_argument("--ha-fence-delay", type=float, default=3.0, help="seconds before HA recovers a failed node's VMs")
+    up.add_argument(
+        "--mon-osd-down-out-interval",
+        type=float,
+        default=600.0,
+        help="seconds before Ceph marks a down OSD out and recovers its data elsewhere (Ceph's default 600)",
+    )
     up.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)
     down = command("down", cmd_down, "stop every process the lab started")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
@@ -244,6 +299,16 @@ def parser() -> argparse.ArgumentParser:
     fail.add_argument("node")
     recover = command("recover-node", cmd_recover_node, "bring a failed node back")
     recover.add_argument("node")
+    add = command("add-node", cmd_add_node, "a new node joins the running cluster (no Ceph packages yet)")
+    add.add_argument("name")
+    add.add_argument("--disks", help="its disks, as one --disks entry of `up`: '512G+1T:hdd' (default one 512G SSD)")
+    fail_disk = command("fail-disk", cmd_fail_disk, "a disk fails: its OSD dies and reads from it error")
+    fail_disk.add_argument("node")
+    fail_disk.add_argument("device", help="/dev/sdX or sdX")
+    replace = command("replace-disk", cmd_replace_disk, "a new blank disk goes into a disk's slot")
+    replace.add_argument("node")
+    replace.add_argument("device", help="/dev/sdX or sdX")
+    replace.add_argument("size", nargs="?", help="its size (e.g. 1T); default the old disk's")
     command("serve", cmd_serve, argparse.SUPPRESS)
     return p
 

@@ -94,6 +94,30 @@ class Lab:
         """`ceph-volume lvm zap --destroy <disk>` on the node (an OSD's leftover LVs go)."""
         self.control("POST", f"/lab/nodes/{node}/zap", {"disk": disk})
 
+    def _cli(self, *args: str) -> str:
+        """The real `python -m lab` command against this lab (it also persists what it changes)."""
+        out = subprocess.run(
+            [sys.executable, "-m", "lab", *args, "--state-dir", self.info.state_dir],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise LabError(out.stderr.strip() or out.stdout.strip())
+        return out.stdout
+
+    def add_node(self, name: str, disks: str | None = None) -> None:
+        """`python -m lab add-node`: the node joins; lab.json (so `nodes`) is read again."""
+        self._cli("add-node", name, *(("--disks", disks) if disks else ()))
+        self.info = LabInfo.load(Path(self.info.state_dir))
+
+    def fail_disk(self, node: str, device: str) -> None:
+        self._cli("fail-disk", node, device)
+
+    def replace_disk(self, node: str, device: str, size: str | None = None) -> None:
+        self._cli("replace-disk", node, device, *((size,) if size else ()))
+
     def fault(self, name: str, **kwargs: Any) -> None:
         self.control("POST", f"/lab/faults/{name}", kwargs)
 

@@ -12,26 +12,39 @@ import signal
 from pathlib import Path
 
 from lab.ceph_backend.backend import CephBackend
+from lab.ceph_backend.tuning import lab_overrides
 from lab.models.cluster import ClusterState
 from lab.processes import ProcessTracker
 from lab.server import LabPve
-from lab.spec import API_PORT, build_spec
-from lab.statefile import TOKEN_ID, read_secrets, read_settings
+from lab.spec import API_PORT, LabSpec, build_spec, with_disk_replaced, with_node
+from lab.statefile import TOKEN_ID, LabSettings, read_secrets, read_settings
 from lab.tls import LabCertificates
 
 log = logging.getLogger("lab")
 
 
+def lab_spec(settings: LabSettings) -> LabSpec:
+    """The spec `up` made, then every node added and disk replaced since, in order."""
+    spec = build_spec(settings.subnet, settings.nodes, settings.disks, settings.pve_version, settings.pve_release)
+    for name, disks in settings.added_nodes:
+        spec = with_node(spec, name, disks or None)
+    for node, devpath, size in settings.replaced_disks:
+        spec = with_disk_replaced(spec, node, devpath, size or None)
+    return spec
+
+
 def build_lab(state_dir: Path) -> LabPve:
     settings = read_settings(state_dir)
     secrets = read_secrets(state_dir)
-    spec = build_spec(settings.subnet, settings.nodes, settings.disks, settings.pve_version, settings.pve_release)
+    spec = lab_spec(settings)
     cluster = ClusterState(spec=spec)
     if settings.ceph_installed:
         # As if the GUI's wizard had installed its default release on every node.
         for node in spec.node_names:
             cluster.install(node, spec.release.wizard_default_ceph)
-    backend = CephBackend(state_dir / "ceph", spec, ProcessTracker(state_dir))
+    backend = CephBackend(
+        state_dir / "ceph", spec, ProcessTracker(state_dir), lab_overrides(settings.mon_osd_down_out_interval)
+    )
     pve = LabPve(cluster, backend, secrets.root_password, host=spec.api_host, port=API_PORT)
     pve.apitokens[TOKEN_ID] = secrets.token_secret
     pve.ha_manager.fence_delay = settings.ha_fence_delay

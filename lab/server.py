@@ -55,6 +55,7 @@ from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
 from lab.models.node_install import NodeInstallTarget
+from lab.models.nodes import LabNodes
 from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
 from lab.pve_formats import normalize_legacy_param_formats
@@ -127,6 +128,7 @@ class LabPve(
             may_console=lambda authid, path: bool(self.allowed(authid, path, "Sys.Console")),
             time_scale=TIME_SCALE,
         )
+        self.hardware = LabNodes(self, cluster, self.apt, backend)  # add-node, fail-disk, replace-disk
 
         # Request path -> schema path template, for the request counters.
         self._templates: dict[str, str] = {}

@@ -10,6 +10,7 @@ OSDs bind their cluster address when ceph.conf's cluster_network says so).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import string
@@ -270,3 +271,59 @@ def build_spec(
         ),
         release=chosen,
     )
+
+
+# PVE's node names are host names (pve-common PVE/JSONSchema.pm, format 'pve-node').
+NODE_NAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+MAX_NODES = 16
+
+
+def with_node(spec: LabSpec, name: str, disks: str | None = None) -> LabSpec:
+    """The spec with one more node, as `pvecm add` makes one: the next address after the last node's.
+
+    `disks` is one --disks entry (`512G+1T:hdd`); without it the node gets one 512G SSD.
+    """
+    if not NODE_NAME.fullmatch(name):
+        raise SpecError(f"add-node: {name!r} is not a valid node name (a host name: letters, digits, '-')")
+    if name in spec.node_names:
+        raise SpecError(f"add-node: node {name!r} is already in the lab")
+    if len(spec.nodes) >= MAX_NODES:
+        raise SpecError(f"add-node: the lab has {len(spec.nodes)} nodes already, the most it supports")
+    public, cluster = (half.network_address for half in _halves(spec.subnet))
+    index = 1 + max((int(ipaddress.IPv4Address(n.ip)) - int(public) - FIRST_NODE_HOST for n in spec.nodes), default=0)
+    node = Node(
+        name=name,
+        ip=str(public + FIRST_NODE_HOST + index),
+        disks=_disks(disks or DEFAULT_DISK_SIZES[0], name),
+        cluster_ip=str(cluster + FIRST_NODE_HOST + index),
+    )
+    return LabSpec(subnet=spec.subnet, nodes=(*spec.nodes, node), pve_version=spec.pve_version)
+
+
+def with_disk_replaced(spec: LabSpec, node: str, devpath: str, size: str | None = None) -> LabSpec:
+    """The spec with the disk in one slot swapped for a new one (same type; `size` like 512G, else the old size)."""
+    try:
+        old_node = spec.node(node)
+    except KeyError:
+        names = ", ".join(spec.node_names)
+        raise SpecError(f"replace-disk: node {node!r} is not in the lab (nodes: {names})") from None
+    old = next((d for d in old_node.disks if devpath in (d.devpath, d.name)), None)
+    if old is None:
+        names = ", ".join(d.devpath for d in old_node.disks) or "none"
+        raise SpecError(f"replace-disk: node {node} has no disk {devpath} (its disks: {names})")
+    new = Disk(devpath=old.devpath, size=parse_size(size) if size else old.size, type=old.type)
+    disks = tuple(new if d.devpath == old.devpath else d for d in old_node.disks)
+    nodes = tuple(dataclasses.replace(n, disks=disks) if n.name == node else n for n in spec.nodes)
+    return LabSpec(subnet=spec.subnet, nodes=nodes, pve_version=spec.pve_version)
+
+
+def find_disk(spec: LabSpec, node: str, device: str) -> Disk:
+    """A node's disk by devpath (/dev/sdb) or name (sdb)."""
+    try:
+        disks = spec.node(node).disks
+    except KeyError:
+        raise SpecError(f"node {node!r} is not in the lab (nodes: {', '.join(spec.node_names)})") from None
+    for disk in disks:
+        if device in (disk.devpath, disk.name):
+            return disk
+    raise SpecError(f"node {node} has no disk {device} (its disks: {', '.join(d.devpath for d in disks) or 'none'})")

@@ -24,6 +24,12 @@ class LabSettings:
     ha_fence_delay: float = 3.0
     pve_release: str | None = None  # X.Y.Z; None: the newest of pve_version's major
     tfa: bool = False  # root@pam has TOTP: a password login gets PVE's partial ticket (NeedTFA)
+    # Ceph's default (src/common/options/global.yaml.in): a down OSD is marked out after 10 minutes.
+    mon_osd_down_out_interval: float = 600.0
+    # Changes to the running lab since `up`, in order, so a restarted server rebuilds the same spec:
+    # [name, disks entry or ""] per `add-node`, [node, devpath, size or ""] per `replace-disk`.
+    added_nodes: tuple[tuple[str, str], ...] = ()
+    replaced_disks: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,10 @@ def write_json(path: Path, data: Any, private: bool = False) -> None:
 
 
 def read_settings(state_dir: Path) -> LabSettings:
-    return LabSettings(**json.loads((state_dir / SETTINGS_JSON).read_text()))
+    data = json.loads((state_dir / SETTINGS_JSON).read_text())
+    data["added_nodes"] = tuple(tuple(row) for row in data.get("added_nodes", ()))
+    data["replaced_disks"] = tuple(tuple(row) for row in data.get("replaced_disks", ()))
+    return LabSettings(**data)
 
 
 def read_secrets(state_dir: Path) -> LabSecrets:

@@ -45,14 +45,20 @@ log = logging.getLogger(__name__)
 class CephBackend:
     """The Ceph layer of one lab (see the package docstring for the layout on disk)."""
 
-    def __init__(self, root: Path, spec: LabSpec, tracker: ProcessTracker) -> None:
+    def __init__(
+        self,
+        root: Path,
+        spec: LabSpec,
+        tracker: ProcessTracker,
+        overrides: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.layout = Layout(root)
-        self.spec = spec
+        self.spec = spec  # replaced by LabPve when the lab grows a node or a disk is swapped
         self.tracker = tracker
         self.conf_path: Path = self.layout.conf
         self.admin_keyring: Path = self.layout.admin_keyring
         self.cli = CephCli(self.conf_path)
-        self.procs = Daemons(self.layout, tracker, osd_addresses=self._osd_addresses)
+        self.procs = Daemons(self.layout, tracker, osd_addresses=self._osd_addresses, overrides=overrides)
         self._conf_lock = threading.RLock()
         self._node_locks: dict[str, threading.Lock] = {}
         self._node_locks_guard = threading.Lock()
@@ -336,14 +342,17 @@ class CephBackend:
 
     def disk_file(self, node: str, disk: Disk) -> Path:
         """The sparse file behind a node's disk, created with the disk's size on first use."""
+        self._check_readable(node, disk)
         return disks.ensure(self.layout.disk_file(node, disk), disk.size)
 
     def disk_in_use(self, node: str, disk: Disk) -> bool:
         """True when the disk's first bytes carry data (a BlueStore label, an OSD's leftovers)."""
+        self._check_readable(node, disk)
         return disks.in_use(self.layout.disk_file(node, disk))
 
     def wipe_disk(self, node: str, disk: Disk) -> None:
         """PVE's wipedisk. Refused while the disk holds an OSD's LV, live or left over (PVE: "has a holder")."""
+        self._check_readable(node, disk)
         if self.lv_tags(node, disk) is not None:
             raise CephBackendError(f"disk/partition '{disk.devpath}' has a holder")
         disks.wipe(self.layout.disk_file(node, disk), disk.size)
@@ -359,14 +368,70 @@ class CephBackend:
                 raise CephBackendError(f"{disk.devpath} holds the live osd.{osd_id}; destroy it first")
         disks.zap(self.layout.disk_file(node, disk), disk.size)
 
+    # -- disk failure and replacement ---------------------------------------------------------------
+
+    def disk_failed(self, node: str, disk: Disk) -> bool:
+        return self.layout.failed_disk_file(node, disk).exists()
+
+    def _check_readable(self, node: str, disk: Disk) -> None:
+        if self.disk_failed(node, disk):
+            raise CephBackendError(f"error reading {disk.devpath} on {node}: Input/output error")
+
+    def fail_disk(self, node: str, disk: Disk) -> int | None:
+        """The disk dies: the OSD on it is killed (BlueStore aborts on EIO) and every later read errors.
+
+        The disk's file moves aside, so the OSD's `block` link dangles and a restart of the OSD
+        fails as on a dead disk; the lab's own readers (disks/list, create, wipe) report EIO.
+        Returns the id of the OSD that lived on it, if any.
+        """
+        self._check_node(node)
+        if self.disk_failed(node, disk):
+            raise CephBackendError(f"{disk.devpath} on {node} has failed already")
+        with self._node_lock(node):
+            osd_id = next((i for i, d in self.osd_ids_on(node).items() if d.devpath == disk.devpath), None)
+            if osd_id is not None:
+                self.procs.kill(self._osd_meta(osd_id))
+            path = disks.ensure(self.layout.disk_file(node, disk), disk.size)
+            os.replace(path, self.layout.failed_disk_file(node, disk))
+        log.info("disk %s on %s failed (osd.%s killed)", disk.devpath, node, osd_id)
+        return osd_id
+
+    def replace_disk(self, node: str, new: Disk) -> None:
+        """A new blank disk goes into the slot of `new.devpath` (the old one, failed or not, is gone).
+
+        Refused while an OSD runs on the old disk: pull a disk only once its OSD is dead or stopped.
+        The OSD that lived on the old disk keeps its data dir (as a dead OSD keeps its entry in
+        Ceph until destroyed), but no longer counts as being on this device.
+        """
+        self._check_node(node)
+        with self._node_lock(node):
+            for meta in self.procs.all("osd"):
+                if meta.node != node or meta.extra.get("disk") != new.devpath:
+                    continue
+                if self.procs.process(meta) is not None:
+                    raise CephBackendError(
+                        f"{meta.name} still runs on {new.devpath} of {node}; stop it (or fail-disk) first"
+                    )
+                write_meta(
+                    self.layout.daemon_dir("osd", meta.id),
+                    DaemonMeta(
+                        meta.kind, meta.id, meta.node, meta.ip, {**meta.extra, "disk": "", "lost_disk": new.devpath}
+                    ),
+                )
+            self.layout.failed_disk_file(node, new).unlink(missing_ok=True)
+            path = self.layout.disk_file(node, new)
+            path.unlink(missing_ok=True)
+            disks.ensure(path, new.size)
+        log.info("disk %s on %s replaced by a blank %d-byte disk", new.devpath, node, new.size)
+
     # -- OSDs ---------------------------------------------------------------------------------------
 
     def osd_ids_on(self, node: str) -> dict[int, Disk]:
         """OSD id -> disk for the OSDs whose data dir says they live on this node."""
         out = {}
         for meta in self.procs.all("osd"):
-            if meta.node == node:
-                out[int(meta.id)] = self._disk(node, meta.extra.get("disk", ""))
+            if meta.node == node and meta.extra.get("disk"):  # "": its disk was replaced
+                out[int(meta.id)] = self._disk(node, meta.extra["disk"])
         return dict(sorted(out.items()))
 
     def create_osd(self, node: str, disk: Disk, device_class: str | None, encrypted: bool = False) -> int:
@@ -517,9 +582,13 @@ class CephBackend:
                     raise
         if meta is not None:
             shutil.rmtree(self.layout.daemon_dir("osd", osd_id), ignore_errors=True)
-            if cleanup:  # destroyosd's cleanup: `ceph-volume lvm zap --osd-id <id> --destroy`
-                disk = self._disk(meta.node, meta.extra.get("disk", ""))
-                disks.zap(self.layout.disk_file(meta.node, disk), disk.size)
+            devpath = meta.extra.get("disk", "")
+            # destroyosd's cleanup: `ceph-volume lvm zap --osd-id <id> --destroy`; a replaced or failed
+            # disk has nothing left to zap
+            if cleanup and devpath:
+                disk = self._disk(meta.node, devpath)
+                if not self.disk_failed(meta.node, disk):
+                    disks.zap(self.layout.disk_file(meta.node, disk), disk.size)
 
     def _osd_meta(self, osd_id: int) -> DaemonMeta:
         meta = self.procs.get("osd", osd_id)

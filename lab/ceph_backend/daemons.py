@@ -108,11 +108,13 @@ class Daemons:
         layout: Layout,
         tracker: ProcessTracker,
         osd_addresses: Callable[[DaemonMeta], OsdAddresses] | None = None,
+        overrides: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.layout = layout
         self.tracker = tracker
         # Where an OSD binds, decided at each start (addresses.py); without it, its node's public IP.
         self.osd_addresses = osd_addresses or (lambda meta: OsdAddresses(public=meta.ip, cluster=meta.ip))
+        self.overrides = overrides or {}  # the lab's own settings per kind (tuning.lab_overrides)
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -190,7 +192,7 @@ class Daemons:
             # route to a peer's cluster address leaves through the NIC holding the node's own, so both
             # ends of replication traffic are in the cluster network. Binding first does the same here.
             argv.append("--ms_bind_before_connect=true")
-        return argv + tuning.args_for(meta.kind)
+        return argv + tuning.args_for(meta.kind, self.overrides)
 
     # -- start / stop -------------------------------------------------------------------------------
 

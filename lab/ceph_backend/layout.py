@@ -54,6 +54,10 @@ class Layout:
     def disk_file(self, node: str, disk: Disk) -> Path:
         return self.disks / f"{node}-{disk.name}.img"
 
+    def failed_disk_file(self, node: str, disk: Disk) -> Path:
+        """Where a failed disk's file goes (`fail_disk`): the slot is then empty, its reads error."""
+        return self.disks / f"{node}-{disk.name}.img.failed"
+
     def failed_file(self, node: str) -> Path:
         return self.failed / f"{node}.json"
 

@@ -136,10 +136,20 @@ MALLOC_ENV: dict[str, str] = {
     "MALLOC_MMAP_THRESHOLD_": str(128 * 1024),
 }
 
+
+def lab_overrides(mon_osd_down_out_interval: float) -> dict[str, dict[str, str]]:
+    """A lab's own settings (`lab up` options), per daemon kind.
+
+    mon_osd_down_out_interval: seconds after which the MONs mark a down OSD out, so its PGs recover
+    elsewhere (Ceph's default 600; OSDMonitor::tick checks it every mon_tick_interval, 5 s).
+    """
+    return {"mon": {"mon_osd_down_out_interval": f"{mon_osd_down_out_interval:g}"}}
+
+
 BY_KIND = {"mon": MON, "mgr": MGR, "osd": OSD}
 
 
-def args_for(kind: str) -> list[str]:
-    """The tuning of one daemon type as `--key=value` arguments."""
-    settings = {**COMMON, **BY_KIND[kind]}
+def args_for(kind: str, overrides: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """The tuning of one daemon type as `--key=value` arguments; `overrides` per kind come last."""
+    settings = {**COMMON, **BY_KIND[kind], **(overrides or {}).get(kind, {})}
     return [f"--{key}={value}" for key, value in settings.items()]

@@ -30,6 +30,7 @@ from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
 from lab.models.locks import ClusterLocks
 from lab.models.migration import Migrations
+from lab.models.nodes import LabNodes
 from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import RbdVolumes
 
@@ -72,6 +73,7 @@ class LabArea(_FakepveModel):
     ha: HaState
     ha_config: HaConfig
     ha_manager: HaManager
+    hardware: LabNodes
     backend: CephBackend
     rados: RadosClient
     rbd: Rbd

@@ -79,8 +79,10 @@ class CephOsdApi(LabArea):
             }
         ]
         for disk in self.cluster.spec.node(node).disks:
-            tags = await asyncio.to_thread(self.backend.lv_tags, node, disk)
-            in_use = tags is not None or await asyncio.to_thread(self.backend.disk_in_use, node, disk)
+            # A failed disk still shows (lsblk lists it), with SMART's verdict; its contents cannot be read.
+            failed = self.backend.disk_failed(node, disk)
+            tags = None if failed else await asyncio.to_thread(self.backend.lv_tags, node, disk)
+            in_use = tags is not None or (not failed and await asyncio.to_thread(self.backend.disk_in_use, node, disk))
             item: dict[str, Any] = {
                 "devpath": disk.devpath,
                 "size": disk.size,
@@ -89,7 +91,7 @@ class CephOsdApi(LabArea):
                 "osdid": tags.osd_id if tags else -1,
                 "osdid-list": [tags.osd_id] if tags else None,
                 "type": disk.media,
-                "health": "UNKNOWN" if v.get("skipsmart") else "PASSED",
+                "health": "FAILED" if failed else ("UNKNOWN" if v.get("skipsmart") else "PASSED"),
                 "vendor": "0x1af4" if disk.type == "virtio" else ("NVMe" if disk.type == "nvme" else "ATA"),
                 "model": {"nvme": "QEMU NVMe Ctrl", "virtio": ""}.get(disk.type, "QEMU_HARDDISK"),
                 "serial": disk.serial,
@@ -151,6 +153,8 @@ class CephOsdApi(LabArea):
             if dev:
                 seen.add(dev)
         disk = self._disk(node, v["dev"])
+        if self.backend.disk_failed(node, disk):
+            raise errors.die(f"unable to read {disk.devpath}: Input/output error")
         if await asyncio.to_thread(self.backend.disk_in_use, node, disk):
             raise errors.device_in_use(disk.devpath)
         if v.get("db_dev") or v.get("wal_dev"):

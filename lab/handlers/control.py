@@ -17,6 +17,8 @@ from aiohttp.typedefs import Handler
 from lab.ceph_backend.errors import CephBackendError
 from lab.handlers.base import NODE_IN_PATH, LabArea
 from lab.models.locks import LockTimeout
+from lab.models.nodes import NodeChangeError
+from lab.spec import Disk
 
 # fakepve's fault switches that other processes may flip: name -> (method, allowed keyword arguments).
 FAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -45,6 +47,9 @@ class LabControlApi(LabArea):
         r.add_post("/lab/faults/node_unreachable", self._ctl_node_unreachable)
         r.add_post("/lab/faults/ceph_conf_locked", self._ctl_ceph_conf_locked)
         r.add_post("/lab/nodes/{node}/zap", self._ctl_zap_disk)
+        r.add_post("/lab/nodes", self._ctl_add_node)
+        r.add_post("/lab/nodes/{node}/disks/{disk}/fail", self._ctl_fail_disk)
+        r.add_post("/lab/nodes/{node}/disks/{disk}/replace", self._ctl_replace_disk)
         r.add_post("/lab/faults/{fault}", self._ctl_fault)
         r.add_post("/lab/faults-clear", self._ctl_faults_clear)
         # First in the chain: control requests skip fakepve's middleware, so injected network faults
@@ -171,6 +176,36 @@ class LabControlApi(LabArea):
             return web.json_response({"data": None, "message": str(exc)}, status=409)
         return web.json_response({"data": None})
 
+    # -- the lab's hardware: a new node, a failed disk, a new disk -------------------------------------
+
+    async def _ctl_add_node(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        try:
+            spec = self.hardware.add(str(body.get("name", "")), body.get("disks") or None)
+        except NodeChangeError as exc:
+            return _bad_request(str(exc))
+        node = spec.node(str(body["name"]))
+        disks = [_disk_row(d) for d in node.disks]
+        return web.json_response({"data": {"name": node.name, "ip": node.ip, "disks": disks}})
+
+    async def _ctl_fail_disk(self, request: web.Request) -> web.Response:
+        node, device = request.match_info["node"], request.match_info["disk"]
+        try:
+            self.hardware.disk(node, device)
+            failure = await asyncio.to_thread(self.hardware.fail_disk, node, device)
+        except (NodeChangeError, CephBackendError) as exc:
+            return _bad_request(str(exc))
+        return web.json_response({"data": {"devpath": failure.disk.devpath, "osd_id": failure.osd_id}})
+
+    async def _ctl_replace_disk(self, request: web.Request) -> web.Response:
+        node, device = request.match_info["node"], request.match_info["disk"]
+        body = await request.json() if request.can_read_body else {}
+        try:
+            disk = await asyncio.to_thread(self.hardware.replace_disk, node, device, body.get("size") or None)
+        except (NodeChangeError, CephBackendError) as exc:
+            return _bad_request(str(exc))
+        return web.json_response({"data": _disk_row(disk)})
+
     # -- fakepve's faults, for other processes ---------------------------------------------------
 
     async def _ctl_fault(self, request: web.Request) -> web.Response:
@@ -212,3 +247,11 @@ class LabControlApi(LabArea):
         self.ceph_recover()
         self.cluster.unreachable_until.clear()
         return web.json_response({"data": None})
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"data": None, "message": message}, status=400)
+
+
+def _disk_row(disk: Disk) -> dict[str, Any]:
+    return {"devpath": disk.devpath, "size": disk.size, "type": disk.type}
