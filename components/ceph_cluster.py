@@ -39,6 +39,11 @@ def osd_suffix(node: str, device: str) -> str:
     return f"{node}-{device.removeprefix('/dev/').replace('/', '-')}"
 
 
+def osd_trigger(node: str, osd: OsdConfig) -> str:
+    """What re-runs the OSD gate: an OSD added, moved or replaced (`pve1:/dev/sdb`, `...#<replacement>`)."""
+    return f"{node}:{osd.device}" + (f"#{osd.replacement}" if osd.replacement else "")
+
+
 class CephCluster(pulumi.ComponentResource):
     init: CephInit
     monitors: list[CephMonitor]
@@ -73,7 +78,7 @@ class CephCluster(pulumi.ComponentResource):
         self.osd_gate = self._gate(
             "osds",
             after=[*self.managers, *all_osds],
-            triggers={"osds": [f"{n.name}:{o.device}" for n in cfg.nodes for o in n.osds]},
+            triggers={"osds": [osd_trigger(n.name, o) for n in cfg.nodes for o in n.osds]},
         )
         self.pools = {pool.name: self._pool(pool) for pool in cfg.pools}
         self.storages = {
@@ -169,7 +174,10 @@ class CephCluster(pulumi.ComponentResource):
             wipe=osd.wipe,
             allow_data_loss=self._cfg.allow_data_loss,
             adopt=self._cfg.adopt_existing,
-            opts=self._opts([after], protect=self._cfg.protect),
+            replacement=osd.replacement,
+            # A replacement marker is the operator's word that this OSD may be replaced: Pulumi refuses
+            # to replace a protected resource, and lets an unprotect and a replace happen in one update.
+            opts=self._opts([after], protect=self._cfg.protect and osd.replacement is None),
         )
 
     def _gate(self, suffix: str, after: Sequence[pulumi.Resource], triggers: Any) -> CephHealthGate:

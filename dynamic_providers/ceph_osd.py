@@ -1,7 +1,8 @@
 """CephOsd: one OSD on one device. Create waits for a create or wipe of the device still running from
 an interrupted run, finds the device in disks/list and takes over the OSD it holds when that is ours
 (logic/osd.py, takeover), wipes (only on request) or creates; delete is a drain (osd_drain.py).
-Replacing an OSD is that drain plus a create.
+Replacing an OSD is that drain plus a create:
+a new `device`, or a new `replacement` marker after a disk swap in the same slot (docs/day2.md).
 
 OSD create and destroy and wipedisk are root@pam-only calls (a password ticket, not a token).
 Creates on the same node run one at a time (PVE's per-node disk lock waits only 10 s).
@@ -184,6 +185,7 @@ class CephOsd(Resource, module="ceph", name="Osd"):
         wipe: pulumi.Input[bool] = False,
         allow_data_loss: pulumi.Input[bool] = False,
         adopt: pulumi.Input[bool] = False,
+        replacement: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # The keyword arguments are the inputs, by name (tests/unit/providers checks them against OsdInputs).

@@ -111,6 +111,21 @@ def monitors_and_managers(cfg: HciConfig) -> Iterator[Problem]:
         yield _p(("managers",), "no manager: Ceph needs at least one MGR (two for a standby); list node names")
 
 
+def odd_monitor_count(cfg: HciConfig) -> Iterator[Problem]:
+    """An even MON count (4, 6) tolerates no more failures than one MON fewer, and splits evenly.
+
+    Ceph's quorum is a strict majority ("Monitor Config Reference", "an odd number of monitors"), and
+    pveceph's docs ask for an odd count of at least 3. Growing a cluster adds MONs two at a time.
+    """
+    mons = len(set(cfg.monitors))
+    if mons >= 3 and mons % 2 == 0:
+        yield _p(
+            ("monitors",),
+            f"{mons} MONs tolerate no more failures than {mons - 1} (a quorum is a strict majority); "
+            f"keep the count odd: list {mons - 1} or {mons + 1} nodes",
+        )
+
+
 def ceph_release(cfg: HciConfig) -> Iterator[Problem]:
     """cephVersion x repository x PVE release: dynamic_providers/logic/pve_releases.py's one rule.
 
@@ -315,6 +330,7 @@ RULES: tuple[Rule, ...] = (
     node_references,
     devices,
     monitors_and_managers,
+    odd_monitor_count,
     ceph_release,
     networks,
     pools,
@@ -331,9 +347,6 @@ def problems(cfg: HciConfig) -> list[Problem]:
 
 def warnings(cfg: HciConfig) -> list[str]:
     out = []
-    mons = len(set(cfg.monitors))
-    if mons >= 3 and mons % 2 == 0:
-        out.append(f"monitors: {mons} MONs tolerate no more failures than {mons - 1}; an odd count is recommended")
     if len(set(cfg.managers)) == 1:
         out.append("managers: a single MGR has no standby; list two nodes")
     for n, node in enumerate(cfg.nodes):

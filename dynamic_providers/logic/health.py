@@ -30,7 +30,7 @@ BAD_PG_STATES = frozenset(
 
 @resource_inputs
 class GateInputs:
-    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes)
+    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes, routing=True)
     require: str = param(default="HEALTH_OK", validate=rules.health_requirement)
     timeout: int = param(default=600, validate=rules.health_timeout)
     triggers: Any = param(default=None)  # any value; a change re-runs the wait

@@ -34,7 +34,7 @@ DEFAULTS_REASON = (
 
 @resource_inputs
 class InitInputs:
-    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes)
+    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes, routing=True)
     network: str = param(
         on_change="refuse", validate=rules.cidr_network, normalise=rules.normalise_network, refuse_reason=NETWORK_REASON
     )

@@ -24,6 +24,11 @@ class OsdInputs:
     wipe: bool = param(default=False)
     allow_data_loss: bool = param(default=False)
     adopt: bool = param(default=False)
+    # The operator's marker for the disk in the slot (e.g. the new disk's serial): changing it replaces
+    # the OSD on the same device, after a disk swap. The old OSD is drained and destroyed first, the
+    # new one created on the new disk (delete_before_replace below). None (the default) for state
+    # written before it existed.
+    replacement: str | None = param(default=None, on_change="replace")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -96,7 +96,8 @@ class OsdRemoval:
         # Both of cephadm's skip checks: the OSD is empty, and Ceph agrees it is safe to destroy.
         if (state.pgs > 0 or not live.safe_to_destroy) and not self.allow_data_loss:
             if no_room:
-                return Step(Action.REFUSE, self._refusal(no_room, live), restore_in=True)
+                # A dead OSD (its disk failed) is not marked in again: there is nothing to serve from it.
+                return Step(Action.REFUSE, self._refusal(no_room, live), restore_in=state.up)
             self.phase = Phase.DRAIN
             self.waiting_for = (
                 f"osd.{self.osd_id} to drain ({state.pgs} PGs still mapped to it); "

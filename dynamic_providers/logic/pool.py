@@ -18,7 +18,7 @@ AUTOSCALE_START_PG_NUM = 32
 
 @resource_inputs
 class PoolInputs:
-    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes)
+    api_nodes: tuple[str, ...] = param(validate=rules.api_nodes, routing=True)
     pool_name: str = param(on_change="replace", validate=rules.pool_name)
     size: int = param(default=3, validate=rules.replica_size)
     min_size: int = param(default=2, validate=rules.min_replica_size)

@@ -63,6 +63,9 @@ class Rules:
     auto: bool = False
     # None means "the value of this other input" (a MON's id is its node's name).
     default_from: str | None = None
+    # Where the provider sends its calls, not what the object is (api_nodes): a change of it alone is
+    # no change (nothing to preview when a node joins); with other changes it is stored as an update.
+    routing: bool = False
 
 
 def param(
@@ -76,9 +79,12 @@ def param(
     refuse_unless_changed: tuple[str, ...] = (),
     auto: bool = False,
     default_from: str | None = None,
+    routing: bool = False,
 ) -> Any:
     """A field of a @resource_inputs class; without a default the input is required."""
-    rules = Rules(on_change, validate, normalise, as_set, refuse_reason, refuse_unless_changed, auto, default_from)
+    rules = Rules(
+        on_change, validate, normalise, as_set, refuse_reason, refuse_unless_changed, auto, default_from, routing
+    )
     return dataclasses.field(default=default, metadata={_RULES: rules})
 
 
@@ -273,15 +279,22 @@ def diff_inputs(
 ) -> DiffPlan:
     """What changing olds (the stored state) into news (checked inputs) means."""
     plan = DiffPlan(changes=False)
+    rerouted = []
     for item in spec.fields:
         old, new = olds.get(item.name), news.get(item.name)
         changed = is_unknown(new) or not (same(item, old, new) or (item.rules.auto and new is None))
         if not changed:
             plan.stables.append(item.name)
+        elif item.rules.routing:
+            rerouted.append(item.name)
         elif item.on_change == "replace":
             plan.replaces.append(item.name)
         else:
             plan.updates.append(item.name)
+    if plan.replaces or plan.updates:
+        plan.updates += rerouted
+    else:
+        plan.stables += rerouted
     plan.changes = bool(plan.replaces or plan.updates)
     if plan.replaces and delete_before_replace is not None:
         plan.delete_before_replace = delete_before_replace(spec.view(olds), spec.view(news))

@@ -56,13 +56,13 @@ def test_the_dev_stack_passes_every_policy_even_as_a_cluster(tmp_path: Path, lab
 
 
 def broken_cluster_config() -> dict[str, Any]:
-    """The dev stack with every rule the program accepts broken: size-2 pool, four MONs, one MGR,
-    protection off, allowDataLoss on."""
+    """The dev stack with every rule the program accepts broken: size-2 pool, one MGR, protection off,
+    allowDataLoss on. (An even MON count is the program's own config check now; the probe below
+    shows the pack's mon-quorum rule.)"""
     data = copy.deepcopy(dev_config())
     config = data["config"]
     config["proxmox-hci:pools"][0].update(size=2, minSize=1)
     config["proxmox-hci:nodes"].append({"name": "pve4"})
-    config["proxmox-hci:monitors"] = ["pve1", "pve2", "pve3", "pve4"]
     config["proxmox-hci:managers"] = ["pve1"]
     config["proxmox-hci:protect"] = False
     config["proxmox-hci:allowDataLoss"] = True
@@ -75,7 +75,6 @@ def test_a_cluster_stack_breaking_the_rules_fails_with_each_violation_named(tmp_
     assert out.returncode != 0, "mandatory violations must fail the preview"
     expected = {
         "pool-replicas": ["pool vm-pool (hci-ceph-pool-vm-pool) has size 2", "has min_size 1", "Set size: 3"],
-        "mon-quorum": ["4 MONs (hci-ceph-mon-pve1", "an even count", "List 3 or 5 nodes"],
         "data-protected": [
             "OSD hci-ceph-osd-pve1-sdb holds data but is not protected",
             "VM hci-vm-app1-qemu holds data",
@@ -93,8 +92,8 @@ def test_a_cluster_stack_breaking_the_rules_fails_with_each_violation_named(tmp_
 def test_the_same_config_on_a_lab_stack_keeps_only_the_rules_labs_share(tmp_path: Path, lab: Lab) -> None:
     out = preview(project(tmp_path, "lab", broken_cluster_config(), lab, kind="lab"))
     text = violations(out)
-    assert out.returncode != 0  # mon-quorum applies to every stack
-    assert "an even count" in text and "only one MGR" in text
+    assert out.returncode == 0, text[-4000:]  # what is left is advisory on a lab
+    assert "only one MGR" in text
     for lab_exempt in ("has size 2", "is not protected", "has allow_data_loss on"):
         assert lab_exempt not in text, lab_exempt
 

@@ -353,6 +353,19 @@ def test_protection_can_be_lifted_for_labs_and_per_vm() -> None:
     assert [r.name for r in graph.custom() if r.protect] == ["hci-vm-app1-qemu"]
 
 
+def test_a_replacement_marker_lifts_protection_of_that_osd_and_rearms_the_gate(pve9: Graph) -> None:
+    raw = copy.deepcopy(dev_raw())
+    raw["nodes"][1]["osds"][0]["replacement"] = "serial-2"
+    graph = build(raw)
+    node = raw["nodes"][1]["name"]
+    unprotected = [r for r in graph.custom() if r.type == OSD and not r.protect]
+    assert [(r.inputs["node"], r.inputs["replacement"]) for r in unprotected] == [(node, "serial-2")]
+    (gate,) = [r for r in graph.custom() if r.name == "hci-ceph-gate-osds"]
+    assert f"{node}:/dev/sdb#serial-2" in gate.inputs["triggers"]["osds"]
+    (old_gate,) = [r for r in pve9.custom() if r.name == "hci-ceph-gate-osds"]
+    assert f"{node}:/dev/sdb" in old_gate.inputs["triggers"]["osds"]  # unchanged without a marker
+
+
 def test_component_outputs(pve9: Graph) -> None:
     (ceph,) = [r for r in pve9.resources if r.type == "proxmox-hci:ceph:Cluster"]
     assert ceph.outputs == {

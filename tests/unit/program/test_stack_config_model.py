@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic.fields import FieldInfo
 
+from hci_config.errors import ConfigError
 from hci_config.loader import load_config
 from hci_config.model import HciConfig
 from hci_config.pulumi_source import raw_stack_config
@@ -68,12 +69,18 @@ def test_separate_networks_with_each_nodes_address_in_each() -> None:
     ]
 
 
-def test_even_monitor_count_is_a_warning_not_an_error() -> None:
+def test_an_even_monitor_count_is_refused_before_anything_runs() -> None:
+    """Adding a node as a fourth MON: the config check says to keep the count odd."""
     raw = copy.deepcopy(dev_raw())
     raw["nodes"].append({"name": "pve4", "osds": [{"device": "/dev/sdb"}]})
     raw["monitors"] = ["pve1", "pve2", "pve3", "pve4"]
-    cfg = load_config(raw, env=ENV)
-    assert any(w.startswith("monitors: 4 MONs") and "odd" in w for w in cfg.warnings)
+    with pytest.raises(ConfigError) as info:
+        load_config(raw, env=ENV)
+    (problem,) = [p for p in info.value.problems if p.path == "monitors"]
+    assert "4 MONs tolerate no more failures than 3" in problem.message and "list 3 or 5 nodes" in problem.message
+    raw["nodes"].append({"name": "pve5", "osds": [{"device": "/dev/sdb"}]})
+    raw["monitors"].append("pve5")
+    assert load_config(raw, env=ENV).monitors == ["pve1", "pve2", "pve3", "pve4", "pve5"]
 
 
 def test_ha_on_a_vm_whose_disk_is_moved_to_ceph_is_allowed() -> None:

@@ -232,6 +232,7 @@ def test_osd_devices_must_differ() -> None:
         ({"encrypted": True}, ["encrypted"], True),  # same disk: the old OSD must go first
         ({"crush_device_class": "nvme"}, ["crush_device_class"], True),
         ({"wipe": True}, [], False),  # an opt-in is recorded, nothing is rebuilt
+        ({"replacement": "disk-2"}, ["replacement"], True),  # a new disk in the same slot: the dead OSD goes first
     ],
 )
 def test_osd_replacements(change: dict[str, Any], replaces: list[str], first: bool) -> None:

@@ -65,10 +65,14 @@ def test_update_in_place_versus_replace() -> None:
     assert plan.replaces == ["pool_name"] and not plan.delete_before_replace
 
 
-def test_api_nodes_change_never_replaces() -> None:
+def test_api_nodes_change_alone_is_no_change_and_never_replaces() -> None:
+    """Where calls go is not what the pool is: a node joining (api_nodes grows) plans nothing."""
     olds, _ = check_inputs(pool.SPEC, {}, {"api_nodes": ["pve1"], "pool_name": "vm"})
-    plan = diff_inputs(pool.SPEC, olds, {**olds, "api_nodes": ["pve2", "pve3"]})
-    assert plan.replaces == [] and plan.updates == ["api_nodes"]
+    plan = diff_inputs(pool.SPEC, olds, {**olds, "api_nodes": ["pve1", "pve4"]})
+    assert not plan.changes and plan.replaces == [] and plan.updates == [] and "api_nodes" in plan.stables
+    # With a real change it is stored too.
+    plan = diff_inputs(pool.SPEC, olds, {**olds, "api_nodes": ["pve2", "pve3"], "size": 2})
+    assert plan.replaces == [] and sorted(plan.updates) == ["api_nodes", "size"]
 
 
 def test_state_numbers_come_back_as_floats_and_still_match() -> None:
