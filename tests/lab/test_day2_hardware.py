@@ -52,7 +52,7 @@ def osd_of(lab: Lab, node: str, devpath: str) -> int:
 def active_clean(lab: Lab) -> bool:
     pgmap = ceph_json(lab, "status")["pgmap"]
     states = {s["state_name"]: s["count"] for s in pgmap.get("pgs_by_state", [])}
-    return pgmap["num_pgs"] > 0 and states.get("active+clean") == pgmap["num_pgs"]
+    return bool(pgmap["num_pgs"] > 0 and states.get("active+clean") == pgmap["num_pgs"])
 
 
 def test_add_node_joins_with_its_own_address_and_disks_and_no_ceph(day2: Lab) -> None:

@@ -1,0 +1,200 @@
+"""Day 2 on the dev stack, end to end with the real engine: a node joins, then a disk fails and is
+replaced, with checksummed RBD data written first and read back intact after each step, no PG lost.
+
+One lab and one stack for the module (the dev stack, as tests/e2e/test_dev_stack.py builds it; the
+lab marks a down OSD out after 10 s instead of Ceph's 600). The tests run in order. The figures
+(rebalance after add-node, recovery after the failure, the replacement) are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
+from lab.pytest_plugin import Lab, LabFactory
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+DOWN_OUT_INTERVAL = 10  # seconds (Ceph's default: 600)
+IMAGE = "vm-pool/vm-900-disk-0"
+LOST = {"down", "incomplete", "stale", "unknown", "recovery_unfound", "backfill_unfound"}
+
+
+@dataclass
+class Day2:
+    lab: Lab
+    project: PulumiProject
+    data: Path
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def day2(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day2]:
+    lab = lab_factory("--pve-version", "9", "--mon-osd-down-out-interval", str(DOWN_OUT_INTERVAL))
+    config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    root = tmp_path_factory.mktemp("day2")
+    project = PulumiProject.create(root, "dev", config, engine_bin(), lab_environment(lab.info.state_dir))
+    project.up()
+    data = root / "data.bin"
+    data.write_bytes(os.urandom(32 * 2**20))
+    lab.rbd("import", "--no-progress", str(data), IMAGE)
+    state = Day2(lab=lab, project=project, data=data)
+    yield state
+    print("\nday-2 figures:\n" + "\n".join(f"  {k}: {v}" for k, v in state.figures.items()))
+    lab_factory.stop(lab)
+
+
+def ceph_json(lab: Lab, *args: str) -> Any:
+    return json.loads(lab.ceph(*args, "--format", "json"))
+
+
+def pg_states(lab: Lab) -> set[str]:
+    states = {s["name"] for s in ceph_json(lab, "pg", "stat")["pg_summary"]["num_pg_by_state"]}
+    words = {w for s in states for w in s.split("+")}
+    assert not words & LOST, f"PGs lost or unknown: {states}"  # never, not even while recovering
+    return states
+
+
+def data_intact(state: Day2, name: str) -> None:
+    back = state.data.with_name(name)
+    state.lab.rbd("export", "--no-progress", IMAGE, str(back))
+    assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(state.data.read_bytes()).digest()
+
+
+def planned(project: PulumiProject) -> dict[str, set[str]]:
+    """type::name -> the preview's operations on it (a replacement has several), `same` left out."""
+    out: dict[str, set[str]] = {}
+    for step in project.preview_json().get("steps", []):
+        if step["op"] == "same":
+            continue
+        urn = step["urn"]
+        out.setdefault(f"{urn.split('::')[-2].rsplit('$', 1)[-1]}::{urn.split('::')[-1]}", set()).add(step["op"])
+    return out
+
+
+def osd_on(lab: Lab, node: str, dev: str) -> dict[str, Any]:
+    daemons = lab.control("GET", "/lab/status")["daemons"]
+    (osd,) = [d for d in daemons if d["kind"] == "osd" and d["node"] == node and d["disk"] == dev]
+    return dict(osd)
+
+
+# -- 1. a node joins ---------------------------------------------------------------------------------
+
+
+def add_pve4(config: dict[str, Any]) -> None:
+    config["proxmox-hci:nodes"].append({"name": "pve4", "osds": [{"device": "/dev/sdb"}]})
+
+
+def test_a_new_node_previews_exactly_its_install_and_osd(day2: Day2) -> None:
+    day2.lab.add_node("pve4", "512G")
+    day2.project.edit_config(add_pve4)
+    plan = planned(day2.project)
+    updates = {k for k, ops in plan.items() if ops != {"create"}}
+    assert updates == {"pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds"}, plan  # the wait, re-armed
+    assert plan["pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds"] == {"update"}
+    created = {k for k, ops in plan.items() if ops == {"create"}}
+    assert all("pve4" in k for k in created), created
+    assert {
+        "pulumi-python:dynamic/ceph:Install::hci-node-pve4-ceph-install",
+        "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve4-sdb",
+    } <= created, created
+
+
+def test_even_mon_count_is_refused_at_preview(day2: Day2) -> None:
+    original = day2.project.read_config()
+    try:
+        day2.project.edit_config(lambda c: c["proxmox-hci:monitors"].append("pve4"))
+        out = day2.project.preview(check=False)
+        assert out.returncode != 0
+        assert "monitors: 4 MONs tolerate no more failures than 3" in out.stdout + out.stderr
+    finally:
+        day2.project.write_config(original)
+
+
+def test_up_adds_the_node_and_waits_for_active_clean_after_the_rebalance(day2: Day2) -> None:
+    lab = day2.lab
+    start = time.monotonic()
+    out = day2.project.up()
+    took = time.monotonic() - start
+    status = ceph_json(lab, "status")
+    assert status["health"]["status"] == "HEALTH_OK", status["health"]
+    assert (status["osdmap"]["num_osds"], status["osdmap"]["num_up_osds"]) == (4, 4)
+    assert pg_states(lab) == {"active+clean"}
+    new = next(o for o in ceph_json(lab, "osd", "df")["nodes"] if o["id"] == int(osd_on(lab, "pve4", "/dev/sdb")["id"]))
+    assert new["pgs"] > 0  # data moved onto it
+    assert "Ceph reaching HEALTH_OK" in out.stdout or "hci-ceph-gate-osds" in out.stdout
+    data_intact(day2, "after-add.bin")
+    day2.figures["add-node: pulumi up to HEALTH_OK"] = f"{took:.1f} s"
+    day2.figures["add-node: data on the new OSD"] = f"{new['kb_used_data'] / 1024:.1f} MiB in {new['pgs']} PGs"
+
+
+# -- 2. a disk fails ----------------------------------------------------------------------------------
+
+
+def test_a_failed_disk_is_marked_down_then_out_and_ceph_recovers_losing_nothing(day2: Day2) -> None:
+    lab = day2.lab
+    victim = int(osd_on(lab, "pve2", "/dev/sdb")["id"])
+    start = time.monotonic()
+    lab.fail_disk("pve2", "/dev/sdb")
+
+    def osd_state() -> tuple[int, int]:
+        osd = next(o for o in ceph_json(lab, "osd", "dump")["osds"] if o["osd"] == victim)
+        return osd["up"], osd["in"]
+
+    wait_for(f"osd.{victim} down", lambda: osd_state()[0] == 0, timeout=60)
+    down = time.monotonic() - start
+    wait_for(f"osd.{victim} out", lambda: osd_state() == (0, 0), timeout=DOWN_OUT_INTERVAL + 60)
+    out = time.monotonic() - start
+    wait_for("recovery to active+clean", lambda: pg_states(lab) == {"active+clean"}, timeout=300, interval=1)
+    recovered = time.monotonic() - start
+    data_intact(day2, "after-failure.bin")
+    day2.figures["fail-disk: down / out / active+clean"] = f"{down:.1f} s / {out:.1f} s / {recovered:.1f} s"
+
+
+def test_preview_after_the_failure_plans_nothing(day2: Day2) -> None:
+    day2.project.preview("--expect-no-changes")
+
+
+# -- 3. the disk is replaced ---------------------------------------------------------------------------
+
+
+def mark_replaced(config: dict[str, Any]) -> None:
+    pve2 = next(n for n in config["proxmox-hci:nodes"] if n["name"] == "pve2")
+    pve2["osds"][0]["replacement"] = "lab-pve2-sdb-2"
+
+
+def test_replacing_the_disk_replaces_that_osd_only_and_waits_for_health(day2: Day2) -> None:
+    lab = day2.lab
+    dead = osd_on(lab, "pve2", "/dev/sdb")
+    lab.replace_disk("pve2", "/dev/sdb")
+    day2.project.edit_config(mark_replaced)
+    plan = planned(day2.project)
+    osd = "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve2-sdb"
+    assert "delete-replaced" in plan[osd] and "create-replacement" in plan[osd], plan
+    assert set(plan) == {osd, "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds"}, plan
+    start = time.monotonic()
+    day2.project.up()
+    took = time.monotonic() - start
+    new = lab.control("GET", "/lab/status")["daemons"]
+    (fresh,) = [d for d in new if d["kind"] == "osd" and d["node"] == "pve2" and d["disk"] == "/dev/sdb"]
+    assert fresh["uuid"] != dead["uuid"] and fresh["running"]
+    destroyed = [t for t in lab.tasks() if t["type"] == "cephdestroyosd" and t["id"] == f"osd.{dead['id']}"]
+    assert [t["exitstatus"] for t in destroyed] == ["OK"]
+    status = ceph_json(lab, "status")
+    assert status["health"]["status"] == "HEALTH_OK", status["health"]
+    assert (status["osdmap"]["num_osds"], status["osdmap"]["num_up_osds"], status["osdmap"]["num_in_osds"]) == (4, 4, 4)
+    assert pg_states(lab) == {"active+clean"}
+    data_intact(day2, "after-replacement.bin")
+    day2.project.preview("--expect-no-changes")
+    day2.figures["replace-disk: pulumi up (destroy, create, HEALTH_OK)"] = f"{took:.1f} s"
