@@ -125,7 +125,7 @@ def test_even_mon_count_is_refused_at_preview(day2: Day2) -> None:
 def test_up_adds_the_node_and_waits_for_active_clean_after_the_rebalance(day2: Day2) -> None:
     lab = day2.lab
     start = time.monotonic()
-    out = day2.project.up()
+    day2.project.up()
     took = time.monotonic() - start
     status = ceph_json(lab, "status")
     assert status["health"]["status"] == "HEALTH_OK", status["health"]
@@ -133,7 +133,6 @@ def test_up_adds_the_node_and_waits_for_active_clean_after_the_rebalance(day2: D
     assert pg_states(lab) == {"active+clean"}
     new = next(o for o in ceph_json(lab, "osd", "df")["nodes"] if o["id"] == int(osd_on(lab, "pve4", "/dev/sdb")["id"]))
     assert new["pgs"] > 0  # data moved onto it
-    assert "Ceph reaching HEALTH_OK" in out.stdout or "hci-ceph-gate-osds" in out.stdout
     data_intact(day2, "after-add.bin")
     day2.figures["add-node: pulumi up to HEALTH_OK"] = f"{took:.1f} s"
     day2.figures["add-node: data on the new OSD"] = f"{new['kb_used_data'] / 1024:.1f} MiB in {new['pgs']} PGs"
