@@ -180,7 +180,7 @@ def test_replacing_the_disk_replaces_that_osd_only_and_waits_for_health(day2: Da
     day2.project.edit_config(mark_replaced)
     plan = planned(day2.project)
     osd = "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve2-sdb"
-    assert "delete-replaced" in plan[osd] and "create-replacement" in plan[osd], plan
+    assert plan[osd] == {"replace"}, plan
     assert set(plan) == {osd, "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds"}, plan
     start = time.monotonic()
     day2.project.up()
@@ -188,8 +188,12 @@ def test_replacing_the_disk_replaces_that_osd_only_and_waits_for_health(day2: Da
     new = lab.control("GET", "/lab/status")["daemons"]
     (fresh,) = [d for d in new if d["kind"] == "osd" and d["node"] == "pve2" and d["disk"] == "/dev/sdb"]
     assert fresh["uuid"] != dead["uuid"] and fresh["running"]
-    destroyed = [t for t in lab.tasks() if t["type"] == "cephdestroyosd" and t["id"] == f"osd.{dead['id']}"]
+    tasks = lab.tasks()
+    destroyed = [t for t in tasks if t["type"] == "cephdestroyosd" and t["id"] == f"osd.{dead['id']}"]
     assert [t["exitstatus"] for t in destroyed] == ["OK"]
+    # Same slot: the dead OSD went first (delete before replace), then the new one was created.
+    created = [t for t in tasks if t["type"] == "cephcreateosd" and t["node"] == "pve2"]
+    assert created[-1]["exitstatus"] == "OK" and created[-1]["start"] >= destroyed[0]["end"]
     status = ceph_json(lab, "status")
     assert status["health"]["status"] == "HEALTH_OK", status["health"]
     assert (status["osdmap"]["num_osds"], status["osdmap"]["num_up_osds"], status["osdmap"]["num_in_osds"]) == (4, 4, 4)
