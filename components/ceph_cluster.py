@@ -176,7 +176,8 @@ class CephCluster(pulumi.ComponentResource):
             adopt=self._cfg.adopt_existing,
             replacement=osd.replacement,
             # A replacement marker is the operator's word that this OSD may be replaced: Pulumi refuses
-            # to replace a protected resource, and lets an unprotect and a replace happen in one update.
+            # to replace a protected resource, and lets an unprotect and a replace happen in one update
+            # (pulumi/pulumi pkg/resource/deploy/step_generator.go refuses only `new.Protect && old.Protect`).
             opts=self._opts([after], protect=self._cfg.protect and osd.replacement is None),
         )
 
