@@ -26,14 +26,19 @@ def wait_healthy(client: PveClient, inputs: GateInputs) -> GateOutputs:
     """Wait for the requirement; returns the health status and summary last seen."""
     node = client.first_online(inputs.api_nodes)
     last: dict[str, Any] = {}
+    settling = health.Settling()
 
     def probe() -> tuple[bool, str]:
         try:
             status = client.ceph_status(node)
         except PveApiError as exc:  # e.g. MONs re-electing: keep waiting, it is what the gate is for
+            settling.held(False, client.clock())
             return False, f"status unavailable: {exc.message}"
         last["status"] = status
-        return health.evaluate(status, inputs.require)
+        met, summary = health.evaluate(status, inputs.require)
+        if settling.held(met, client.clock()):
+            return True, summary
+        return False, summary + (" (settling: PG stats lag by up to one MGR stats period)" if met else "")
 
     summary = wait_until(client, probe, inputs.timeout, f"Ceph reaching {inputs.require}")
     return GateOutputs(status=str((last["status"].get("health") or {}).get("status")), summary=summary)

@@ -99,3 +99,25 @@ def all_clean(status: dict[str, Any], expected_pools: int = 0) -> tuple[bool, st
     if pools < expected_pools:
         return False, f"PGs of {pools} of {expected_pools} pools reported ({seen})"
     return not dirty, seen
+
+
+# The MGR reports PG states to the MONs every mgr_stats_period (Ceph's default 5 s): right after an
+# OSD joins or leaves, `ceph status` can still show the clean PGs of before the change. Health counts
+# only once it has held for one such period.
+SETTLE_SECONDS = 5.0
+
+
+@dataclass
+class Settling:
+    """Whether a requirement has held, without a break, for `seconds` (clock values from the caller)."""
+
+    seconds: float = SETTLE_SECONDS
+    since: float | None = None
+
+    def held(self, met: bool, now: float) -> bool:
+        if not met:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = now
+        return now - self.since >= self.seconds

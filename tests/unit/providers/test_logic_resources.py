@@ -526,3 +526,13 @@ def test_all_clean_waits_for_a_new_pools_pgs_to_be_reported() -> None:
     assert health.all_clean(status, expected_pools=2) == (False, "PGs of 1 of 2 pools reported (1 active+clean)")
     status["pgmap"]["num_pools"] = 2
     assert health.all_clean(status, expected_pools=2)[0]
+
+
+def test_health_counts_only_once_it_held_for_a_stats_period() -> None:
+    from dynamic_providers.logic.health import SETTLE_SECONDS, Settling
+
+    settling = Settling()
+    assert not settling.held(True, 100.0)  # a first HEALTH_OK may predate the change
+    assert not settling.held(True, 100.0 + SETTLE_SECONDS - 0.1)
+    assert not settling.held(False, 103.0) and not settling.held(True, 104.0)  # a break starts over
+    assert settling.held(True, 104.0 + SETTLE_SECONDS)
