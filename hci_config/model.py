@@ -86,7 +86,7 @@ class OsdConfig(_Model):
     wipe: bool = False
     # After a failed disk was swapped for a new one in the same slot: set or change this (e.g. to the
     # new disk's serial) and the dead OSD is destroyed once Ceph says it is safe, and a new one made.
-    replacement: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    replacement: Annotated[str, _rule(rules.replacement_marker)] | None = None
 
 
 class NodeConfig(_Model):

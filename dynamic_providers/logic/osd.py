@@ -28,7 +28,7 @@ class OsdInputs:
     # the OSD on the same device, after a disk swap. The old OSD is drained and destroyed first, the
     # new one created on the new disk (delete_before_replace below). None (the default) for state
     # written before it existed.
-    replacement: str | None = param(default=None, on_change="replace")
+    replacement: str | None = param(default=None, on_change="replace", validate=rules.replacement_marker)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -226,6 +226,17 @@ def at_least(low: int, unit: str = "") -> Validator:
     return check
 
 
+MAX_REPLACEMENT_MARKER = 128
+
+
+def replacement_marker(value: Any) -> str | None:
+    """An OSD's replacement marker (docs/day2.md): any non-empty text, e.g. the new disk's serial."""
+    length = len(str(value))
+    if length == 0:
+        return "is empty; set it to a text of your own (e.g. the new disk's serial), or leave it out"
+    return None if length <= MAX_REPLACEMENT_MARKER else f"is {length} characters; keep it to {MAX_REPLACEMENT_MARKER}"
+
+
 def api_nodes(value: Sequence[Any]) -> str | None:
     """The nodes cluster-wide calls may go to: at least one, each a node name."""
     if not value:
