@@ -123,7 +123,7 @@ class LabPve(
         self.terminals = TerminalService(
             answering_node=spec.answering_node,
             release=spec.release,
-            node_ip=lambda node: spec.node(node).ip,
+            node_ip=lambda node: cluster.spec.node(node).ip,  # cluster.spec: nodes added later too
             target_for=lambda node: NodeInstallTarget(node, cluster, self.apt[node], self.api_daemons),
             may_console=lambda authid, path: bool(self.allowed(authid, path, "Sys.Console")),
             time_scale=TIME_SCALE,

@@ -294,10 +294,10 @@ def with_node(spec: LabSpec, name: str, disks: str | None = None) -> LabSpec:
     node = Node(
         name=name,
         ip=str(public + FIRST_NODE_HOST + index),
-        disks=_disks(disks or DEFAULT_DISK_SIZES[0], name),
+        disks=_disks(disks or DEFAULT_DISK_SIZES[0], name, index),
         cluster_ip=str(cluster + FIRST_NODE_HOST + index),
     )
-    return LabSpec(subnet=spec.subnet, nodes=(*spec.nodes, node), pve_version=spec.pve_version)
+    return dataclasses.replace(spec, nodes=(*spec.nodes, node))
 
 
 def with_disk_replaced(spec: LabSpec, node: str, devpath: str, size: str | None = None) -> LabSpec:
@@ -311,10 +311,11 @@ def with_disk_replaced(spec: LabSpec, node: str, devpath: str, size: str | None 
     if old is None:
         names = ", ".join(d.devpath for d in old_node.disks) or "none"
         raise SpecError(f"replace-disk: node {node} has no disk {devpath} (its disks: {names})")
-    new = Disk(devpath=old.devpath, size=parse_size(size) if size else old.size, type=old.type)
+    # Same slot and type; the lab keeps the slot's udev identity (serial, WWN, links) for the new disk.
+    new = dataclasses.replace(old, size=parse_size(size) if size else old.size)
     disks = tuple(new if d.devpath == old.devpath else d for d in old_node.disks)
     nodes = tuple(dataclasses.replace(n, disks=disks) if n.name == node else n for n in spec.nodes)
-    return LabSpec(subnet=spec.subnet, nodes=nodes, pve_version=spec.pve_version)
+    return dataclasses.replace(spec, nodes=nodes)
 
 
 def find_disk(spec: LabSpec, node: str, device: str) -> Disk:
