@@ -358,7 +358,10 @@ class CephBackend:
         disks.wipe(self.layout.disk_file(node, disk), disk.size)
 
     def lv_tags(self, node: str, disk: Disk) -> disks.LvTags | None:
-        """The OSD LV's tags on this disk, if ceph-volume left one (whether or not the OSD still exists)."""
+        """The OSD LV's tags on this disk, if ceph-volume left one (whether or not the OSD still exists).
+
+        A failed disk's LV stays active in device-mapper, so `ceph-volume lvm list` still names its OSD
+        (with read errors on stderr): the LV's record stays where it was."""
         return disks.lv_tags(self.layout.disk_file(node, disk))
 
     def zap_disk(self, node: str, disk: Disk) -> None:
@@ -422,6 +425,7 @@ class CephBackend:
             path = self.layout.disk_file(node, new)
             path.unlink(missing_ok=True)
             disks.ensure(path, new.size)
+            disks.zap(path, new.size)  # a new disk carries no LVs: the old disk's record goes with it
         log.info("disk %s on %s replaced by a blank %d-byte disk", new.devpath, node, new.size)
 
     # -- OSDs ---------------------------------------------------------------------------------------

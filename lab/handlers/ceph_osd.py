@@ -81,7 +81,7 @@ class CephOsdApi(LabArea):
         for disk in self.cluster.spec.node(node).disks:
             # A failed disk still shows (lsblk lists it), with SMART's verdict; its contents cannot be read.
             failed = self.backend.disk_failed(node, disk)
-            tags = None if failed else await asyncio.to_thread(self.backend.lv_tags, node, disk)
+            tags = await asyncio.to_thread(self.backend.lv_tags, node, disk)
             in_use = tags is not None or (not failed and await asyncio.to_thread(self.backend.disk_in_use, node, disk))
             item: dict[str, Any] = {
                 "devpath": disk.devpath,

@@ -20,6 +20,7 @@ from proxmoxer import ResourceException
 from lab.client import LabError
 from lab.pytest_plugin import Lab, LabFactory
 from lab.statefile import read_settings
+from tests.lab.terminal_client import install, login
 from tests.waiting import wait_for, wait_task
 
 pytestmark = pytest.mark.lab
@@ -77,8 +78,9 @@ def test_add_node_joins_with_its_own_address_and_disks_and_no_ceph(day2: Lab) ->
 
 def test_the_new_node_gets_ceph_and_an_osd_at_its_own_address(day2: Lab) -> None:
     root = day2.root_api()
-    reply = root.nodes("pve4").termproxy.post(cmd="ceph_install", **{"cmd-opts": "--version squid"})
-    assert wait_task(root, reply["upid"])[0] == "OK"
+    # The wizard's way, through the node's terminal (tests/lab/terminal_client.py): PVE has no other.
+    text = install(login(day2), "pve4", "--version", "squid", "--repository", "no-subscription")
+    assert "installed Ceph 19.2 Squid successfully!" in text
     assert wait_task(root, root.nodes("pve4").ceph.osd.post(dev="/dev/sdb"), timeout=180)[0] == "OK"
     osd_id = osd_of(day2, "pve4", "/dev/sdb")
     metadata = ceph_json(day2, "osd", "metadata", str(osd_id))
@@ -96,7 +98,7 @@ def test_fail_disk_kills_the_osd_errors_reads_then_ceph_marks_it_out_and_recover
     daemons = {d["id"]: d for d in day2.control("GET", "/lab/status")["daemons"] if d["kind"] == "osd"}
     assert not daemons[str(osd_id)]["running"]
     disks = {d["devpath"]: d for d in day2.api().nodes("pve4").disks.list.get()}
-    assert disks["/dev/sdb"]["health"] == "FAILED" and disks["/dev/sdb"]["osdid"] == osd_id
+    assert disks["/dev/sdb"]["health"] == "FAILED" and disks["/dev/sdb"]["osdid"] == str(osd_id)  # PVE: a string
     with pytest.raises(ResourceException) as info:
         day2.root_api().nodes("pve4").ceph.osd.post(dev="/dev/sdb")
     assert "Input/output error" in str(info.value.content)
