@@ -99,7 +99,7 @@ def test_install_then_read_then_adopt_rules(drive: Any, hci_lab: Any) -> None:
     assert install.read(res).id == "pve1"
     assert install.create(node="pve1").id == "pve1"  # the declared release: taken over
     with pytest.raises(AlreadyExists, match="version is 'squid' there, 'tentacle' here"):
-        install.create(node="pve1", version="tentacle", adopt=True)
+        install.create(node="pve1", version="tentacle", repository="test", allow_experimental=True, adopt=True)
 
 
 def test_repository_change_reruns_the_installer(drive: Any, hci_lab: Any) -> None:
