@@ -98,6 +98,9 @@ class NodeConfig(_Model):
     # it is checked at preview against clusterNetwork, so a typo shows before any OSD restarts.
     cluster_address: str | None = None
     osds: list[OsdConfig] = []
+    # Maintenance: its VMs move off (HA ones through HA, the others by live migration), noout is set
+    # once Ceph says its OSDs and MON are ok to stop; false again: noout cleared, HA moves VMs back.
+    maintenance: bool = False
 
     @field_validator("address", "cluster_address")
     @classmethod
@@ -257,6 +260,10 @@ class HciConfig(_Model):
     @property
     def node_names(self) -> list[str]:
         return [n.name for n in self.nodes]
+
+    @property
+    def maintenance_nodes(self) -> list[str]:
+        return [n.name for n in self.nodes if n.maintenance]
 
     @property
     def osd_hosts(self) -> list[str]:
