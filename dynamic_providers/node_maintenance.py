@@ -2,16 +2,17 @@
 
 NodeMaintenance exists while `nodes[i].maintenance` is true. Its create asks Ceph whether the node's
 OSDs and its MON are ok to stop (GET /nodes/{node}/ceph/cmd-safety, pve-manager PVE/API2/Ceph.pm) and
-refuses in Ceph's words before anything changes; then it sets noout (PUT /cluster/ceph/flags/noout,
-pve-manager PVE/API2/Cluster/Ceph.pm: cluster-wide, there is no host-scoped set-group in PVE's API),
-and stores whether it set it. It returns at once after the flag, so a killed run can hardly lose that
-fact; the VMs' migrations and the HA changes depend on it. Its delete (maintenance false, or the key
-gone) clears noout only if it set it, then waits for active+clean.
+refuses in Ceph's words before anything changes, and records whether noout is set already. It changes
+nothing itself; the VMs' migrations and the HA changes depend on it. Its delete (maintenance false, or
+the key gone) clears noout unless it was set before the maintenance began, then waits for active+clean.
 
 NodeEvacuated depends on the VMs and the HA resources, groups and rules: its create waits, with
-progress, until no guest runs on the node, asking HA to migrate the HA services that no group or rule
-moves. A run killed half-way leaves the flag and half-moved VMs; the next `pulumi up` re-runs what
-is missing (the VMs' node changes, this wait) and converges.
+progress, until no guest runs on the node (asking HA to migrate the HA services that no group or rule
+moves), then sets noout (PUT /cluster/ceph/flags/noout, pve-manager PVE/API2/Cluster/Ceph.pm:
+cluster-wide, PVE's API has no host-scoped set-group), the order of PVE's procedure. The flag is set
+after NodeMaintenance's record is in the state, so a run killed at any point cannot make the
+maintenance's own flag look like someone else's. The next `pulumi up` re-runs what is missing (the
+VMs' node changes, this wait and the flag) and converges.
 """
 
 from __future__ import annotations
@@ -54,24 +55,24 @@ def safety_answers(client: PveClient, node: str, mon_id: str | None) -> list[Saf
 
 
 def enter(client: PveClient, inputs: MaintenanceInputs) -> MaintenanceOutputs:
+    """ok-to-stop for the node's OSDs and MON, refusing in Ceph's words; and whether noout is set already."""
     answers = safety_answers(client, inputs.node, inputs.mon_id)
     reason = maintenance.refusal(inputs.node, answers)
     if reason:
         raise UnsafeToProceed(reason)
-    already = client.ceph_flag(maintenance.NOOUT)
-    if not already:
-        client.set_ceph_flag(maintenance.NOOUT, True)
-    warn(
-        f"node {inputs.node} in maintenance: {maintenance.NOOUT_SCOPE}"
-        + (" (it was set already, and is left set when the maintenance ends)" if already else "")
-    )
-    return MaintenanceOutputs(set_noout=not already, checked=maintenance.checked_summary(answers))
+    before = client.ceph_flag(maintenance.NOOUT)
+    if before:
+        warn(
+            f"node {inputs.node}: noout is set already (before this maintenance); it is left set when the "
+            "maintenance ends"
+        )
+    return MaintenanceOutputs(noout_before=before, checked=maintenance.checked_summary(answers))
 
 
 def leave(client: PveClient, inputs: MaintenanceInputs, outputs: MaintenanceOutputs) -> None:
-    if outputs.set_noout:
+    if not outputs.noout_before:
         client.set_ceph_flag(maintenance.NOOUT, False)
-    notice(maintenance.leaving_notice(inputs.node, outputs.set_noout))
+    notice(maintenance.leaving_notice(inputs.node, outputs.noout_before))
     api = client.first_online(inputs.api_nodes)
 
     def clean() -> tuple[bool, str]:
@@ -130,6 +131,9 @@ def evacuate(client: PveClient, inputs: EvacuationInputs) -> EvacuationOutputs:
     summary = wait_until(
         client, probe, inputs.timeout, f"node {node}'s guests to move off", hint=maintenance.evacuation_hint(node)
     )
+    if not client.ceph_flag(maintenance.NOOUT):
+        client.set_ceph_flag(maintenance.NOOUT, True)
+    warn(f"node {node} in maintenance: {maintenance.NOOUT_SCOPE}")
     return EvacuationOutputs(summary=summary)
 
 
@@ -153,7 +157,7 @@ class NodeEvacuatedProvider(PveProvider[EvacuationInputs, EvacuationOutputs]):
 
 
 class NodeMaintenance(Resource, module="pve", name="NodeMaintenance"):
-    set_noout: pulumi.Output[bool]
+    noout_before: pulumi.Output[bool]
     checked: pulumi.Output[str]
 
     def __init__(

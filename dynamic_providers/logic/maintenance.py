@@ -54,7 +54,7 @@ def without_nodes(nodes: Mapping[str, int | None], gone: Collection[str]) -> dic
     return {name: priority for name, priority in nodes.items() if name not in gone}
 
 
-# -- NodeMaintenance: ok-to-stop, then noout ---------------------------------------------------------
+# -- NodeMaintenance: ok-to-stop, and whether noout was set before -----------------------------------
 
 
 @resource_inputs
@@ -68,8 +68,10 @@ class MaintenanceInputs:
 
 @dataclass(frozen=True, kw_only=True)
 class MaintenanceOutputs:
-    # Whether this resource set noout (False: it was set already; then it is left set on leaving).
-    set_noout: bool | None = None
+    # Whether noout was set before this maintenance began (then it is left set on leaving). Recorded
+    # by this resource, which changes nothing; NodeEvacuated sets the flag later, so a run killed
+    # right after setting it cannot lose the fact that the flag is the maintenance's own.
+    noout_before: bool | None = None
     checked: str | None = None  # what Ceph was asked and said
 
 
@@ -113,8 +115,8 @@ def checked_summary(answers: Iterable[Safety]) -> str:
     return f"ok-to-stop: {', '.join(names)}" if names else "ok-to-stop: nothing of Ceph runs there"
 
 
-def leaving_notice(node: str, set_noout: bool | None) -> str:
-    if set_noout:
+def leaving_notice(node: str, noout_before: bool | None) -> str:
+    if not noout_before:
         return f"node {node} left maintenance: noout cleared (it was set cluster-wide for the maintenance)"
     return (
         f"node {node} left maintenance: noout was already set when its maintenance began, so it was left set; "
@@ -122,7 +124,7 @@ def leaving_notice(node: str, set_noout: bool | None) -> str:
     )
 
 
-# -- NodeEvacuated: wait until no VM runs on the node --------------------------------------------------
+# -- NodeEvacuated: wait until no VM runs on the node, then noout --------------------------------------
 
 
 @resource_inputs

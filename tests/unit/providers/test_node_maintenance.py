@@ -10,7 +10,7 @@ import pytest
 from dynamic_providers import node_maintenance
 from dynamic_providers.errors import UnsafeToProceed, WaitTimeout
 from dynamic_providers.logic import maintenance
-from dynamic_providers.logic.maintenance import EvacuationInputs, MaintenanceInputs, MaintenanceOutputs, Safety
+from dynamic_providers.logic.maintenance import EvacuationInputs, MaintenanceInputs, Safety
 
 TREE = {
     "root": {
@@ -93,23 +93,43 @@ def test_refusal_names_every_unsafe_daemon() -> None:
     assert maintenance.refusal("pve2", [Safety("osd", "1", True)]) is None
 
 
-def test_noout_is_set_and_cleared_by_the_maintenance_that_set_it() -> None:
+def test_the_check_changes_nothing_the_wait_sets_noout_and_leaving_clears_it() -> None:
     client = FakeClient()
     out = node_maintenance.enter(client, inputs())  # type: ignore[arg-type]
-    assert out.set_noout is True and client.flags["noout"] is True
+    assert out.noout_before is False and client.ceph_flag("noout") is False  # nothing changed yet
     assert out.checked == "ok-to-stop: osd.0, mon.pve1"
+    client.guests = [[]]
+    ev = EvacuationInputs(api_nodes=("pve1",), node="pve1", timeout=60)
+    node_maintenance.evacuate(client, ev)  # type: ignore[arg-type]
+    assert client.ceph_flag("noout") is True
     node_maintenance.leave(client, inputs(), out)  # type: ignore[arg-type]
-    assert client.flags["noout"] is False
+    assert client.ceph_flag("noout") is False
+
+
+def test_a_killed_run_that_set_noout_still_clears_it_on_leaving() -> None:
+    """Killed right after the flag was set, before NodeEvacuated's state was written: the record that
+    noout was not set before is NodeMaintenance's, written earlier, so leaving clears it."""
+    client = FakeClient()
+    out = node_maintenance.enter(client, inputs())  # type: ignore[arg-type]
+    client.guests = [[]]
+    ev = EvacuationInputs(api_nodes=("pve1",), node="pve1", timeout=60)
+    node_maintenance.evacuate(client, ev)  # type: ignore[arg-type]  # (its state lost)
+    node_maintenance.evacuate(client, ev)  # type: ignore[arg-type]  # the next up re-runs it
+    assert [c for c in client.calls if c[0] == "flag"] == [("flag", "noout", True)]  # set once
+    node_maintenance.leave(client, inputs(), out)  # type: ignore[arg-type]
+    assert client.ceph_flag("noout") is False
 
 
 def test_noout_set_by_someone_else_is_left_set() -> None:
     client = FakeClient(noout=True)
     out = node_maintenance.enter(client, inputs(mon_id=None))  # type: ignore[arg-type]
-    assert out.set_noout is False
+    assert out.noout_before is True
+    client.guests = [[]]
+    node_maintenance.evacuate(client, EvacuationInputs(api_nodes=("pve1",), node="pve1"))  # type: ignore[arg-type]
+    node_maintenance.leave(client, inputs(), out)  # type: ignore[arg-type]
     assert [c for c in client.calls if c[0] == "flag"] == []
-    node_maintenance.leave(client, inputs(), MaintenanceOutputs(set_noout=False))  # type: ignore[arg-type]
-    assert client.flags["noout"] is True
-    assert "left set" in maintenance.leaving_notice("pve1", False)
+    assert client.ceph_flag("noout") is True
+    assert "left set" in maintenance.leaving_notice("pve1", True)
 
 
 def test_evacuation_waits_until_nothing_runs_there_and_asks_ha_for_unplaced_services() -> None:
