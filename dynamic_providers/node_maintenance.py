@@ -39,6 +39,8 @@ from dynamic_providers.progress import progress, warn
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
+READ_TIMEOUT = 120.0  # for Ceph to answer the ok-to-stop reads (MON election, MGR failover)
+
 
 def safety_answers(client: PveClient, node: str, mon_id: str | None) -> list[Safety]:
     """`ok-to-stop` for each OSD of the node (one id per call: cmd-safety sends `ids => [$id]`) and its MON."""
@@ -54,9 +56,23 @@ def safety_answers(client: PveClient, node: str, mon_id: str | None) -> list[Saf
     return answers
 
 
-def enter(client: PveClient, inputs: MaintenanceInputs) -> MaintenanceOutputs:
-    """ok-to-stop for the node's OSDs and MON, refusing in Ceph's words; and whether noout is set already."""
-    answers = safety_answers(client, inputs.node, inputs.mon_id)
+def enter(client: PveClient, inputs: MaintenanceInputs, read_timeout: float = READ_TIMEOUT) -> MaintenanceOutputs:
+    """ok-to-stop for the node's OSDs and MON, refusing in Ceph's words; and whether noout is set already.
+
+    Right after another node failed, mon commands time out until the MONs re-elect and a standby MGR
+    takes over (`osd df`, which GET ceph/osd runs, is a MGR command): the reads are retried meanwhile.
+    """
+    got: list[list[Safety]] = []
+
+    def asked() -> tuple[bool, str]:
+        try:
+            got.append(safety_answers(client, inputs.node, inputs.mon_id))
+        except PveApiError as exc:
+            return False, f"Ceph not answering: {exc.message}"
+        return True, ""
+
+    wait_until(client, asked, read_timeout, f"Ceph's ok-to-stop answers for node {inputs.node}")
+    answers = got[-1]
     reason = maintenance.refusal(inputs.node, answers)
     if reason:
         raise UnsafeToProceed(reason)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hci_tools import kill_drill as drill
 from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab, LabFactory
 from tests.e2e.test_day2 import DOWN_OUT_INTERVAL, IMAGE, Day2, ceph_json, data_intact, pg_states
@@ -204,6 +205,13 @@ def test_maintenance_is_refused_in_cephs_words_when_another_node_is_down(maint: 
             interval=1,
             ignore=(Exception,),
         )
+        wait_for(
+            "`ceph osd df` (a MGR command) answering",
+            lambda: lab.ceph("osd", "df", timeout=10),
+            timeout=120,
+            interval=1,
+            ignore=(Exception,),
+        )
         project.edit_config(set_maintenance(True))
         out = project.up(check=False)
         text = out.stdout + out.stderr
@@ -219,3 +227,34 @@ def test_maintenance_is_refused_in_cephs_words_when_another_node_is_down(maint: 
         lab.recover_node("pve2")
     wait_for("active+clean after pve2 is back", lambda: pg_states(lab) == {"active+clean"}, timeout=300, interval=1)
     data_intact(maint.day2(), "after-refusal.bin")
+
+
+def test_runs_killed_mid_migration_and_right_after_noout_converge(maint: Maintenance) -> None:
+    """Entering maintenance, SIGKILLed inside legacy1's live migration (a VM half moved), then the next
+    run SIGKILLed right as it sets noout (before its state is written): the documented recovery
+    (`pulumi cancel`, hci_tools.resume, `pulumi up`) converges, and leaving still clears noout, the
+    flag being the maintenance's own (NodeMaintenance recorded that it was not set before)."""
+    lab, project = maint.lab, maint.project
+    assert (vm_node(lab, LEGACY1), noout(lab)) == ("pve1", False)
+    project.edit_config(set_maintenance(True))
+    up = ("up", "--yes", "--skip-preview")
+    migrating = drill.KillPoint("migrate-103", "live migration", task=("qmigrate", str(LEGACY1)))
+    first = drill.interrupt(project, lab, migrating, up)
+    assert first.reached, first.log[-4000:]
+    assert drill.prepare(project, killed=True).ok
+    flag = drill.KillPoint("noout", "noout set", request=("PUT", "/cluster/ceph/flags/{flag}"))
+    second = drill.interrupt(project, lab, flag, up)
+    assert second.reached, second.log[-4000:]
+    final = drill.recover(project, up, killed=True)
+    assert final.ok, final.output[-6000:]
+    assert noout(lab) and vm_node(lab, LEGACY1) == "pve2" and vm_node(lab, APP1) != "pve1"
+    project.preview("--expect-no-changes")
+    project.edit_config(set_maintenance(False))
+    project.up()
+    assert not noout(lab)
+    assert vm_node(lab, LEGACY1) == "pve1"
+    wait_for("app1 back on pve1", lambda: vm_node(lab, APP1) == "pve1", timeout=120, interval=1)
+    assert pg_states(lab) == {"active+clean"}
+    data_intact(maint.day2(), "after-kills.bin")
+    project.preview("--expect-no-changes")
+    maint.figures["maintenance: killed runs, recovery to converged"] = f"{final.seconds:.1f} s"

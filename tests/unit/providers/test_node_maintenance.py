@@ -155,3 +155,27 @@ def test_evacuation_times_out_naming_what_is_left() -> None:
     ev = EvacuationInputs(api_nodes=("pve1",), node="pve1", timeout=5)
     with pytest.raises(WaitTimeout, match=r"still running on pve1: qemu/555 \(stray\).*migrate them yourself"):
         node_maintenance.evacuate(client, ev)  # type: ignore[arg-type]
+
+
+def test_the_reads_are_retried_while_ceph_does_not_answer() -> None:
+    from dynamic_providers.errors import PveApiError
+
+    client = FakeClient()
+    failures = [PveApiError("GET", "/nodes/pve1/ceph/osd", 500, "error with 'osd df': mon_cmd failed - timed out")]
+    tree = client.osd_tree
+
+    def flaky(node: str) -> dict[str, Any]:
+        if failures:
+            raise failures.pop()
+        return tree(node)
+
+    client.osd_tree = flaky  # type: ignore[method-assign]
+    out = node_maintenance.enter(client, inputs())  # type: ignore[arg-type]
+    assert out.checked == "ok-to-stop: osd.0, mon.pve1"
+
+    def down(node: str) -> dict[str, Any]:
+        raise PveApiError("GET", "/nodes/pve1/ceph/osd", 500, "timed out")
+
+    client.osd_tree = down  # type: ignore[method-assign]
+    with pytest.raises(WaitTimeout, match=r"Ceph's ok-to-stop answers for node pve1.*Ceph not answering: timed out"):
+        node_maintenance.enter(client, inputs(), read_timeout=5)  # type: ignore[arg-type]
