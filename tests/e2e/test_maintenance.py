@@ -241,7 +241,10 @@ def test_runs_killed_mid_migration_and_right_after_noout_converge(maint: Mainten
     migrating = drill.KillPoint("migrate-103", "live migration", task=("qmigrate", str(LEGACY1)))
     first = drill.interrupt(project, lab, migrating, up)
     assert first.reached, first.log[-4000:]
-    assert drill.prepare(project, killed=True).ok
+    resumed = drill.prepare(project, killed=True)
+    assert resumed.ok, resumed.output[-4000:]
+    # bpg's rerun would look for legacy1 on pve1: resume waited for the migration and refreshed it.
+    assert "hci-vm-legacy1-qemu: PVE finished its live migration to pve2" in resumed.output, resumed.output[-4000:]
     flag = drill.KillPoint("noout", "noout set", request=("PUT", "/cluster/ceph/flags/{flag}"))
     second = drill.interrupt(project, lab, flag, up)
     assert second.reached, second.log[-4000:]
