@@ -29,7 +29,7 @@ class HaArgs:
     # off them by its own rules (pve-ha-manager src/PVE/HA/Manager.pm next_state_started ->
     # select_service_node), and back (failback) once they are listed again.
     maintenance: Sequence[str] = ()
-    after: Sequence[pulumi.Resource] = ()  # the maintenance resources (ok-to-stop, noout) come first
+    after: Sequence[pulumi.Resource] = ()  # the maintenance resources (ok-to-stop) come first
 
 
 def sid(vm: VmConfig) -> str:

@@ -26,8 +26,8 @@ class HciCluster(pulumi.ComponentResource):
     ceph: CephCluster
     vms: dict[str, Vm]
     ha: Ha | None
-    maintenance: dict[str, NodeMaintenance]  # node -> its maintenance (ok-to-stop, noout)
-    evacuated: dict[str, NodeEvacuated]  # node -> the wait until no guest runs there
+    maintenance: dict[str, NodeMaintenance]  # node -> its maintenance (ok-to-stop; clears noout on leaving)
+    evacuated: dict[str, NodeEvacuated]  # node -> the wait until no guest runs there, then noout
 
     def __init__(self, name: str, args: HciClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("proxmox-hci:index:HciCluster", name, None, opts)
@@ -98,8 +98,8 @@ class HciCluster(pulumi.ComponentResource):
         """A VM waits for the Ceph gate only where a disk is created on, or moved to, an RBD storage.
 
         A VM declared on a node in maintenance runs on the next node of `nodes` that is not (a live
-        migration, VmLegacy migrate=True), once that node's maintenance resource has checked ok-to-stop
-        and set noout; an HA VM that follows HA ignores the node (drift.py) and leaves through its rule.
+        migration, VmLegacy migrate=True), once that node's maintenance resource has checked ok-to-stop;
+        an HA VM that follows HA ignores the node (drift.py) and leaves through its group or rule.
         """
         ready = [self.ceph.ready]
         on_ceph = any(disk.storage in cfg.rbd_storages for disk in vm.disks)
@@ -115,7 +115,7 @@ class HciCluster(pulumi.ComponentResource):
         )
 
     def _evacuated(self, name: str, cfg: HciConfig, node: str) -> NodeEvacuated:
-        """Waits until no guest runs on the node: after every VM's placement and every HA change."""
+        """Waits until no guest runs on the node, then sets noout: after every VM's placement and HA change."""
         after: list[pulumi.Resource] = [self.maintenance[node]]
         for vm in self.vms.values():
             after += [vm.machine, *vm.moves]
