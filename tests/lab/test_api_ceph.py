@@ -20,7 +20,7 @@ from proxmoxer import ResourceException
 
 from lab.pytest_plugin import Lab, LabFactory
 from tests.lab.terminal_client import install, login
-from tests.waiting import wait_task
+from tests.waiting import read_between_settled_stats, wait_task
 
 pytestmark = pytest.mark.lab
 
@@ -271,19 +271,9 @@ def test_pool_delete_refused_while_pve_images_exist(token: Any, fresh: Lab) -> N
 def test_pool_status_carries_the_last_pools_statistics_before_9_1_12(token: Any, fresh: Lab) -> None:
     # PVE/API2/Ceph/Pool.pm getpool's filter lets every pool of `ceph df` through: .mgr gets vm-pool's numbers.
     fresh.rbd("bench", "--io-type", "write", "--io-total", "16M", "vm-pool/vm-100-disk-0")
-
-    def df() -> dict[str, Any]:
-        return {p["name"]: p["stats"] for p in json.loads(fresh.ceph("df", "--format", "json"))["pools"]}
-
-    # `ceph df` follows the OSDs' PG stats reports, which trail the writes by a stats period or two:
-    # compare against a reading that did not move while the API call was answered.
-    for _ in range(30):
-        before = df()
-        mgr_stats = token.nodes("pve1").ceph.pool(".mgr").status.get(verbose=1)["statistics"]
-        after = df()
-        if before["vm-pool"]["objects"] == after["vm-pool"]["objects"]:
-            break
-        time.sleep(1)
+    mgr_stats, after = read_between_settled_stats(
+        fresh, lambda: token.nodes("pve1").ceph.pool(".mgr").status.get(verbose=1)["statistics"]
+    )
     assert list(after)[-1] == "vm-pool" and after["vm-pool"]["objects"] > 0
     assert mgr_stats["objects"] == after["vm-pool"]["objects"] != after[".mgr"]["objects"]
 
