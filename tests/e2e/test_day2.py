@@ -263,8 +263,11 @@ def test_removing_the_retired_node_from_the_stack_deletes_only_its_own_resources
         lambda c: c.update({"proxmox-hci:nodes": [n for n in c["proxmox-hci:nodes"] if n["name"] != "pve4"]})
     )
     plan = planned(day2.project)
+    gate = "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds"
+    assert plan.pop(gate) == {"update"}  # the OSD list changed: the health wait, re-armed
     assert plan and all(ops == {"delete"} and "pve4" in key for key, ops in plan.items()), plan
     assert "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve4-sdb" in plan  # unprotected, retired: a no-op
+    assert "pulumi-python:dynamic/ceph:Install::hci-node-pve4-ceph-install" in plan
     day2.project.up()
     assert pg_states(day2.lab) == {"active+clean"}
     data_intact(day2, "after-removal.bin")
