@@ -224,6 +224,8 @@ def warnings_in(events: str, words: str) -> int:
 def test_retiring_the_node_drains_its_osd_then_removes_its_mgr_losing_nothing(day2: Day2) -> None:
     lab = day2.lab
     osd_id = int(osd_on(lab, "pve4", "/dev/sdb")["id"])
+    held = next(o for o in ceph_json(lab, "osd", "df")["nodes"] if o["id"] == osd_id)
+    assert held["pgs"] > 0  # the drain has data to move
     day2.project.edit_config(retire_pve4)
     plan = planned(day2.project)
     assert plan == {
@@ -255,6 +257,7 @@ def test_retiring_the_node_drains_its_osd_then_removes_its_mgr_losing_nothing(da
     assert not host.get("children")  # the empty bucket the manual steps name
     day2.project.preview("--expect-no-changes")
     day2.figures["retire-node: pulumi up (drain, destroy, MGR, HEALTH_OK)"] = f"{took:.1f} s"
+    day2.figures["retire-node: drained"] = f"{held['kb_used_data'] / 1024:.1f} MiB in {held['pgs']} PGs"
     day2.figures["retire-node: objects lost"] = str(lost)
 
 
@@ -268,7 +271,9 @@ def test_removing_the_retired_node_from_the_stack_deletes_only_its_own_resources
     assert plan and all(ops == {"delete"} and "pve4" in key for key, ops in plan.items()), plan
     assert "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve4-sdb" in plan  # unprotected, retired: a no-op
     assert "pulumi-python:dynamic/ceph:Install::hci-node-pve4-ceph-install" in plan
+    start = time.monotonic()
     day2.project.up()
+    day2.figures["retire-node: removal from nodes (pulumi up)"] = f"{time.monotonic() - start:.1f} s"
     assert pg_states(day2.lab) == {"active+clean"}
     data_intact(day2, "after-removal.bin")
     day2.project.preview("--expect-no-changes")

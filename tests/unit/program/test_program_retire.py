@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.ceph_cluster import manual_retire_steps
@@ -164,3 +165,23 @@ def test_the_manual_steps_name_the_crush_host_and_pvecm_delnode() -> None:
     steps = manual_retire_steps("pve4")
     assert "`ceph osd crush remove pve4`" in steps and "`pvecm delnode pve4`" in steps
     assert "weight 0" in steps and "remove pve4 from nodes" in steps
+
+
+def test_a_node_without_osds_retires_with_nothing_to_drain() -> None:
+    raw = retiring(four_nodes())
+    raw["nodes"][3]["osds"] = []
+    graph = build(raw)
+    assert sorted(r.inputs["node"] for r in graph.of_type(OSD)) == ["pve1", "pve2", "pve3"]  # nodes in parallel
+    assert all(r.inputs["node"] != "pve4" for r in graph.of_type(MGR))
+
+
+def test_the_manual_steps_are_warned_once_when_every_osd_of_the_node_is_retired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    build(retiring(four_nodes()))
+    assert warned == [manual_retire_steps("pve4")]
+    warned.clear()
+    build(four_nodes())
+    assert warned == []
