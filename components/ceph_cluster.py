@@ -47,17 +47,19 @@ def osd_trigger(node: str, osd: OsdConfig, retired: bool = False) -> str:
 
 
 def manual_retire_steps(node: str) -> str:
-    """What is left by hand once a node's OSDs are retired: PVE's API has neither step.
+    """What is left by hand once a node's OSDs are retired: steps PVE's API offers no safe call for.
 
     pve-manager PVE/API2/Ceph/OSD.pm destroyosd removes the OSD from CRUSH (`osd crush remove osd.N`) but
-    leaves its host bucket, and no endpoint under PVE/API2/Ceph*.pm removes a bucket; node removal is
-    `pvecm delnode` (PVE/CLI/pvecm.pm), a CLI command on another node with no API counterpart.
+    leaves its host bucket, and no endpoint under PVE/API2/Ceph*.pm removes a bucket. `pvecm delnode` is
+    pve-cluster src/PVE/API2/ClusterConfig.pm delnode (DELETE /cluster/config/nodes/{node}), which only
+    drops the node from corosync.conf: pvecm.adoc has it run once the node is powered off for good and
+    can never return with its configuration, which no API call can do or check.
     """
     return (
         f"node {node} is retired: its OSDs are drained and destroyed, and its MON and MGR are removed by this "
-        f"update. Left to do by hand (PVE's API offers neither): on another node `ceph osd crush remove {node}` "
-        "(the host bucket is empty: weight 0, no data moves), power the node off for good, then on another "
-        f"node `pvecm delnode {node}`; finally remove {node} from nodes and run pulumi up"
+        f"update. Left to do by hand (PVE's API has no safe call for them): on another node `ceph osd crush "
+        f"remove {node}` (the host bucket is empty: weight 0, no data moves), power the node off for good, then "
+        f"on another node `pvecm delnode {node}`; finally remove {node} from nodes and run pulumi up"
     )
 
 
