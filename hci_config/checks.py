@@ -325,6 +325,64 @@ def ha_rules(cfg: HciConfig) -> Iterator[Problem]:
             yield _p(("ha", "rules"), f"VM {name!r} is in {count} node-affinity rules; PVE allows one per resource")
 
 
+def retiring_nodes(cfg: HciConfig) -> Iterator[Problem]:
+    """What must be true before a node is retired (nodes[].retire), checked before anything changes.
+
+    The procedure is pvecm.adoc's "Remove a Cluster Node" and the Ceph chapter's (pve-docs): no guests
+    left on the node, enough hosts left for every pool's copies, and enough MONs and MGRs without it.
+    Its MON and MGR go because it is left out of monitors and managers; monitors_and_managers and
+    odd_monitor_count then hold the lists without it to at least 3 odd MONs and one MGR.
+    """
+    retiring = {n.name: i for i, n in enumerate(cfg.nodes) if n.retire}
+    if not retiring:
+        return
+
+    def why(node: str) -> str:
+        return f"node {node} is retiring (nodes[{retiring[node]}].retire)"
+
+    for key, names, role in (("monitors", cfg.monitors, "MON"), ("managers", cfg.managers, "MGR")):
+        for index, name in enumerate(names):
+            if name in retiring:
+                yield _p(
+                    (key, index),
+                    f"{why(name)}; remove it from {key} in the same change (its {role} is destroyed "
+                    "once its OSDs are drained)",
+                )
+    for v, vm in enumerate(cfg.vms):
+        if vm.node in retiring:
+            yield _p(
+                ("vms", v, "node"),
+                f"{why(vm.node)} but VM {vm.name} is on it; set node to another node first (the VM migrates), "
+                "or remove the VM",
+            )
+    for i, pool in enumerate(cfg.pools):
+        for name in pool.storage.nodes if pool.storage and pool.storage.nodes else []:
+            if name in retiring:
+                yield _p(("pools", i, "storage", "nodes"), f"{why(name)}; drop it from this storage's nodes")
+    ha_nodes = [("groups", i, g.nodes) for i, g in enumerate(cfg.ha.groups)]
+    ha_nodes += [("rules", i, r.nodes or {}) for i, r in enumerate(cfg.ha.rules)]
+    for key, i, nodes in ha_nodes:
+        for name in nodes:
+            if name in retiring:
+                yield _p(("ha", key, i, "nodes", name), f"{why(name)}; drop it from this HA {key[:-1]}")
+    hosts, staying = len(cfg.osd_hosts), cfg.staying_osd_hosts
+    sizes = [
+        (cfg.default_pool_size, "defaultPoolSize"),
+        *((p.size, f"pools[{i}].size") for i, p in enumerate(cfg.pools)),
+    ]
+    # Sizes that no longer fit even with the retiring nodes are the pools rule's to report.
+    too_big = [(size, key) for size, key in sizes if len(staying) < size <= hosts]
+    if too_big:
+        size, key = max(too_big)
+        for name, n in retiring.items():
+            if cfg.nodes[n].osds:
+                yield _p(
+                    ("nodes", n, "retire"),
+                    f"retiring {name} would leave {len(staying)} host(s) with OSDs ({', '.join(staying) or 'none'}), "
+                    f"fewer than {key} {size} (one copy per host): add OSDs on another node first, or lower {key}",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     unique_names,
     node_references,
@@ -338,6 +396,7 @@ RULES: tuple[Rule, ...] = (
     vm_ha,
     ha_version,
     ha_rules,
+    retiring_nodes,
 )
 
 

@@ -98,6 +98,10 @@ class NodeConfig(_Model):
     # it is checked at preview against clusterNetwork, so a typo shows before any OSD restarts.
     cluster_address: str | None = None
     osds: list[OsdConfig] = []
+    # Retire the node (docs/day2.md "Retiring a node"): its OSDs are drained and destroyed one after
+    # another; it must be left out of monitors and managers, so its MON and MGR go after them. Then
+    # the manual steps printed are done, and the node is removed from `nodes`.
+    retire: bool = False
 
     @field_validator("address", "cluster_address")
     @classmethod
@@ -261,6 +265,15 @@ class HciConfig(_Model):
     @property
     def osd_hosts(self) -> list[str]:
         return [n.name for n in self.nodes if n.osds]
+
+    @property
+    def retiring_nodes(self) -> list[str]:
+        return [n.name for n in self.nodes if n.retire]
+
+    @property
+    def staying_osd_hosts(self) -> list[str]:
+        """The hosts with OSDs once the retiring nodes' OSDs are gone."""
+        return [n.name for n in self.nodes if n.osds and not n.retire]
 
     @property
     def effective_api_nodes(self) -> list[str]:
