@@ -5,6 +5,8 @@
   2. fail-disk: `lab fail-disk pve2 /dev/sdb`: time until Ceph marks the OSD down, out, and has
                 recovered every PG (the lab marks a down OSD out after --mon-osd-down-out-interval).
   3. replace:   `lab replace-disk`, the OSD's `replacement` marker set, `pulumi up`: time to HEALTH_OK.
+  4. retire:    `retire: true` on pve4, `pulumi up` (drain, destroy, HEALTH_OK): time, bytes drained;
+                then pve4 out of `nodes`, `pulumi up`: time.
 Every step checks, with hci_tools/ceph_facts.py, that no PG was ever in a lost state, that no object
 is unfound, and that a 32 MiB RBD image written before reads back with the same sha256.
 Usage: .venv/bin/python -m bench.day2 [--down-out-interval S]
@@ -140,6 +142,29 @@ def replace_disk(drill: Drill) -> None:
     drill.intact("replace-disk")
 
 
+def retire_node(drill: Drill) -> None:
+    lab = drill.lab
+    osd = int(osd_on(lab, "pve4", "/dev/sdb")["id"])
+    held = next(o for o in ceph_json(lab, "osd", "df")["nodes"] if o["id"] == osd)
+
+    def retire(config: dict[str, Any]) -> None:
+        next(n for n in config["proxmox-hci:nodes"] if n["name"] == "pve4")["retire"] = True
+
+    drill.project.edit_config(retire)
+    took = timed_up(drill.project)
+    status = ceph_json(lab, "status")
+    if not clean(lab) or status["osdmap"]["num_osds"] != 3:
+        raise SystemExit(f"retire: pulumi up ended with {status['osdmap']['num_osds']} OSDs, {status['health']}")
+    drill.note("retire-node: pulumi up (drain, destroy, HEALTH_OK)", f"{took:.1f} s")
+    drill.note("retire-node: drained off its OSD", f"{held['kb_used_data'] / 1024:.1f} MiB in {held['pgs']} PGs")
+    drill.intact("retire-node")
+    drill.project.edit_config(
+        lambda c: c.update({"proxmox-hci:nodes": [n for n in c["proxmox-hci:nodes"] if n["name"] != "pve4"]})
+    )
+    drill.note("retire-node: removal from nodes (pulumi up)", f"{timed_up(drill.project):.1f} s")
+    drill.intact("node removed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--down-out-interval", type=int, default=10, help="seconds (Ceph's default: 600)")
@@ -160,6 +185,7 @@ def main() -> None:
         add_node(drill)
         fail_disk(drill, args.down_out_interval)
         replace_disk(drill)
+        retire_node(drill)
         print("day-2 figures (one run):")
         for what, value in drill.figures:
             print(f"  {what:<55} {value}")
