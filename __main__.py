@@ -28,6 +28,8 @@ def main() -> None:
     pulumi.export("pools", cluster.ceph.pool_names)
     pulumi.export("storages", cluster.ceph.storage_names)
     pulumi.export("vmNodes", {name: vm.node for name, vm in cluster.vms.items()})
+    if cluster.ceph.manual_steps:  # a node is retiring (nodes[].retire): what is left by hand
+        pulumi.export("manualSteps", cluster.ceph.manual_steps)
 
 
 main()

@@ -39,9 +39,28 @@ def osd_suffix(node: str, device: str) -> str:
     return f"{node}-{device.removeprefix('/dev/').replace('/', '-')}"
 
 
-def osd_trigger(node: str, osd: OsdConfig) -> str:
-    """What re-runs the OSD gate: an OSD added, moved or replaced (`pve1:/dev/sdb`, `...#<replacement>`)."""
-    return f"{node}:{osd.device}" + (f"#{osd.replacement}" if osd.replacement else "")
+def osd_trigger(node: str, osd: OsdConfig, retired: bool = False) -> str:
+    """What re-runs the OSD gate: an OSD added, moved, replaced or retired (`pve1:/dev/sdb`, `...#<replacement>`,
+    `...!retired`), so the cluster is healthy again before anything after the OSDs (the pools, the
+    deletes of a retiring node's MON and MGR)."""
+    return f"{node}:{osd.device}" + (f"#{osd.replacement}" if osd.replacement else "") + ("!retired" if retired else "")
+
+
+def manual_retire_steps(node: str) -> str:
+    """What is left by hand once a node's OSDs are retired: steps PVE's API offers no safe call for.
+
+    pve-manager PVE/API2/Ceph/OSD.pm destroyosd removes the OSD from CRUSH (`osd crush remove osd.N`) but
+    leaves its host bucket, and no endpoint under PVE/API2/Ceph*.pm removes a bucket. `pvecm delnode` is
+    pve-cluster src/PVE/API2/ClusterConfig.pm delnode (DELETE /cluster/config/nodes/{node}), which only
+    drops the node from corosync.conf: pvecm.adoc has it run once the node is powered off for good and
+    can never return with its configuration, which no API call can do or check.
+    """
+    return (
+        f"node {node} is retired: its OSDs are drained and destroyed, and its MON and MGR are removed by this "
+        f"update. Left to do by hand (PVE's API has no safe call for them): on another node `ceph osd crush "
+        f"remove {node}` (the host bucket is empty: weight 0, no data moves), power the node off for good, then "
+        f"on another node `pvecm delnode {node}`; finally remove {node} from nodes and run pulumi up"
+    )
 
 
 class CephCluster(pulumi.ComponentResource):
@@ -78,8 +97,12 @@ class CephCluster(pulumi.ComponentResource):
         self.osd_gate = self._gate(
             "osds",
             after=[*self.managers, *all_osds],
-            triggers={"osds": [osd_trigger(n.name, o) for n in cfg.nodes for o in n.osds]},
+            triggers={"osds": [osd_trigger(n.name, o, n.retire) for n in cfg.nodes for o in n.osds]},
         )
+        self.manual_steps = [manual_retire_steps(node) for node in cfg.retiring_nodes]
+        for node in cfg.nodes:
+            if node.retire:
+                self._warn_when_retired(node.name, self.osds.get(node.name, []))
         self.pools = {pool.name: self._pool(pool) for pool in cfg.pools}
         self.storages = {
             pool.storage.name: self._storage(pool.storage, pool.name, self.pools[pool.name])
@@ -111,6 +134,17 @@ class CephCluster(pulumi.ComponentResource):
                 "pools": self.pool_names,
                 "storages": self.storage_names,
             }
+        )
+
+    @staticmethod
+    def _warn_when_retired(node: str, osds: Sequence[CephOsd]) -> None:
+        """The manual steps, once per run, when every OSD of the node is recorded retired.
+
+        In a preview the retiring OSDs' outputs are unknown, so the warning shows in the `pulumi up` that
+        retires them (after their drains) and in any later run while the marker stays.
+        """
+        pulumi.Output.all(*[osd.retired_id for osd in osds]).apply(
+            lambda ids: pulumi.log.warn(manual_retire_steps(node)) if all(i is not None for i in ids) else None
         )
 
     def _opts(self, after: Sequence[pulumi.Resource], protect: bool = False) -> pulumi.ResourceOptions:
@@ -154,15 +188,22 @@ class CephCluster(pulumi.ComponentResource):
         return managers
 
     def _node_osds(self, node: NodeConfig, after: pulumi.Resource) -> list[CephOsd]:
-        """One node's OSDs one after another (they share the node's disks and LVM); nodes run in parallel."""
+        """One node's OSDs one after another (they share the node's disks and LVM); nodes run in parallel.
+
+        A retiring node's OSDs are drained one after another the same way: an update waits for its
+        dependencies' steps as a create does. Its MON and MGR, left out of monitors and managers, are
+        deletes, which Pulumi runs only once the program has registered everything and every create and
+        update is done (pulumi/pulumi pkg/resource/deploy/deployment_executor.go, performPostSteps), so
+        after the drains and the OSD gate.
+        """
         previous = after
         osds = []
         for osd in node.osds:
-            previous = self._osd(node.name, osd, previous)
+            previous = self._osd(node.name, osd, previous, retire=node.retire)
             osds.append(previous)
         return osds
 
-    def _osd(self, node: str, osd: OsdConfig, after: pulumi.Resource) -> CephOsd:
+    def _osd(self, node: str, osd: OsdConfig, after: pulumi.Resource, retire: bool = False) -> CephOsd:
         return CephOsd(
             f"{self._name}-osd-{osd_suffix(node, osd.device)}",
             node=node,
@@ -175,10 +216,12 @@ class CephCluster(pulumi.ComponentResource):
             allow_data_loss=self._cfg.allow_data_loss,
             adopt=self._cfg.adopt_existing,
             replacement=osd.replacement,
+            retired=True if retire else None,
             # A replacement marker is the operator's word that this OSD may be replaced: Pulumi refuses
             # to replace a protected resource, and lets an unprotect and a replace happen in one update
             # (pulumi/pulumi pkg/resource/deploy/step_generator.go refuses only `new.Protect && old.Protect`).
-            opts=self._opts([after], protect=self._cfg.protect and osd.replacement is None),
+            # Retiring unprotects too: the node's removal from the stack later deletes the (retired) OSDs.
+            opts=self._opts([after], protect=self._cfg.protect and osd.replacement is None and not retire),
         )
 
     def _gate(self, suffix: str, after: Sequence[pulumi.Resource], triggers: Any) -> CephHealthGate:

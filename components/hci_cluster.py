@@ -104,7 +104,7 @@ class HciCluster(pulumi.ComponentResource):
         ready = [self.ceph.ready]
         on_ceph = any(disk.storage in cfg.rbd_storages for disk in vm.disks)
         moves_to_ceph = any(disk.move_to in cfg.rbd_storages for disk in vm.disks if disk.move_to)
-        node = evacuation_node(vm.node, cfg.node_names, cfg.maintenance_nodes)
+        node = evacuation_node(vm.node, self._targets(cfg, vm.node), cfg.maintenance_nodes)
         assert node is not None  # hci_config/checks.py maintenance: another node is never in maintenance
         maintenance = [self.maintenance[vm.node]] if vm.node in self.maintenance else []
         return VmArgs(
@@ -113,6 +113,11 @@ class HciCluster(pulumi.ComponentResource):
             after=[*(ready if on_ceph else []), *maintenance],
             moves_after=ready if moves_to_ceph else [],
         )
+
+    @staticmethod
+    def _targets(cfg: HciConfig, node: str) -> list[str]:
+        """The nodes a VM of `node` may be placed on, in `nodes` order: not a retiring one (but itself)."""
+        return [n for n in cfg.node_names if n == node or n not in cfg.retiring_nodes]
 
     def _evacuated(self, name: str, cfg: HciConfig, node: str) -> NodeEvacuated:
         """Waits until no guest runs on the node, then sets noout: after every VM's placement and HA change."""
@@ -128,7 +133,7 @@ class HciCluster(pulumi.ComponentResource):
             api_nodes=cfg.effective_api_nodes,
             node=node,
             ha_migrate=ha_migrate,
-            target=evacuation_node(node, cfg.node_names, cfg.maintenance_nodes),
+            target=evacuation_node(node, self._targets(cfg, node), cfg.maintenance_nodes),
             timeout=cfg.health_timeout,
             triggers={"vms": sorted(vm.name for vm in cfg.vms if vm.node == node)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),

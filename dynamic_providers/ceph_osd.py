@@ -3,6 +3,8 @@ an interrupted run, finds the device in disks/list and takes over the OSD it hol
 (logic/osd.py, takeover), wipes (only on request) or creates; delete is a drain (osd_drain.py).
 Replacing an OSD is that drain plus a create:
 a new `device`, or a new `replacement` marker after a disk swap in the same slot (docs/day2.md).
+Retiring its node (`retired` set by nodes[].retire) is that drain as an update: the OSD is destroyed and
+the resource stays, recorded as retired, so that removing the node from the stack deletes nothing more.
 
 OSD create and destroy and wipedisk are root@pam-only calls (a password ticket, not a token).
 Creates on the same node run one at a time (PVE's per-node disk lock waits only 10 s).
@@ -14,9 +16,9 @@ import threading
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
-from dynamic_providers.base import PveProvider
+from dynamic_providers.base import PveProvider, from_wire
 from dynamic_providers.errors import ProxmoxHciError, UnsafeToProceed
 from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import osd
@@ -95,12 +97,34 @@ def stored_osd_id(outputs: OsdOutputs) -> int:
     return outputs.osd_id
 
 
+UNRETIRE = (
+    "this OSD was retired (drained and destroyed with cleanup); it cannot come back in place. To use the "
+    "node again, remove it from nodes, run pulumi up, then add it again without retire"
+)
+
+
 class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
     spec = osd.SPEC
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        result = super().check(_olds, news)
+        old, new = from_wire(_olds or {}), result.inputs
+        if old.get("retired") is True and new.get("retired") in (None, False):
+            result.failures.append(CheckFailure("retired", f"CephOsd.retired: {UNRETIRE}"))
+        return result
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.load(props)
         node, device = inputs.node, inputs.device
+        if inputs.retired:
+            # Declared retired from the start (a stack taking over a cluster, or state lost): nothing is
+            # created; an OSD still on the device is drained and destroyed as an update would.
+            client = self.client()
+            found = find_osd_on(client, node, device) if osd.find_disk(client.disks_list(node), device) else None
+            if found is not None and found in osd.tree_osds(client.osd_tree(node)):
+                remove_osd(client, OsdRemoval(found, node, allow_data_loss=inputs.allow_data_loss), DRAIN_TIMEOUT)
+            outputs = OsdOutputs(retired_id=found)
+            return CreateResult(f"{node}/retired:{device}", self.state(inputs, outputs))
         client = self.client()
         client.require_root(f"creating an OSD on {node}")  # fail before touching anything
         with node_lock(node):
@@ -146,6 +170,9 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         old, outputs = self.load(props), self.load_outputs(props)
+        if old.retired and outputs.osd_id is None:
+            # Retired: it stands for nothing on the cluster (its id may be reused by a new OSD elsewhere).
+            return self.found(id_, self.spec.dump(old), outputs)
         osd_id = stored_osd_id(outputs)
         client = self.client()
         state = osd.tree_osds(client.via_any(old.node, client.osd_tree)).get(osd_id)
@@ -157,11 +184,24 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
         return self.found(id_, inputs, OsdOutputs(osd_id=osd_id, devpath=outputs.devpath))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        # Only the opt-ins (wipe, allow_data_loss, adopt) update in place: recorded, nothing else changes.
-        return UpdateResult(self.state(self.load(_news), self.load_outputs(_olds)))
+        # The opt-ins (wipe, allow_data_loss, adopt) are recorded, nothing else changes; `retired` set
+        # drains and destroys the OSD (the same drain as a delete, osd_drain.py) and records it retired.
+        old, new, outputs = self.load(_olds), self.load(_news), self.load_outputs(_olds)
+        step = osd.retire_step(old, outputs, new)
+        if step == "refuse":
+            raise UnsafeToProceed(f"osd.{outputs.retired_id} on {old.node}: {UNRETIRE}")
+        if step == "retire":
+            osd_id = stored_osd_id(outputs)
+            removal = OsdRemoval(osd_id, new.node, allow_data_loss=new.allow_data_loss)
+            remove_osd(self.client(), removal, DRAIN_TIMEOUT)
+            notice(f"osd.{osd_id} on {new.node} retired: drained and destroyed with cleanup")
+            outputs = OsdOutputs(osd_id=None, devpath=outputs.devpath, retired_id=osd_id)
+        return UpdateResult(self.state(new, outputs))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         inputs = self.load(_props)
+        if inputs.retired and self.load_outputs(_props).osd_id is None:
+            return  # retired: drained and destroyed by the update that retired it
         removal = OsdRemoval(
             stored_osd_id(self.load_outputs(_props)), inputs.node, allow_data_loss=inputs.allow_data_loss
         )
@@ -171,6 +211,7 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
 class CephOsd(Resource, module="ceph", name="Osd"):
     osd_id: pulumi.Output[int]
     devpath: pulumi.Output[str]
+    retired_id: pulumi.Output[int]
 
     def __init__(
         self,
@@ -186,6 +227,7 @@ class CephOsd(Resource, module="ceph", name="Osd"):
         allow_data_loss: pulumi.Input[bool] = False,
         adopt: pulumi.Input[bool] = False,
         replacement: pulumi.Input[str] | None = None,
+        retired: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # The keyword arguments are the inputs, by name (tests/unit/providers checks them against OsdInputs).

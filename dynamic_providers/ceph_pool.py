@@ -108,7 +108,9 @@ class CephPoolProvider(PveProvider[PoolInputs, PoolOutputs]):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         old = self.load(props)
         client = self.client()
-        live = live_pool(client, client.first_online(old.api_nodes), old.pool_name)
+        # One request, as bpg's read: the pool list through the first API node, and only if it does not
+        # answer, through another online one (no `GET /nodes` first).
+        live = client.via_any(old.api_nodes[0], lambda node: live_pool(client, node, old.pool_name))
         if live is None:
             return self.gone()
         inputs = self.spec.refreshed(old, **pool.refreshed_inputs(old, live))

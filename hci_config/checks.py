@@ -344,10 +344,11 @@ def maintenance(cfg: HciConfig) -> Iterator[Problem]:
             f"(set this back to false until {down[0]}'s maintenance is over)",
         )
     first = index[down[0]]
-    if len(down) == len(cfg.nodes):
+    if not [n.name for n in cfg.nodes if not n.maintenance and not n.retire]:
         yield _p(
             ("nodes", first, "maintenance"),
-            f"no other node for {down[0]}'s VMs to move to; add a node, or set this back to false",
+            f"no other node for {down[0]}'s VMs to move to (none that is not in maintenance or retiring); "
+            "add a node, or set this back to false",
         )
     for g, group in enumerate(cfg.ha.groups if cfg.pve_version == 8 else []):
         if group.nodes and all(name in down for name in group.nodes):
@@ -365,6 +366,64 @@ def maintenance(cfg: HciConfig) -> Iterator[Problem]:
             )
 
 
+def retiring_nodes(cfg: HciConfig) -> Iterator[Problem]:
+    """What must be true before a node is retired (nodes[].retire), checked before anything changes.
+
+    The procedure is pvecm.adoc's "Remove a Cluster Node" and the Ceph chapter's (pve-docs): no guests
+    left on the node, enough hosts left for every pool's copies, and enough MONs and MGRs without it.
+    Its MON and MGR go because it is left out of monitors and managers; monitors_and_managers and
+    odd_monitor_count then hold the lists without it to at least 3 odd MONs and one MGR.
+    """
+    retiring = {n.name: i for i, n in enumerate(cfg.nodes) if n.retire}
+    if not retiring:
+        return
+
+    def why(node: str) -> str:
+        return f"node {node} is retiring (nodes[{retiring[node]}].retire)"
+
+    for key, names, role in (("monitors", cfg.monitors, "MON"), ("managers", cfg.managers, "MGR")):
+        for index, name in enumerate(names):
+            if name in retiring:
+                yield _p(
+                    (key, index),
+                    f"{why(name)}; remove it from {key} in the same change (its {role} is destroyed "
+                    "once its OSDs are drained)",
+                )
+    for v, vm in enumerate(cfg.vms):
+        if vm.node in retiring:
+            yield _p(
+                ("vms", v, "node"),
+                f"{why(vm.node)} but VM {vm.name} is on it; set node to another node first (the VM migrates), "
+                "or remove the VM",
+            )
+    for i, pool in enumerate(cfg.pools):
+        for name in pool.storage.nodes if pool.storage and pool.storage.nodes else []:
+            if name in retiring:
+                yield _p(("pools", i, "storage", "nodes"), f"{why(name)}; drop it from this storage's nodes")
+    ha_nodes = [("groups", i, g.nodes) for i, g in enumerate(cfg.ha.groups)]
+    ha_nodes += [("rules", i, r.nodes or {}) for i, r in enumerate(cfg.ha.rules)]
+    for key, i, nodes in ha_nodes:
+        for name in nodes:
+            if name in retiring:
+                yield _p(("ha", key, i, "nodes", name), f"{why(name)}; drop it from this HA {key[:-1]}")
+    hosts, staying = len(cfg.osd_hosts), cfg.staying_osd_hosts
+    sizes = [
+        (cfg.default_pool_size, "defaultPoolSize"),
+        *((p.size, f"pools[{i}].size") for i, p in enumerate(cfg.pools)),
+    ]
+    # Sizes that no longer fit even with the retiring nodes are the pools rule's to report.
+    too_big = [(size, key) for size, key in sizes if len(staying) < size <= hosts]
+    if too_big:
+        size, key = max(too_big)
+        for name, n in retiring.items():
+            if cfg.nodes[n].osds:
+                yield _p(
+                    ("nodes", n, "retire"),
+                    f"retiring {name} would leave {len(staying)} host(s) with OSDs ({', '.join(staying) or 'none'}), "
+                    f"fewer than {key} {size} (one copy per host): add OSDs on another node first, or lower {key}",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     unique_names,
     node_references,
@@ -379,6 +438,7 @@ RULES: tuple[Rule, ...] = (
     ha_version,
     ha_rules,
     maintenance,
+    retiring_nodes,
 )
 
 

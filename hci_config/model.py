@@ -98,8 +98,12 @@ class NodeConfig(_Model):
     # it is checked at preview against clusterNetwork, so a typo shows before any OSD restarts.
     cluster_address: str | None = None
     osds: list[OsdConfig] = []
-    # Maintenance: its VMs move off (HA ones through HA, the others by live migration), noout is set
-    # once Ceph says its OSDs and MON are ok to stop; false again: noout cleared, HA moves VMs back.
+    # Retire the node (docs/day2.md "Retiring a node"): its OSDs are drained and destroyed one after
+    # another; it must be left out of monitors and managers, so its MON and MGR go after them. Then
+    # the manual steps printed are done, and the node is removed from `nodes`.
+    retire: bool = False
+    # Maintenance: its VMs move off (HA ones through HA, the others by live migration), Ceph must say
+    # its OSDs and MON are ok to stop, noout is set; false again: noout cleared, HA moves VMs back.
     maintenance: bool = False
 
     @field_validator("address", "cluster_address")
@@ -268,6 +272,15 @@ class HciConfig(_Model):
     @property
     def osd_hosts(self) -> list[str]:
         return [n.name for n in self.nodes if n.osds]
+
+    @property
+    def retiring_nodes(self) -> list[str]:
+        return [n.name for n in self.nodes if n.retire]
+
+    @property
+    def staying_osd_hosts(self) -> list[str]:
+        """The hosts with OSDs once the retiring nodes' OSDs are gone."""
+        return [n.name for n in self.nodes if n.osds and not n.retire]
 
     @property
     def effective_api_nodes(self) -> list[str]:

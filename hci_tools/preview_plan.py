@@ -244,6 +244,11 @@ def _osd_risk(step: Step, happens: str) -> DataRisk:
     return DataRisk(f"OSD {label} on {node} ({device})", happens, step.urn, subject)
 
 
+def _retiring(step: Step) -> bool:
+    """An OSD update that retires it (nodes[].retire): the provider drains and destroys it in place."""
+    return step.inputs("new").get("retired") is True and step.inputs().get("retired") is not True
+
+
 def _pool_risk(step: Step, happens: str) -> DataRisk:
     name = step.inputs().get("pool_name", step.name)
     return DataRisk(f"Ceph pool {name}", happens, step.urn, ("pool", str(name)))
@@ -300,7 +305,10 @@ def data_risks(preview: Preview, config: Mapping[str, Any] | None = None) -> lis
         if step.op == "delete-replaced" and any(s.urn == step.urn and s.op == "replace" for s in preview.steps):
             continue  # the replace row says it already
         if step.type == OSD and happens:
-            risks.append(_osd_risk(step, happens))
+            if step.inputs().get("retired") is not True:  # a retired OSD's delete does nothing
+                risks.append(_osd_risk(step, happens))
+        elif step.type == OSD and step.op == "update" and _retiring(step):
+            risks.append(_osd_risk(step, "drained, then destroyed (its node retires)"))
         elif step.type == POOL and happens:
             risks.append(_pool_risk(step, happens))
         elif step.type == RBD_STORAGE and happens:

@@ -42,6 +42,8 @@ class Disk:
     serial: str = "unknown"  # udev ID_SERIAL_SHORT
     wwn: str = "unknown"  # udev ID_WWN
     links: tuple[str, ...] = ()  # udev DEVLINKS: /dev/disk/by-id/..., /dev/disk/by-path/...
+    slot: tuple[int, int] = (0, 0)  # (node index, disk ordinal): what the udev identity derives from
+    generation: int = 0  # how many times the disk in this slot was replaced (each new disk: a new serial)
 
     @property
     def name(self) -> str:
@@ -63,25 +65,29 @@ class Disk:
         return path == self.devpath or path in self.links
 
 
-def disk_identity(kind: str, node_index: int, ordinal: int, devpath: str) -> tuple[str, str, tuple[str, ...]]:
+def disk_identity(
+    kind: str, node_index: int, ordinal: int, devpath: str, generation: int = 0
+) -> tuple[str, str, tuple[str, ...]]:
     """(serial, wwn, udev links) of a QEMU-emulated disk, as a PVE node in a VM shows them: SATA disks
     `ata-QEMU_HARDDISK_<serial>` and a `wwn-0x...` link, NVMe `nvme-QEMU_NVMe_Ctrl_<serial>` and an
     `nvme-eui.` link, virtio `virtio-<serial>`; each one `/dev/disk/by-path/` link. Deterministic per node
-    and disk, so a lab's links are the same every time it starts."""
+    and disk, so a lab's links are the same every time it starts. A replacement disk (`generation` > 0)
+    is another disk: its serial, WWN and by-id links are new; the by-path link names the slot and stays."""
     tag = f"{node_index:02d}{ordinal:02d}"
     if kind == "nvme":
-        serial, eui = f"LABNVME{tag}", f"eui.5cd2e4{node_index:04x}{ordinal:06x}"
+        serial = f"LABNVME{tag}" + (f"G{generation}" if generation else "")
+        eui = f"eui.5cd2e4{node_index:04x}{generation:02x}{ordinal:04x}"
         by_id = (f"/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_{serial}", f"/dev/disk/by-id/nvme-{eui}")
         by_path = f"/dev/disk/by-path/pci-0000:{ordinal + 1:02x}:00.0-nvme-1"
         return serial, eui, (*by_id, by_path)
     if kind == "virtio":
-        serial = f"lab{tag}"
+        serial = f"lab{tag}" + (f"g{generation}" if generation else "")
         return (
             serial,
             "unknown",
             (f"/dev/disk/by-id/virtio-{serial}", f"/dev/disk/by-path/pci-0000:00:{ordinal + 8:02x}.0"),
         )
-    serial, wwn = f"QM000{tag}", f"0x5000c500{node_index:04x}{ordinal:04x}"
+    serial, wwn = f"QM{generation:03d}{tag}", f"0x5000c5{generation:02x}{node_index:04x}{ordinal:04x}"
     return (
         serial,
         wwn,
@@ -191,7 +197,17 @@ def _disks(entry: str, node: str, node_index: int = 1) -> tuple[Disk, ...]:
         else:
             devpath = "/dev/sd" + string.ascii_lowercase[index + 1]
         serial, wwn, links = disk_identity(kind, node_index, ordinal, devpath)
-        disks.append(Disk(devpath=devpath, size=parse_size(size_text), type=kind, serial=serial, wwn=wwn, links=links))
+        disks.append(
+            Disk(
+                devpath=devpath,
+                size=parse_size(size_text),
+                type=kind,
+                serial=serial,
+                wwn=wwn,
+                links=links,
+                slot=(node_index, ordinal),
+            )
+        )
     return tuple(disks)
 
 
@@ -311,8 +327,12 @@ def with_disk_replaced(spec: LabSpec, node: str, devpath: str, size: str | None 
     if old is None:
         names = ", ".join(d.devpath for d in old_node.disks) or "none"
         raise SpecError(f"replace-disk: node {node} has no disk {devpath} (its disks: {names})")
-    # Same slot and type; the lab keeps the slot's udev identity (serial, WWN, links) for the new disk.
-    new = dataclasses.replace(old, size=parse_size(size) if size else old.size)
+    # Same slot and type, another disk: a new serial and WWN (so new by-id links), the slot's by-path link.
+    generation = old.generation + 1
+    serial, wwn, links = disk_identity(old.type, *old.slot, old.devpath, generation)
+    new = dataclasses.replace(
+        old, size=parse_size(size) if size else old.size, serial=serial, wwn=wwn, links=links, generation=generation
+    )
     disks = tuple(new if d.devpath == old.devpath else d for d in old_node.disks)
     nodes = tuple(dataclasses.replace(n, disks=disks) if n.name == node else n for n in spec.nodes)
     return dataclasses.replace(spec, nodes=nodes)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def wait_for(
@@ -41,3 +44,28 @@ def wait_task(api: Any, upid: str, timeout: float = 120.0) -> tuple[str, list[st
         interval=0.1,
     )
     return status["exitstatus"], [line["t"] for line in api.nodes(node).tasks(upid).log.get()]
+
+
+def pool_stats(lab: Any) -> dict[str, dict[str, Any]]:
+    """Pool name -> its `ceph df` stats."""
+    return {p["name"]: p["stats"] for p in json.loads(lab.ceph("df", "--format", "json"))["pools"]}
+
+
+def read_between_settled_stats(lab: Any, read: Callable[[], T], timeout: float = 60.0) -> tuple[T, dict[str, Any]]:
+    """read() between two `ceph df` readings whose object counts agree, and the second reading.
+
+    `ceph df` follows the OSDs' PG stats reports, which trail the writes by a stats period or two, so
+    what an API call reads at one moment and the test's own reading at another may differ (CI saw
+    21 objects against 7); bracketed by two equal readings, both saw the same numbers.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        before = pool_stats(lab)
+        result = read()
+        after = pool_stats(lab)
+        objects = {name: stats["objects"] for name, stats in after.items()}
+        if objects == {name: stats["objects"] for name, stats in before.items()}:
+            return result, after
+        if time.monotonic() > deadline:
+            raise AssertionError(f"`ceph df` did not hold still for {timeout} s: {objects}")
+        time.sleep(0.5)

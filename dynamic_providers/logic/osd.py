@@ -29,12 +29,31 @@ class OsdInputs:
     # new one created on the new disk (delete_before_replace below). None (the default) for state
     # written before it existed.
     replacement: str | None = param(default=None, on_change="replace", validate=rules.replacement_marker)
+    # The node is being retired (nodes[].retire): an update to true drains and destroys the OSD and
+    # records it as retired; from then on the resource stands for nothing and its delete does nothing.
+    # None (not false) when unset, so state written before it existed shows no change.
+    retired: bool | None = param(default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
 class OsdOutputs:
-    osd_id: int | None = None
+    osd_id: int | None = None  # None once retired
     devpath: str | None = None  # the device as disks/list names it (/dev/sdX)
+    retired_id: int | None = None  # the id the OSD had, once it was retired (drained and destroyed)
+
+
+def retire_step(old: OsdInputs, outputs: OsdOutputs, new: OsdInputs) -> Literal["retire", "refuse", "none"]:
+    """What an update does about `retired`: drain and destroy the OSD, refuse to undo a retirement, or nothing.
+
+    A retired OSD was destroyed with cleanup (its disk is empty): no update can bring it back. The way
+    back is a new OSD: remove the node from `nodes`, run `pulumi up`, then add it again.
+    """
+    was = bool(old.retired) or outputs.retired_id is not None
+    if new.retired and not was:
+        return "retire"
+    if was and not new.retired:
+        return "refuse"
+    return "none"
 
 
 def _rules(inputs: OsdInputs) -> list[Failure]:

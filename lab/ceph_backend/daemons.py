@@ -253,4 +253,4 @@ class Daemons:
         """Collect our own children that exited, so they do not linger as zombies."""
         for name, popen in list(self._children.items()):
             if popen.poll() is not None:
-                del self._children[name]
+                self._children.pop(name, None)  # another thread's stop may have reaped it meanwhile

@@ -135,6 +135,8 @@ def data_protected(resource: Resource, stack: Stack) -> list[Violation]:
     """OSDs, pools, RBD storages and VMs carry Pulumi's protect flag on every stack that is not a lab."""
     if resource.type not in DATA_BEARING or stack.is_lab or resource.protect:
         return []
+    if resource.type == OSD and resource.props.get("retired") is True:
+        return []  # its node is retiring (nodes[].retire): drained before destroyed, then a record only
     fix = (
         "Set proxmox-hci:protect to true and drop this VM's vms[].protect: false"
         if resource.type == VM

@@ -1,5 +1,6 @@
 """Day 2 on the dev stack, end to end with the real engine: a node joins, then a disk fails and is
-replaced, with checksummed RBD data written first and read back intact after each step, no PG lost.
+replaced, then the node is retired and removed, with checksummed RBD data written first and read back
+intact after each step, no PG lost.
 
 One lab and one stack for the module (the dev stack, as tests/e2e/test_dev_stack.py builds it; the
 lab marks a down OSD out after 10 s instead of Ceph's 600). The tests run in order. The figures
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hci_tools.ceph_facts import ceph_json, pg_states  # pg_states fails on any PG state that may have lost data
 from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab, LabFactory
 from tests.waiting import wait_for
@@ -28,7 +30,6 @@ pytestmark = pytest.mark.e2e
 
 DOWN_OUT_INTERVAL = 10  # seconds (Ceph's default: 600)
 IMAGE = "vm-pool/vm-900-disk-0"
-LOST = {"down", "incomplete", "stale", "unknown", "recovery_unfound", "backfill_unfound"}
 
 
 @dataclass
@@ -53,17 +54,6 @@ def day2(lab_factory: LabFactory, tmp_path_factory: pytest.TempPathFactory) -> I
     yield state
     print("\nday-2 figures:\n" + "\n".join(f"  {k}: {v}" for k, v in state.figures.items()))
     lab_factory.stop(lab)
-
-
-def ceph_json(lab: Lab, *args: str) -> Any:
-    return json.loads(lab.ceph(*args, "--format", "json"))
-
-
-def pg_states(lab: Lab) -> set[str]:
-    states = {s["name"] for s in ceph_json(lab, "pg", "stat")["pg_summary"]["num_pg_by_state"]}
-    words = {w for s in states for w in s.split("+")}
-    assert not words & LOST, f"PGs lost or unknown: {states}"  # never, not even while recovering
-    return states
 
 
 def data_intact(state: Day2, name: str) -> None:
@@ -94,6 +84,7 @@ def osd_on(lab: Lab, node: str, dev: str) -> dict[str, Any]:
 
 def add_pve4(config: dict[str, Any]) -> None:
     config["proxmox-hci:nodes"].append({"name": "pve4", "osds": [{"device": "/dev/sdb"}]})
+    config["proxmox-hci:managers"].append("pve4")  # a third MGR, so that retiring pve4 removes one
 
 
 def test_a_new_node_previews_exactly_its_install_and_osd(day2: Day2) -> None:
@@ -201,3 +192,77 @@ def test_replacing_the_disk_replaces_that_osd_only_and_waits_for_health(day2: Da
     data_intact(day2, "after-replacement.bin")
     day2.project.preview("--expect-no-changes")
     day2.figures["replace-disk: pulumi up (destroy, create, HEALTH_OK)"] = f"{took:.1f} s"
+
+
+# -- 4. the node retires, then leaves the stack ---------------------------------------------------------
+
+
+def retire_pve4(config: dict[str, Any]) -> None:
+    pve4 = next(n for n in config["proxmox-hci:nodes"] if n["name"] == "pve4")
+    pve4["retire"] = True
+    config["proxmox-hci:managers"].remove("pve4")  # the config check asks for it in the same change
+
+
+def warnings_in(events: str, words: str) -> int:
+    """How many warnings among a run's engine events (`pulumi up --json`: one JSON event a line) contain `words`."""
+    lines = [json.loads(line) for line in events.splitlines() if line.startswith("{")]
+    diagnostics = [e["diagnosticEvent"] for e in lines if "diagnosticEvent" in e]
+    return sum(1 for d in diagnostics if d.get("severity") == "warning" and words in d.get("message", ""))
+
+
+def test_retiring_the_node_drains_its_osd_then_removes_its_mgr_losing_nothing(day2: Day2) -> None:
+    lab = day2.lab
+    osd_id = int(osd_on(lab, "pve4", "/dev/sdb")["id"])
+    held = next(o for o in ceph_json(lab, "osd", "df")["nodes"] if o["id"] == osd_id)
+    assert held["pgs"] > 0  # the drain has data to move
+    day2.project.edit_config(retire_pve4)
+    plan = planned(day2.project)
+    assert plan == {
+        "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve4-sdb": {"update"},  # retired: drained in place
+        "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds": {"update"},
+        "pulumi-python:dynamic/ceph:Manager::hci-ceph-mgr-pve4": {"delete"},
+    }, plan
+    start = time.monotonic()
+    events = day2.project.up("--json").stdout
+    took = time.monotonic() - start
+    tasks = lab.tasks()
+    (destroyed,) = [t for t in tasks if t["type"] == "cephdestroyosd" and t["id"] == f"osd.{osd_id}"]
+    (mgr_gone,) = [t for t in tasks if t["type"] == "cephdestroymgr" and t["id"] == "mgr.pve4"]
+    assert destroyed["exitstatus"] == mgr_gone["exitstatus"] == "OK"
+    assert mgr_gone["start"] >= destroyed["end"]  # the delete ran after the drain (Pulumi's deletes come last)
+    mgrs = ceph_json(lab, "mgr", "dump")
+    assert "pve4" not in [mgrs["active_name"], *(m["name"] for m in mgrs["standbys"])], mgrs
+    status = ceph_json(lab, "status")
+    assert status["health"]["status"] == "HEALTH_OK", status["health"]
+    assert (status["osdmap"]["num_osds"], status["osdmap"]["num_up_osds"], status["osdmap"]["num_in_osds"]) == (3, 3, 3)
+    assert pg_states(lab) == {"active+clean"}
+    lost = status["pgmap"].get("unfound_objects", 0)
+    assert lost == 0 and status["pgmap"].get("degraded_objects", 0) == 0
+    data_intact(day2, "after-retire.bin")
+    # The manual steps, once: the empty host bucket and the PVE cluster membership.
+    assert warnings_in(events, "`ceph osd crush remove pve4`") == 1
+    assert warnings_in(events, "`pvecm delnode pve4`") == 1
+    (host,) = [b for b in ceph_json(lab, "osd", "tree")["nodes"] if b["type"] == "host" and b["name"] == "pve4"]
+    assert not host.get("children")  # the empty bucket the manual steps name
+    day2.project.preview("--expect-no-changes")
+    day2.figures["retire-node: pulumi up (drain, destroy, MGR, HEALTH_OK)"] = f"{took:.1f} s"
+    day2.figures["retire-node: drained"] = f"{held['kb_used_data'] / 1024:.1f} MiB in {held['pgs']} PGs"
+    day2.figures["retire-node: objects lost"] = str(lost)
+
+
+def test_removing_the_retired_node_from_the_stack_deletes_only_its_own_resources(day2: Day2) -> None:
+    day2.project.edit_config(
+        lambda c: c.update({"proxmox-hci:nodes": [n for n in c["proxmox-hci:nodes"] if n["name"] != "pve4"]})
+    )
+    plan = planned(day2.project)
+    gate = "pulumi-python:dynamic/ceph:HealthGate::hci-ceph-gate-osds"
+    assert plan.pop(gate) == {"update"}  # the OSD list changed: the health wait, re-armed
+    assert plan and all(ops == {"delete"} and "pve4" in key for key, ops in plan.items()), plan
+    assert "pulumi-python:dynamic/ceph:Osd::hci-ceph-osd-pve4-sdb" in plan  # unprotected, retired: a no-op
+    assert "pulumi-python:dynamic/ceph:Install::hci-node-pve4-ceph-install" in plan
+    start = time.monotonic()
+    day2.project.up()
+    day2.figures["retire-node: removal from nodes (pulumi up)"] = f"{time.monotonic() - start:.1f} s"
+    assert pg_states(day2.lab) == {"active+clean"}
+    data_intact(day2, "after-removal.bin")
+    day2.project.preview("--expect-no-changes")

@@ -5,8 +5,6 @@ another pool's objects nor let the last pool go while it holds them.
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from dynamic_providers.ceph_osd import CephOsdProvider
 from dynamic_providers.ceph_pool import CephPoolProvider
 from dynamic_providers.errors import UnsafeToProceed
+from tests.waiting import pool_stats, read_between_settled_stats, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -33,13 +32,11 @@ def test_the_guard_reads_each_pools_own_objects_only(bootstrap: Any, drive: Any,
     empty = pools.create(api_nodes=hci_lab.nodes, pool_name="empty")
     full = pools.create(api_nodes=hci_lab.nodes, pool_name="full")  # the higher id: the last in `ceph df`
     hci_lab.rbd("create", "full/image", "--size", "64M")
-    df: dict[str, Any] = {}
-    deadline = time.monotonic() + 30
-    while not df.get("full", {}).get("objects") and time.monotonic() < deadline:
-        df = {p["name"]: p["stats"] for p in json.loads(hci_lab.ceph("df", "--format", "json"))["pools"]}
-        time.sleep(0.5)
+    wait_for("the image's objects in `ceph df`", lambda: pool_stats(hci_lab)["full"]["objects"], timeout=30)
     # The lab answers as 8.4.21 does: the empty pool's status carries the full one's statistics.
-    status = hci_lab.api().nodes("pve1").ceph.pool("empty").status.get(verbose=1)
+    status, df = read_between_settled_stats(
+        hci_lab, lambda: hci_lab.api().nodes("pve1").ceph.pool("empty").status.get(verbose=1)
+    )
     assert status["statistics"]["objects"] == df["full"]["objects"] > 0
     pools.delete(empty)  # not refused for objects that are not its own
     assert "empty" not in [p["pool_name"] for p in hci_lab.api().nodes("pve1").ceph.pool.get()]

@@ -20,7 +20,7 @@ from proxmoxer import ResourceException
 
 from lab.pytest_plugin import Lab, LabFactory
 from tests.lab.terminal_client import install, login
-from tests.waiting import wait_task
+from tests.waiting import read_between_settled_stats, wait_task
 
 pytestmark = pytest.mark.lab
 
@@ -271,10 +271,11 @@ def test_pool_delete_refused_while_pve_images_exist(token: Any, fresh: Lab) -> N
 def test_pool_status_carries_the_last_pools_statistics_before_9_1_12(token: Any, fresh: Lab) -> None:
     # PVE/API2/Ceph/Pool.pm getpool's filter lets every pool of `ceph df` through: .mgr gets vm-pool's numbers.
     fresh.rbd("bench", "--io-type", "write", "--io-total", "16M", "vm-pool/vm-100-disk-0")
-    df = {p["name"]: p["stats"] for p in json.loads(fresh.ceph("df", "--format", "json"))["pools"]}
-    assert list(df)[-1] == "vm-pool" and df["vm-pool"]["objects"] > 0
-    mgr_stats = token.nodes("pve1").ceph.pool(".mgr").status.get(verbose=1)["statistics"]
-    assert mgr_stats["objects"] == df["vm-pool"]["objects"] != df[".mgr"]["objects"]
+    mgr_stats, after = read_between_settled_stats(
+        fresh, lambda: token.nodes("pve1").ceph.pool(".mgr").status.get(verbose=1)["statistics"]
+    )
+    assert list(after)[-1] == "vm-pool" and after["vm-pool"]["objects"] > 0
+    assert mgr_stats["objects"] == after["vm-pool"]["objects"] != after[".mgr"]["objects"]
 
 
 def test_osd_destroy_only_when_out_and_down_on_its_own_node(root: Any, fresh: Lab) -> None:

@@ -46,7 +46,24 @@ def test_a_replaced_disk_keeps_slot_and_type_and_may_grow() -> None:
     assert find_disk(new, "pve1", "/dev/sdb").size == 2 * 1024**4
     assert find_disk(new, "pve1", "/dev/sdb").type == "hdd"
     assert find_disk(new, "pve1", "sdc") == find_disk(spec, "pve1", "sdc")
-    assert with_disk_replaced(spec, "pve1", "/dev/sdb").node("pve1") == spec.node("pve1")  # same size: same disk
+    assert find_disk(with_disk_replaced(spec, "pve1", "/dev/sdb"), "pve1", "sdb").size == 512 * 1024**3
+
+
+def test_a_replaced_disk_is_another_disk_in_the_same_slot() -> None:
+    spec = build_spec(SUBNET, 3, "pve1=512G+512G:nvme+512G:virtio,pve2=1T,pve3=1T")
+    for device in ("/dev/sdb", "/dev/nvme0n1", "/dev/vda"):
+        old = find_disk(spec, "pve1", device)
+        once = with_disk_replaced(spec, "pve1", device)
+        new = find_disk(once, "pve1", device)
+        twice = find_disk(with_disk_replaced(once, "pve1", device), "pve1", device)
+        assert len({old.serial, new.serial, twice.serial}) == 3, device  # each new disk has its own serial
+        by_id = [link for link in new.links if "/by-id/" in link]
+        assert by_id and not set(by_id) & set(old.links), device  # its by-id links are new
+        assert [p for p in new.links if "/by-path/" in p] == [p for p in old.links if "/by-path/" in p]
+        assert new.wwn == old.wwn == "unknown" if device == "/dev/vda" else new.wwn != old.wwn
+        assert find_disk(once, "pve1", "/dev/sdb" if device != "/dev/sdb" else "/dev/vda") == find_disk(
+            spec, "pve1", "/dev/sdb" if device != "/dev/sdb" else "/dev/vda"
+        )
 
 
 def test_replacing_an_unknown_disk_names_the_disks_there_are() -> None:

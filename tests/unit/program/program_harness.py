@@ -65,7 +65,14 @@ class HciMocks(mocks.Mocks):
             INIT: lambda: {"fsid": FSID},
             MON: lambda: {"mon_id": inputs.get("mon_id") or inputs["node"], "in_quorum": True, "address": "x"},
             MGR: lambda: {"mgr_id": inputs.get("mgr_id") or inputs["node"], "state": "active"},
-            OSD: lambda: {"osd_id": next(self._osd_ids), "devpath": inputs["device"]},
+            OSD: lambda: (
+                {"devpath": inputs["device"]}
+                | (
+                    {"osd_id": None, "retired_id": next(self._osd_ids)}
+                    if inputs.get("retired")
+                    else {"osd_id": next(self._osd_ids)}
+                )
+            ),
             POOL: lambda: {"pool_id": 2},
             GATE: lambda: {"status": "HEALTH_OK", "summary": ""},
             MOVE: lambda: {"node": "pve3", "volume": f"{inputs['storage']}:vm-disk"},

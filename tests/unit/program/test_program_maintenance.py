@@ -130,7 +130,10 @@ def test_a_single_node_cluster_has_nowhere_to_go() -> None:
         }
     )
     messages = [p.message for p in checks.maintenance(cfg)]
-    assert messages == ["no other node for pve1's VMs to move to; add a node, or set this back to false"]
+    assert messages == [
+        "no other node for pve1's VMs to move to (none that is not in maintenance or retiring); "
+        "add a node, or set this back to false"
+    ]
 
 
 def test_ha_vms_without_failback_are_migrated_through_ha() -> None:
@@ -138,3 +141,16 @@ def test_ha_vms_without_failback_are_migrated_through_ha() -> None:
     raw["vms"][0]["ha"]["failback"] = False  # app1: the CRM would keep it where it runs
     (wait,) = graph_of(in_maintenance(raw, "pve1")).of_type(EVACUATED)
     assert wait.inputs["ha_migrate"] == ["vm:101"]
+
+
+def test_vms_are_not_placed_on_a_retiring_node() -> None:
+    raw = dev_raw()
+    raw["nodes"].append({"name": "pve4", "osds": [{"device": "/dev/sdb"}]})
+    raw["nodes"].insert(1, raw["nodes"].pop())  # pve1, pve4, pve2, pve3
+    raw["nodes"][1]["retire"] = True
+    raw["vms"][2]["node"] = "pve1"
+    graph = graph_of(in_maintenance(raw, "pve1"))
+    vms = {vm.inputs["name"]: vm for vm in graph.of_type(VM)}
+    assert vms["legacy1"].inputs["nodeName"] == "pve2"  # not pve4, next in order but retiring
+    (wait,) = graph.of_type(EVACUATED)
+    assert wait.inputs["target"] == "pve2"

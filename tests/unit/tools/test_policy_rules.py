@@ -74,6 +74,12 @@ def test_unprotected_data_fails_on_clusters_only(type_: str) -> None:
     assert rules.data_protected(res(type_, "thing", protect=True), CLUSTER) == []
 
 
+def test_a_retired_osd_needs_no_protection_and_only_it() -> None:
+    assert rules.data_protected(res(rules.OSD, "o", protect=False, retired=True), CLUSTER) == []
+    assert rules.data_protected(res(rules.OSD, "o", protect=False, retired=None), CLUSTER)
+    assert rules.data_protected(res(rules.POOL, "p", protect=False, retired=True), CLUSTER)
+
+
 def test_gates_and_monitors_need_no_protection() -> None:
     assert rules.data_protected(res(rules.MON, "m", protect=False), CLUSTER) == []
     assert rules.data_protected(res("pulumi-python:dynamic/ceph:HealthGate", "g", protect=False), CLUSTER) == []

@@ -179,6 +179,21 @@ def test_pool_storage_mon_and_vm_removals_and_replacements_are_all_data_risks() 
     assert facts[risks[1]] == "holds 1 image(s), 8.0 GiB: vm-101-disk-0"
 
 
+def test_retiring_an_osd_is_a_data_risk_and_deleting_a_retired_one_is_not() -> None:
+    retired = {**OSD_INPUTS, "retired": True}
+    data = {
+        "steps": [
+            step("update", OSD, "hci-ceph-osd-pve1-sdb", old=OSD_INPUTS, new=retired),
+            step("delete", OSD, "hci-ceph-osd-pve1-sdc", old={**retired, "device": "/dev/sdc"}),
+            step("update", OSD, "hci-ceph-osd-pve1-sdd", old=OSD_INPUTS, new={**OSD_INPUTS, "wipe": True}),
+        ]
+    }
+    risks = data_risks(parse_preview(data))
+    assert [(r.urn.rsplit("::", 1)[-1], r.happens) for r in risks] == [
+        ("hci-ceph-osd-pve1-sdb", "drained, then destroyed (its node retires)")
+    ]
+
+
 def test_allow_data_loss_on_is_a_data_risk_by_resource_and_by_stack_key() -> None:
     flagged = {**OSD_INPUTS, "allow_data_loss": True}
     data = {"steps": [step("same", OSD, "hci-ceph-osd-pve1-sdb", old=flagged, new=flagged)]}
