@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
+from hci_tools import ceph_facts
 from hci_tools import kill_drill as drill
+from hci_tools.ceph_facts import ceph_json, pg_states, unfound_objects
 from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
 from lab.pytest_plugin import Lab, LabFactory
-from tests.e2e.test_day2 import DOWN_OUT_INTERVAL, IMAGE, Day2, ceph_json, data_intact, pg_states
+from tests.e2e.test_day2 import DOWN_OUT_INTERVAL, IMAGE, Day2, data_intact
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -90,8 +92,7 @@ def pool_objects(lab: Lab) -> int:
     """The pool's object count from `ceph df`, once it held for one MGR stats period (it lags writes)."""
 
     def count() -> int:
-        (pool,) = [p for p in ceph_json(lab, "df")["pools"] if p["name"] == POOL]
-        return int(pool["stats"]["objects"])
+        return ceph_facts.pool_objects(lab, POOL)
 
     seen = [count()]
 
@@ -102,14 +103,6 @@ def pool_objects(lab: Lab) -> int:
 
     wait_for(f"{POOL}'s object count to settle", steady, timeout=120)
     return seen[-1]
-
-
-def unfound(lab: Lab) -> int:
-    """Objects Ceph knows of but finds on no OSD, summed over every PG (`ceph pg dump pgs`)."""
-    dump = ceph_json(lab, "pg", "dump", "pgs")
-    stats = dump["pg_stats"] if isinstance(dump, dict) else dump
-    assert stats, dump
-    return sum(int(pg["stat_sum"]["num_objects_unfound"]) for pg in stats)
 
 
 def set_maintenance(value: bool) -> Any:
@@ -175,14 +168,14 @@ def test_a_maintenance_cycle_moves_the_vms_keeps_the_osds_in_and_loses_nothing(m
     status = ceph_json(lab, "status")
     assert (status["osdmap"]["num_osds"], status["osdmap"]["num_up_osds"], status["osdmap"]["num_in_osds"]) == (3, 3, 3)
     lost = objects - pool_objects(lab)
-    assert lost == 0 and unfound(lab) == 0
+    assert lost == 0 and unfound_objects(lab) == 0
     data_intact(maint.day2(), "after-maintenance.bin")
     project.preview("--expect-no-changes")
     maint.figures["maintenance: enter (pulumi up: ok-to-stop, noout, VMs off pve1)"] = f"{entered:.1f} s"
     maint.figures["maintenance: leave (pulumi up: noout cleared, active+clean)"] = f"{left:.1f} s"
     maint.figures["maintenance: leave until HA failback brought app1 home"] = f"{back_home:.1f} s"
     maint.figures["maintenance: cycle (enter + leave pulumi ups)"] = f"{entered + left:.1f} s"
-    maint.figures["maintenance: objects lost"] = f"{lost} of {objects} (unfound {unfound(lab)})"
+    maint.figures["maintenance: objects lost"] = f"{lost} of {objects} (unfound {unfound_objects(lab)})"
 
 
 def test_maintenance_is_refused_in_cephs_words_when_another_node_is_down(maint: Maintenance) -> None:
