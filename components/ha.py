@@ -13,6 +13,7 @@ from typing import cast
 import pulumi
 import pulumi_proxmoxve as proxmoxve
 
+from dynamic_providers.logic.maintenance import without_nodes
 from hci_config.model import HaConfig, VmConfig
 
 from .vm import Vm
@@ -24,6 +25,11 @@ class HaArgs:
     ha: HaConfig
     vms: Sequence[VmConfig]  # those with `ha` set get an HA resource
     machines: Mapping[str, Vm]  # VM name -> its component
+    # Nodes in maintenance: left out of every group and node-affinity rule, so the CRM moves the services
+    # off them by its own rules (pve-ha-manager src/PVE/HA/Manager.pm next_state_started ->
+    # select_service_node), and back (failback) once they are listed again.
+    maintenance: Sequence[str] = ()
+    after: Sequence[pulumi.Resource] = ()  # the maintenance resources (ok-to-stop) come first
 
 
 def sid(vm: VmConfig) -> str:
@@ -33,6 +39,28 @@ def sid(vm: VmConfig) -> str:
 def priorities(nodes: Mapping[str, int | None]) -> Mapping[str, int]:
     """Node -> priority; None (no priority) is valid for bpg, though its Python type says int."""
     return cast("Mapping[str, int]", nodes)
+
+
+def unplaced(args: HaArgs) -> list[str]:
+    """The started HA resources the CRM does not move off a node in maintenance by itself: in no group
+    (PVE 8) or no enabled node-affinity rule (PVE 9), or without failback (a group's nofailback, a
+    resource's failback 0), which keeps a service on its node while that node is allowed at all
+    (pve-ha-manager src/PVE/HA/Manager.pm select_service_node). HA moves them when asked
+    (POST /cluster/ha/resources/{sid}/migrate)."""
+    pve8 = args.pve_version == 8
+    no_failback = {g.name for g in args.ha.groups if g.no_failback}
+    in_rule = {n for r in args.ha.rules if r.type == "node-affinity" and not r.disable for n in r.vms}
+    out = []
+    for vm in args.vms:
+        if vm.ha is None or vm.ha.state != "started":
+            continue
+        if pve8:
+            moved_by_ha = vm.ha.group is not None and vm.ha.group not in no_failback
+        else:
+            moved_by_ha = vm.name in in_rule and vm.ha.failback is not False
+        if not moved_by_ha:
+            out.append(sid(vm))
+    return out
 
 
 class Ha(pulumi.ComponentResource):
@@ -47,11 +75,11 @@ class Ha(pulumi.ComponentResource):
             group.name: proxmoxve.Hagroup(
                 f"{name}-group-{group.name}",
                 group=group.name,
-                nodes=priorities(group.nodes),
+                nodes=priorities(without_nodes(group.nodes, args.maintenance)),
                 restricted=group.restricted,
                 no_failback=group.no_failback,
                 comment=group.comment,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
             )
             for group in (args.ha.groups if pve8 else [])
         }
@@ -85,12 +113,14 @@ class Ha(pulumi.ComponentResource):
                 rule=rule.name,
                 type=rule.type,
                 resources=sorted(sid(by_name[vm_name]) for vm_name in rule.vms),
-                nodes=priorities(rule.nodes) if rule.nodes is not None else None,
+                nodes=priorities(without_nodes(rule.nodes, args.maintenance)) if rule.nodes is not None else None,
                 strict=rule.strict,
                 affinity=rule.affinity,
                 disable=rule.disable,
                 comment=rule.comment,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.resources[n] for n in rule.vms]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*(self.resources[n] for n in rule.vms), *args.after]
+                ),
             )
         self.register_outputs(
             {

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 import pulumi
 
+from dynamic_providers.logic.maintenance import evacuation_node
+from dynamic_providers.node_maintenance import NodeEvacuated, NodeMaintenance
 from hci_config.model import HciConfig, VmConfig
 
 from .ceph_cluster import CephCluster, CephClusterArgs
-from .ha import Ha, HaArgs
+from .ha import Ha, HaArgs, unplaced
 from .node import Node, NodeArgs
 from .vm import Vm, VmArgs
 
@@ -24,6 +26,8 @@ class HciCluster(pulumi.ComponentResource):
     ceph: CephCluster
     vms: dict[str, Vm]
     ha: Ha | None
+    maintenance: dict[str, NodeMaintenance]  # node -> its maintenance (ok-to-stop; clears noout on leaving)
+    evacuated: dict[str, NodeEvacuated]  # node -> the wait until no guest runs there, then noout
 
     def __init__(self, name: str, args: HciClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("proxmox-hci:index:HciCluster", name, None, opts)
@@ -50,14 +54,34 @@ class HciCluster(pulumi.ComponentResource):
             CephClusterArgs(config=cfg, after=[node.ceph_install for node in self.nodes.values()]),
             child,
         )
+        api_nodes = cfg.effective_api_nodes
+        self.maintenance = {
+            node: NodeMaintenance(
+                f"{name}-maintenance-{node}",
+                api_nodes=api_nodes,
+                node=node,
+                mon_id=node if node in cfg.monitors else None,  # PVE's MON id is its node's name
+                timeout=cfg.health_timeout,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ceph.ready]),
+            )
+            for node in cfg.maintenance_nodes
+        }
         self.vms = {vm.name: Vm(f"{name}-vm-{vm.name}", self._vm_args(cfg, vm), child) for vm in cfg.vms}
         self.ha = None
         if any(vm.ha for vm in cfg.vms):
             self.ha = Ha(
                 f"{name}-ha",
-                HaArgs(pve_version=cfg.pve_version, ha=cfg.ha, vms=cfg.vms, machines=self.vms),
+                HaArgs(
+                    pve_version=cfg.pve_version,
+                    ha=cfg.ha,
+                    vms=cfg.vms,
+                    machines=self.vms,
+                    maintenance=cfg.maintenance_nodes,
+                    after=list(self.maintenance.values()),
+                ),
                 child,
             )
+        self.evacuated = {node: self._evacuated(name, cfg, node) for node in cfg.maintenance_nodes}
         self.register_outputs(
             {
                 "fsid": self.ceph.fsid,
@@ -71,13 +95,46 @@ class HciCluster(pulumi.ComponentResource):
         )
 
     def _vm_args(self, cfg: HciConfig, vm: VmConfig) -> VmArgs:
-        """A VM waits for the Ceph gate only where a disk is created on, or moved to, an RBD storage."""
+        """A VM waits for the Ceph gate only where a disk is created on, or moved to, an RBD storage.
+
+        A VM declared on a node in maintenance runs on the next node of `nodes` that is not (a live
+        migration, VmLegacy migrate=True), once that node's maintenance resource has checked ok-to-stop;
+        an HA VM that follows HA ignores the node (drift.py) and leaves through its group or rule.
+        """
         ready = [self.ceph.ready]
         on_ceph = any(disk.storage in cfg.rbd_storages for disk in vm.disks)
         moves_to_ceph = any(disk.move_to in cfg.rbd_storages for disk in vm.disks if disk.move_to)
+        node = evacuation_node(vm.node, self._targets(cfg, vm.node), cfg.maintenance_nodes)
+        assert node is not None  # hci_config/checks.py maintenance: another node is never in maintenance
+        maintenance = [self.maintenance[vm.node]] if vm.node in self.maintenance else []
         return VmArgs(
-            vm=vm,
+            vm=vm if node == vm.node else vm.model_copy(update={"node": node}),
             protect=cfg.protect if vm.protect is None else vm.protect,
-            after=ready if on_ceph else [],
+            after=[*(ready if on_ceph else []), *maintenance],
             moves_after=ready if moves_to_ceph else [],
+        )
+
+    @staticmethod
+    def _targets(cfg: HciConfig, node: str) -> list[str]:
+        """The nodes a VM of `node` may be placed on, in `nodes` order: not a retiring one (but itself)."""
+        return [n for n in cfg.node_names if n == node or n not in cfg.retiring_nodes]
+
+    def _evacuated(self, name: str, cfg: HciConfig, node: str) -> NodeEvacuated:
+        """Waits until no guest runs on the node, then sets noout: after every VM's placement and HA change."""
+        after: list[pulumi.Resource] = [self.maintenance[node]]
+        for vm in self.vms.values():
+            after += [vm.machine, *vm.moves]
+        ha_migrate: list[str] = []
+        if self.ha is not None:
+            after += [*self.ha.resources.values(), *self.ha.groups.values(), *self.ha.rules.values()]
+            ha_migrate = unplaced(HaArgs(pve_version=cfg.pve_version, ha=cfg.ha, vms=cfg.vms, machines=self.vms))
+        return NodeEvacuated(
+            f"{name}-evacuated-{node}",
+            api_nodes=cfg.effective_api_nodes,
+            node=node,
+            ha_migrate=ha_migrate,
+            target=evacuation_node(node, self._targets(cfg, node), cfg.maintenance_nodes),
+            timeout=cfg.health_timeout,
+            triggers={"vms": sorted(vm.name for vm in cfg.vms if vm.node == node)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )

@@ -325,6 +325,47 @@ def ha_rules(cfg: HciConfig) -> Iterator[Problem]:
             yield _p(("ha", "rules"), f"VM {name!r} is in {count} node-affinity rules; PVE allows one per resource")
 
 
+def maintenance(cfg: HciConfig) -> Iterator[Problem]:
+    """nodes[i].maintenance: one node at a time (PVE's docs: "one node at a time"), somewhere for its VMs
+    to go, and no HA group or node-affinity rule left without a node.
+
+    A VM with disks on node-local storage is no refusal: bpg's VmLegacy migrates a non-HA VM with
+    `with-local-disks=1` and `online=1` (terraform-provider-proxmox v0.111.1 proxmoxtf/resource/vm/vm.go
+    migrateNonHAVM), so PVE copies those disks to the same storage on the target (PVE/API2/Qemu.pm migrate_vm).
+    """
+    down = cfg.maintenance_nodes
+    if not down:
+        return
+    index = {n.name: i for i, n in enumerate(cfg.nodes)}
+    for name in down[1:]:
+        yield _p(
+            ("nodes", index[name], "maintenance"),
+            f"node {down[0]} is in maintenance already; put one node at a time into maintenance "
+            f"(set this back to false until {down[0]}'s maintenance is over)",
+        )
+    first = index[down[0]]
+    if not [n.name for n in cfg.nodes if not n.maintenance and not n.retire]:
+        yield _p(
+            ("nodes", first, "maintenance"),
+            f"no other node for {down[0]}'s VMs to move to (none that is not in maintenance or retiring); "
+            "add a node, or set this back to false",
+        )
+    for g, group in enumerate(cfg.ha.groups if cfg.pve_version == 8 else []):
+        if group.nodes and all(name in down for name in group.nodes):
+            yield _p(
+                ("nodes", first, "maintenance"),
+                f"HA group {group.name} (ha.groups[{g}]) has no node besides {', '.join(group.nodes)}, so its VMs "
+                f"could not move; add another node to ha.groups[{g}].nodes, or set this back to false",
+            )
+    for r, rule in enumerate(cfg.ha.rules if cfg.pve_version == 9 else []):
+        if rule.type == "node-affinity" and rule.nodes and all(name in down for name in rule.nodes):
+            yield _p(
+                ("nodes", first, "maintenance"),
+                f"HA rule {rule.name} (ha.rules[{r}]) has no node besides {', '.join(rule.nodes)}, so its VMs "
+                f"could not move; add another node to ha.rules[{r}].nodes, or set this back to false",
+            )
+
+
 def retiring_nodes(cfg: HciConfig) -> Iterator[Problem]:
     """What must be true before a node is retired (nodes[].retire), checked before anything changes.
 
@@ -396,6 +437,7 @@ RULES: tuple[Rule, ...] = (
     vm_ha,
     ha_version,
     ha_rules,
+    maintenance,
     retiring_nodes,
 )
 

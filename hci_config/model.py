@@ -102,6 +102,9 @@ class NodeConfig(_Model):
     # another; it must be left out of monitors and managers, so its MON and MGR go after them. Then
     # the manual steps printed are done, and the node is removed from `nodes`.
     retire: bool = False
+    # Maintenance: its VMs move off (HA ones through HA, the others by live migration), Ceph must say
+    # its OSDs and MON are ok to stop, noout is set; false again: noout cleared, HA moves VMs back.
+    maintenance: bool = False
 
     @field_validator("address", "cluster_address")
     @classmethod
@@ -261,6 +264,10 @@ class HciConfig(_Model):
     @property
     def node_names(self) -> list[str]:
         return [n.name for n in self.nodes]
+
+    @property
+    def maintenance_nodes(self) -> list[str]:
+        return [n.name for n in self.nodes if n.maintenance]
 
     @property
     def osd_hosts(self) -> list[str]:

@@ -111,6 +111,30 @@ def delete_done(pending: Pending, facts: PveFacts) -> bool:
     return False
 
 
+def pending_vm_updates(export: Mapping[str, Any]) -> list[Pending]:
+    """The pending updates of VMs, each with its inputs as the state holds them (its node before the update)."""
+    deployment = export.get("deployment") or {}
+    stored = {str(r.get("urn")): r for r in deployment.get("resources") or []}
+    out = []
+    for op in deployment.get("pending_operations") or []:
+        urn = str(op["resource"]["urn"])
+        if op.get("type") == "updating" and op["resource"]["type"] == VM and urn in stored:
+            state = stored[urn]
+            out.append(Pending(urn, VM, {**(state.get("inputs") or {}), **(state.get("outputs") or {})}))
+    return out
+
+
+def moved_away(pending: Pending, facts: PveFacts) -> str | None:
+    """The node a VM with a pending update runs on now, when it is not the one the state holds: a live
+    migration the killed run started and PVE finished. bpg's rerun would look for the VM on the old node
+    and fail ("failed to get VM 103 status ... does not exist"); a refresh of it reads the node it is on."""
+    vmid = as_int(pending.inputs.get("vmId"))
+    found = facts.vms.get(vmid) if vmid is not None else None
+    if found is None or found[0] == pending.inputs.get("nodeName"):
+        return None
+    return found[0]
+
+
 def other_pending(export: Mapping[str, Any]) -> list[str]:
     """Pending operations that are not creates (Pulumi drops them at the next update)."""
     operations = (export.get("deployment") or {}).get("pending_operations") or []

@@ -25,7 +25,10 @@ command whatever was interrupted, and a no-op when nothing is pending:
 Pending updates and deletes need nothing: Pulumi drops them at the next update, whose update or
 delete runs again and resumes from what the cluster holds (docs/architecture.md, "Resuming"). Except
 a pulumi-proxmoxve delete that PVE finished: bpg's rerun would fail on the missing object ("not HA
-managed!"), so that resource is dropped from the state (`pulumi state delete URN`).
+managed!"), so that resource is dropped from the state (`pulumi state delete URN`); and a VM update
+killed inside its live migration (a node change, e.g. for node maintenance): the migration task is
+waited for, and when PVE moved the VM, bpg's rerun would look for it on the old node, so that VM is
+refreshed (`pulumi refresh --target URN`), which reads the node it is on.
 """
 
 from __future__ import annotations
@@ -58,9 +61,11 @@ from hci_tools.pending_creates import (
     PveFacts,
     Resolution,
     delete_done,
+    moved_away,
     other_pending,
     pending_creates,
     pending_deletes,
+    pending_vm_updates,
     resolve,
 )
 
@@ -129,6 +134,15 @@ def finish_vm_creates(client: PveClient, pending: Sequence[Pending]) -> None:
             finish_interrupted(client, node, "qmcreate", str(vmid), what, CREATE_TIMEOUT, vmid=vmid)
 
 
+def finish_vm_migrations(client: PveClient, updates: Sequence[Pending]) -> None:
+    """Wait for a live migration PVE still runs for a VM whose update was interrupted (qmigrate)."""
+    for item in updates:
+        vmid, node = as_int(item.inputs.get("vmId")), item.inputs.get("nodeName")
+        if vmid is not None and node:
+            what = f"migrating VM {vmid} from {node}"
+            finish_interrupted(client, str(node), "qmigrate", str(vmid), what, CREATE_TIMEOUT, vmid=vmid)
+
+
 def import_file(resolutions: Sequence[Resolution]) -> dict[str, Any] | None:
     """`pulumi import --file`'s document for the matched pending creates (None: nothing to import).
 
@@ -169,11 +183,13 @@ def resume(pulumi: Pulumi, client_of: Any = None, repair: Any = file_backend.rep
     export = pulumi.export()
     pending = pending_creates(export)
     deletes = pending_deletes(export)
+    updates = pending_vm_updates(export)
     facts = PveFacts()
-    if deletes or any(not item.type.startswith(DYNAMIC) for item in pending):  # only those need PVE's view
+    if deletes or updates or any(not item.type.startswith(DYNAMIC) for item in pending):  # those need PVE's view
         client = client_of() if client_of else PveClient(credentials(pulumi))
         finish_vm_creates(client, pending)
-        facts = read_facts(client, [*pending, *deletes])
+        finish_vm_migrations(client, updates)
+        facts = read_facts(client, [*pending, *deletes, *updates])
     done = [gone for gone in deletes if delete_done(gone, facts)]
     for gone in done:  # its rerun would fail on the object it deleted
         pulumi.run("state", "delete", gone.urn, "--yes")
@@ -181,7 +197,12 @@ def resume(pulumi: Pulumi, client_of: Any = None, repair: Any = file_backend.rep
     for line in other_pending(export):
         if not any(line.endswith(gone.urn) for gone in done):
             print(f"pending {line}: the next update runs it again")
+    moved = [(vm, node) for vm in updates if (node := moved_away(vm, facts)) is not None]
+    for vm, node in moved:
+        print(f"{vm.name}: PVE finished its live migration to {node}; refreshing it so the update finds it there")
     if not pending:
+        if moved:  # (with pending creates, the refresh below reads them too)
+            pulumi.run("refresh", "--yes", "--skip-preview", *[f"--target={vm.urn}" for vm, _ in moved])
         print("no pending create: nothing more to resume")
         return 0
     resolutions = [resolve(item, facts) for item in pending]

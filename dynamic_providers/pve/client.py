@@ -452,5 +452,9 @@ class PveClient:
     def vm_config(self, node: str, vmid: int) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/qemu/{vmid}/config") or {})
 
+    def ha_migrate(self, sid: str, node: str) -> None:
+        """Ask HA to live-migrate a service (pve-ha-manager src/PVE/API2/HA/Resources.pm migrate); the CRM does it."""
+        self.call("POST", f"/cluster/ha/resources/{sid}/migrate", node=node)
+
     def move_disk(self, node: str, vmid: int, *, disk: str, storage: str, delete: bool | None = None) -> str:
         return str(self.call("POST", f"/nodes/{node}/qemu/{vmid}/move_disk", disk=disk, storage=storage, delete=delete))

@@ -33,6 +33,8 @@ CONTRACT = {
     "storage:Rbd": ("dynamic_providers.rbd_storage", "RbdStorage", "RbdStorageProvider"),
     "ceph:HealthGate": ("dynamic_providers.health_gate", "CephHealthGate", "CephHealthGateProvider"),
     "vm:DiskMove": ("dynamic_providers.disk_move", "DiskMove", "DiskMoveProvider"),
+    "pve:NodeMaintenance": ("dynamic_providers.node_maintenance", "NodeMaintenance", "NodeMaintenanceProvider"),
+    "pve:NodeEvacuated": ("dynamic_providers.node_maintenance", "NodeEvacuated", "NodeEvacuatedProvider"),
 }
 
 

@@ -149,3 +149,23 @@ def test_a_pulumi_proxmoxve_delete_pve_finished_is_done_and_one_it_did_not_is_no
         delete_done(pending(APT_STANDARD, {"node": "pve1", "handle": "ceph-squid-no-subscription"}), PveFacts())
         is False
     )
+
+
+def test_a_vm_update_killed_in_its_live_migration_is_refreshed_once_pve_moved_the_vm() -> None:
+    from hci_tools.pending_creates import moved_away, pending_vm_updates
+
+    urn = "urn:pulumi:dev::proxmox-hci::proxmoxve:index/vmLegacy:VmLegacy::hci-vm-legacy1-qemu"
+    export = {
+        "deployment": {
+            "resources": [{"urn": urn, "type": VM, "inputs": {**APP1, "vmId": 103}, "outputs": {"nodeName": "pve1"}}],
+            "pending_operations": [
+                {"type": "updating", "resource": {"urn": urn, "type": VM, "inputs": {**APP1, "nodeName": "pve2"}}},
+                {"type": "updating", "resource": {"urn": "gone", "type": VM, "inputs": APP1}},
+            ],
+        }
+    }
+    (update,) = pending_vm_updates(export)  # the stored state: the node before the update
+    assert (update.urn, update.inputs["nodeName"], update.inputs["vmId"]) == (urn, "pve1", 103)
+    assert moved_away(update, PveFacts(vms={103: ("pve2", {})})) == "pve2"
+    assert moved_away(update, PveFacts(vms={103: ("pve1", {})})) is None  # not moved: the rerun migrates it
+    assert moved_away(update, PveFacts()) is None  # not in PVE: the rerun reports it
