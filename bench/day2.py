@@ -1,5 +1,8 @@
 """Day 2 on the dev stack, timed: the figures issue 8 asks for, from one run on a fresh lab.
 
+  0. maintenance: `maintenance: true` on pve3 (legacy1 lives there), `pulumi up` (ok-to-stop, VMs off,
+                noout); pve3 loses power past the down-out interval and comes back; `maintenance: false`,
+                `pulumi up` (noout cleared, active+clean): the two ups, and the whole cycle.
   1. add-node:  `python -m lab add-node pve4`, the node added to `nodes` with one OSD, `pulumi up`:
                 time to HEALTH_OK (all PGs active+clean after the rebalance), bytes on the new OSD.
   2. fail-disk: `lab fail-disk pve2 /dev/sdb`: time until Ceph marks the OSD down, out, and has
@@ -84,6 +87,51 @@ def timed_up(project: PulumiProject) -> float:
     start = time.monotonic()
     project.up()
     return time.monotonic() - start
+
+
+def maintenance_cycle(drill: Drill, interval: int) -> None:
+    lab, project = drill.lab, drill.project
+
+    def set_maintenance(value: bool) -> Callable[[dict[str, Any]], None]:
+        def change(config: dict[str, Any]) -> None:
+            next(n for n in config["proxmox-hci:nodes"] if n["name"] == "pve3")["maintenance"] = value
+
+        return change
+
+    def guests_on_pve3() -> list[int]:
+        rows = lab.api().cluster.resources.get(type="vm")
+        return [int(r["vmid"]) for r in rows if r["node"] == "pve3" and r["status"] == "running"]
+
+    osd = int(osd_on(lab, "pve3", "/dev/sdb")["id"])
+
+    def up_in() -> tuple[int, int]:
+        entry = next(o for o in ceph_json(lab, "osd", "dump")["osds"] if o["osd"] == osd)
+        return int(entry["up"]), int(entry["in"])
+
+    start = time.monotonic()
+    project.edit_config(set_maintenance(True))
+    entered = timed_up(project)
+    flags = ceph_json(lab, "osd", "dump")["flags_set"]
+    if "noout" not in flags or guests_on_pve3():
+        raise SystemExit(f"maintenance: after the up, flags {flags}, guests still on pve3 {guests_on_pve3()}")
+    lab.fail_node("pve3")
+    until(f"osd.{osd} down", lambda: up_in()[0] == 0, lab)
+    time.sleep(interval * 2)
+    if up_in() != (0, 1):
+        raise SystemExit(f"maintenance: osd.{osd} is {up_in()} (up, in) while pve3 is down; noout should keep it in")
+    lab.recover_node("pve3")
+    until(f"osd.{osd} up", lambda: up_in() == (1, 1), lab)
+    project.edit_config(set_maintenance(False))
+    left = timed_up(project)
+    until("active+clean", lambda: clean(lab), lab)
+    if "noout" in ceph_json(lab, "osd", "dump")["flags_set"]:
+        raise SystemExit("maintenance: noout still set after leaving")
+    drill.note("maintenance: enter / leave (pulumi up each)", f"{entered:.1f} s / {left:.1f} s")
+    drill.note(
+        "maintenance: cycle with the node down and back",
+        f"{time.monotonic() - start:.1f} s (of which pve3 down {interval * 2} s past the down-out interval)",
+    )
+    drill.intact("maintenance")
 
 
 def add_node(drill: Drill) -> None:
@@ -182,6 +230,7 @@ def main() -> None:
         lab.rbd("import", "--no-progress", str(data), IMAGE, timeout=300)
         digest = image_digest(lab, IMAGE, base / "check.bin")
         drill = Drill(lab, project, base / "check.bin", digest, pool_objects(lab, IMAGE_POOL))
+        maintenance_cycle(drill, args.down_out_interval)
         add_node(drill)
         fail_disk(drill, args.down_out_interval)
         replace_disk(drill)
