@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-# PG states that mean data is (or may be) unreachable: never acceptable, not even while recovering.
-LOST_STATES = frozenset({"down", "incomplete", "stale", "unknown", "recovery_unfound", "backfill_unfound"})
+# PG states that mean data is (or may be) lost: never acceptable, not even while recovering. Not here:
+# `stale` (the acting primary went down and no OSD has reported the PG since: for a moment after every
+# OSD failure, until the PG re-peers) and `unknown` (the MGR has no stats for it yet: after a MGR
+# failover, or a new pool); both are transient, and each drill still ends on all PGs active+clean.
+LOST_STATES = frozenset({"down", "incomplete", "recovery_unfound", "backfill_unfound"})
 
 
 class CephLab(Protocol):
