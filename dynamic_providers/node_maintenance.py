@@ -18,6 +18,7 @@ VMs' node changes, this wait and the flag) and converges.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -42,9 +43,12 @@ from dynamic_providers.waiting import wait_until
 READ_TIMEOUT = 120.0  # for Ceph to answer the ok-to-stop reads (MON election, MGR failover)
 
 
-def safety_answers(client: PveClient, node: str, mon_id: str | None) -> list[Safety]:
-    """`ok-to-stop` for each OSD of the node (one id per call: cmd-safety sends `ids => [$id]`) and its MON."""
-    api = client.first_online([node])  # cmd-safety is proxied to the node; it must be up
+def safety_answers(client: PveClient, node: str, mon_id: str | None, api_nodes: Sequence[str] = ()) -> list[Safety]:
+    """`ok-to-stop` for each OSD of the node (one id per call: cmd-safety sends `ids => [$id]`) and its MON.
+
+    Asked through the node itself if it is online, else through another API node: cmd-safety runs mon
+    commands, which any node answers alike, so a node that is down already can still go into maintenance."""
+    api = client.first_online([node, *(n for n in api_nodes if n != node)])
     hosts = {osd_id: osd.host for osd_id, osd in tree_osds(client.osd_tree(api)).items()}
     answers = []
     for osd_id in maintenance.node_osds(hosts, node):
@@ -66,7 +70,7 @@ def enter(client: PveClient, inputs: MaintenanceInputs, read_timeout: float = RE
 
     def asked() -> tuple[bool, str]:
         try:
-            got.append(safety_answers(client, inputs.node, inputs.mon_id))
+            got.append(safety_answers(client, inputs.node, inputs.mon_id, inputs.api_nodes))
         except PveApiError as exc:
             return False, f"Ceph not answering: {exc.message}"
         return True, ""

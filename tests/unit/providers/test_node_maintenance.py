@@ -84,6 +84,22 @@ def test_refusal_quotes_ceph_and_nothing_changes() -> None:
     ]
 
 
+def test_a_node_that_is_down_already_is_asked_about_through_another_api_node() -> None:
+    class NodeDown(FakeClient):
+        def first_online(self, nodes: Any) -> str:
+            self.calls.append(("first_online", tuple(nodes)))
+            return str(next(n for n in nodes if n != "pve1"))
+
+        def cmd_safety(self, node: str, service: str, ident: str, action: str) -> tuple[bool, str]:
+            assert node == "pve2"
+            return super().cmd_safety(node, service, ident, action)
+
+    client = NodeDown()
+    out = node_maintenance.enter(client, inputs())  # type: ignore[arg-type]
+    assert ("first_online", ("pve1", "pve2")) in client.calls  # the node itself first, then the others
+    assert out.checked == "ok-to-stop: osd.0, mon.pve1"
+
+
 def test_refusal_names_every_unsafe_daemon() -> None:
     reason = maintenance.refusal(
         "pve2", [Safety("osd", "1", True), Safety("osd", "4", False, "no"), Safety("mon", "pve2", False, "")]
