@@ -67,10 +67,12 @@ class Ha(pulumi.ComponentResource):
     groups: dict[str, proxmoxve.Hagroup]
     resources: dict[str, proxmoxve.Haresource]  # by VM name
     rules: dict[str, proxmoxve.Harule]
+    unplaced: list[str]  # the started HA services the CRM does not move off a node in maintenance by itself
 
     def __init__(self, name: str, args: HaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("proxmox-hci:pve:Ha", name, None, opts)
         pve8 = args.pve_version == 8
+        self.unplaced = unplaced(args)
         self.groups = {
             group.name: proxmoxve.Hagroup(
                 f"{name}-group-{group.name}",

@@ -11,7 +11,7 @@ from dynamic_providers.node_maintenance import NodeEvacuated, NodeMaintenance
 from hci_config.model import HciConfig, VmConfig
 
 from .ceph_cluster import CephCluster, CephClusterArgs
-from .ha import Ha, HaArgs, unplaced
+from .ha import Ha, HaArgs
 from .node import Node, NodeArgs
 from .vm import Vm, VmArgs
 
@@ -127,7 +127,7 @@ class HciCluster(pulumi.ComponentResource):
         ha_migrate: list[str] = []
         if self.ha is not None:
             after += [*self.ha.resources.values(), *self.ha.groups.values(), *self.ha.rules.values()]
-            ha_migrate = unplaced(HaArgs(pve_version=cfg.pve_version, ha=cfg.ha, vms=cfg.vms, machines=self.vms))
+            ha_migrate = self.ha.unplaced
         return NodeEvacuated(
             f"{name}-evacuated-{node}",
             api_nodes=cfg.effective_api_nodes,

@@ -46,10 +46,14 @@ def unfound_objects(lab: CephLab) -> int:
     return int(dump["pg_map"]["pg_stats_sum"]["stat_sum"].get("num_objects_unfound", 0))
 
 
+def pool_stats(lab: CephLab) -> dict[str, dict[str, Any]]:
+    """Pool name -> its `ceph df` stats."""
+    return {p["name"]: p["stats"] for p in ceph_json(lab, "df")["pools"]}
+
+
 def pool_objects(lab: CephLab, pool: str) -> int:
     """The pool's object count as `ceph df` reports it."""
-    pools = {p["name"]: p["stats"] for p in ceph_json(lab, "df")["pools"]}
-    return int(pools[pool]["objects"])
+    return int(pool_stats(lab)[pool]["objects"])
 
 
 def file_digest(path: Path) -> str:

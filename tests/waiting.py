@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from hci_tools.ceph_facts import pool_stats
 
 T = TypeVar("T")
 
@@ -44,11 +45,6 @@ def wait_task(api: Any, upid: str, timeout: float = 120.0) -> tuple[str, list[st
         interval=0.1,
     )
     return status["exitstatus"], [line["t"] for line in api.nodes(node).tasks(upid).log.get()]
-
-
-def pool_stats(lab: Any) -> dict[str, dict[str, Any]]:
-    """Pool name -> its `ceph df` stats."""
-    return {p["name"]: p["stats"] for p in json.loads(lab.ceph("df", "--format", "json"))["pools"]}
 
 
 def read_between_settled_stats(lab: Any, read: Callable[[], T], timeout: float = 60.0) -> tuple[T, dict[str, Any]]:

@@ -12,7 +12,8 @@ import pytest
 from dynamic_providers.ceph_osd import CephOsdProvider
 from dynamic_providers.ceph_pool import CephPoolProvider
 from dynamic_providers.errors import UnsafeToProceed
-from tests.waiting import pool_stats, read_between_settled_stats, wait_for
+from hci_tools.ceph_facts import pool_stats
+from tests.waiting import read_between_settled_stats, wait_for
 
 pytestmark = pytest.mark.lab
 
