@@ -5,7 +5,7 @@ our launcher (scripts/install-engine.sh) runs this module when Pulumi.yaml asks 
 (`runtime.options.dynamicProviderHost`, which reaches the launcher as
 PULUMI_RUNTIME_DYNAMICPROVIDERHOST). It serves exactly the SDK's provider servicer
 (pulumi/dynamic/__main__.py: deserialising providers, configure, the wire format), with three
-changes the operator sees:
+changes the operator sees, and one they feel (4.):
 
 1. Errors. Upstream answers every exception with its full traceback. Here a ProxmoxHciError (an
    error our providers understood and explained: what failed, where, PVE's or Ceph's words, the
@@ -15,6 +15,7 @@ changes the operator sees:
    progress.progress() uses to show live status under that resource.
 3. The engine's death. The host watches the engine (engine_watch); once it is gone, calls in flight
    stop at their next safe point, and the host exits instead of running on unobserved.
+4. Concurrency. It serves as many calls at once as the engine sends (MAX_CONCURRENT_CALLS), not four.
 
 The SDK module cannot be imported (it starts serving at import), so it is loaded from its source
 with that call left out and its error decorator replaced by ours; `load_sdk_host` checks that
@@ -41,6 +42,14 @@ from dynamic_providers.errors import ProxmoxHciError
 
 SDK_DECORATOR = "_abort_with_traceback"
 EXIT_GRACE = 10.0  # seconds calls in flight get to reach a safe point once the engine is gone
+# Calls served at once. The engine runs one host for every Python dynamic provider of a stack, and
+# the SDK's host serves four calls at a time (pulumi/dynamic/__main__.py, ThreadPoolExecutor(
+# max_workers=4)): a fifth create queued behind four long waits (quorum, a health gate, an OSD task)
+# although the engine had let it start (its own limit, --parallel, defaults to 4 per CPU:
+# pkg/cmd/pulumi/operations/up.go defaultParallel). Our calls spend their time waiting on PVE, each
+# with its own client, so the engine's limit is the one that should bind: 64 threads cover
+# --parallel up to 64 (16 CPUs), and an idle thread costs next to nothing.
+MAX_CONCURRENT_CALLS = 64
 BUG_NOTE = (
     "\nThis is a bug in proxmox-hci's providers, not an error from PVE or Ceph: please report it with the "
     "traceback above."
@@ -117,7 +126,9 @@ def engine_address(argv: list[str]) -> str | None:
 
 def main(argv: list[str]) -> None:
     sdk = load_sdk_host()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=sdk._GRPC_CHANNEL_OPTIONS)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS), options=sdk._GRPC_CHANNEL_OPTIONS
+    )
     sdk.provider_pb2_grpc.add_ResourceProviderServicer_to_server(sdk.DynamicResourceProviderServicer(), server)
     port = server.add_insecure_port(address="127.0.0.1:0")
     server.start()

@@ -76,3 +76,18 @@ class DrainThenDestroyProvider(ResourceProvider):
         ensure_engine_alive("destroying osd.3")
         Path(props["marker"]).write_text("destroyed")
         return CreateResult("drained", {})
+
+
+class RendezvousProvider(ResourceProvider):
+    """Arrives (a file in `room`), then waits up to 20 s for `expected` calls to have arrived.
+
+    All of them meet only if the host serves them at once; the answer says how many it saw.
+    """
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        room = Path(props["room"])
+        (room / f"{time.monotonic_ns()}-{id(self)}").touch()
+        deadline = time.monotonic() + 20.0
+        while len(list(room.iterdir())) < int(props["expected"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return CreateResult("met", {"saw": len(list(room.iterdir()))})

@@ -25,7 +25,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
-from dynamic_providers.host import BUG_NOTE, engine_address, load_sdk_host
+from dynamic_providers.host import BUG_NOTE, MAX_CONCURRENT_CALLS, engine_address, load_sdk_host
 from tests.unit.providers import host_fixtures
 
 REPO = Path(__file__).resolve().parents[3]
@@ -165,6 +165,18 @@ def test_an_undropped_wait_does_reach_its_next_step(host: Any, tmp_path: Path) -
     marker = tmp_path / "destroyed"
     stub.Create(create_request(host_fixtures.DrainThenDestroyProvider(), wait=0.5, marker=str(marker)), timeout=30)
     assert marker.read_text() == "destroyed"
+
+
+def test_the_host_serves_more_calls_at_once_than_the_sdks_four(host: Any, tmp_path: Path) -> None:
+    """Eight creates that each wait for all eight to arrive: with the SDK's four workers, four never start."""
+    _, stub = host
+    calls = [
+        stub.Create.future(create_request(host_fixtures.RendezvousProvider(), room=str(tmp_path), expected=8))
+        for _ in range(8)
+    ]
+    saw = [rpc.deserialize_properties(call.result(timeout=60).properties)["saw"] for call in calls]
+    assert saw == [8] * 8
+    assert MAX_CONCURRENT_CALLS >= 8
 
 
 def test_the_host_exits_soon_after_the_engine_dies() -> None:
