@@ -22,6 +22,8 @@ Commits are proxmox/pve-manager unless another repository is named; "9.1.5" mean
 - `GET /nodes/{node}/ceph/pool/{name}/status?verbose=1` gives the statistics of the *last* pool of
   `ceph df` (`next if !defined($d->{name}) && !$d->{name} ne "$pool"` in `PVE/API2/Ceph/Pool.pm`),
   fixed by b0f4269e in 9.1.12 and never on stable-8.
+- `GET /nodes/{node}/ceph/cfg/value` answers only the requested keys of the MON config DB from
+  9.1.18 (0ef0aaba); before, a requested section brought all its DB keys (never fixed on stable-8).
 - The JSON `message` of an error: proxmox/pve-http-server 9a2112e, first in
   libpve-http-server-perl 5.2.0 (011d2da, 2025-01-28). pve-manager 8.x depends on >= 5.1.1 only
   (`debian/control`), so whether a node has it depends on the package, not on pve-manager: the lab
@@ -143,6 +145,11 @@ class PveRelease:
     @property
     def has_ceph_releases_endpoint(self) -> bool:
         return self.version >= (9, 2, 7)
+
+    @property
+    def cfg_value_filters_db_keys(self) -> bool:
+        """GET ceph/cfg/value checks the key of MON-DB entries, not only the section (0ef0aaba, 9.1.18)."""
+        return self.version >= (9, 1, 18)
 
     @property
     def pool_status_reports_last_pool(self) -> bool:

@@ -40,6 +40,7 @@ from lab.handlers.cluster_info import ClusterInfoApi
 from lab.handlers.control import LabControlApi
 from lab.handlers.ha import HaApi
 from lab.handlers.network import NetworkApi
+from lab.handlers.node_time import NodeTimeApi
 from lab.handlers.qemu_config import QemuConfigApi
 from lab.handlers.qemu_disks import QemuDisksApi
 from lab.handlers.qemu_migrate import QemuMigrateApi
@@ -84,6 +85,7 @@ class LabPve(
     CephOsdApi,
     CephPoolApi,
     NetworkApi,
+    NodeTimeApi,
     TaskListApi,
     FakePve,
 ):

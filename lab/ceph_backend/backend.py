@@ -250,7 +250,7 @@ class CephBackend:
         log.info("mon.%s on %s in quorum after %.1f s", mon_id, node, time.monotonic() - started)
 
     def _first_mon_settings(self) -> None:
-        """What PVE sets after its first MON, plus the lab's MGR pool name. Warn-only, as in PVE."""
+        """What PVE sets after its first MON, plus the lab's MGR pool name and stats periods. Warn-only, as in PVE."""
         settings = (
             # PVE: closes AUTH_INSECURE_GLOBAL_ID_RECLAIM_ALLOWED (all clients are current).
             ("mon", "auth_allow_insecure_global_id_reclaim", "false"),
@@ -258,6 +258,8 @@ class CephBackend:
             # Quincy and later (PVE 8/9) call the MGR's pool `.mgr`. Same pool, the name PVE shows.
             # --force: the option is unknown until a MGR has registered the module.
             ("mgr", "mgr/devicehealth/pool_name", ".mgr", "--force"),
+            # The lab's PG-stats periods (tuning.py MGR_CONFIG_DB).
+            *(("mgr", key, value) for key, value in tuning.MGR_CONFIG_DB.items()),
         )
         for setting in settings:
             try:

@@ -58,6 +58,10 @@ class MonitorCommands:
         result: CephJson = self.rados.mon_command("mgr dump")
         return result
 
+    def config_dump(self) -> list[CephJson]:
+        """`ceph config dump`: the MON config DB, one row per setting (section, name, value, ...)."""
+        return list(self.rados.mon_command("config dump") or [])
+
     def crush_rule_names(self) -> list[str]:
         """`ceph osd crush rule ls`."""
         return [str(name) for name in self.rados.mon_command("osd crush rule ls")]

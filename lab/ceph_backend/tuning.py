@@ -54,11 +54,7 @@ MON: dict[str, str] = {
 }
 
 MGR: dict[str, str] = {
-    # Daemons send their stats (PG states included) to the MGR every 5 s and the MGR passes a digest
-    # to the MONs every 2 s: a new pool would show active+clean (and health would change) only
-    # seconds after it is. 1 s each; three OSDs' stats are tiny.
-    "mgr_stats_period": "1",
-    "mgr_tick_period": "1",
+    # mgr_stats_period and mgr_tick_period are in MGR_CONFIG_DB below, not here.
     # Every module in /usr/share/ceph/mgr is loaded into its own Python sub-interpreter, enabled or
     # not, in the active and in the standby MGR alike. Never load the optional ones a lab does not
     # use; Ceph's always-on modules (balancer, crash, devicehealth, orchestrator, pg_autoscaler,
@@ -89,6 +85,17 @@ MGR: dict[str, str] = {
             "zabbix",
         )
     ),
+}
+
+# Set in the MON config DB after the first MON (`ceph config set mgr ...`), as an operator tunes a
+# cluster, because clients read them: daemons send their stats (PG states included) to the MGR every
+# mgr_stats_period (default 5 s) and the MGR passes a digest to the MONs every mgr_tick_period
+# (default 2 s), so `ceph status` lags an OSD change by up to their sum, and the health gate reads
+# both through PVE's GET ceph/cfg/value to know how long (dynamic_providers/logic/health.py). On the
+# command line they would be invisible to PVE's API. 1 s each; three OSDs' stats are tiny.
+MGR_CONFIG_DB: dict[str, str] = {
+    "mgr_stats_period": "1",
+    "mgr_tick_period": "1",
 }
 
 OSD: dict[str, str] = {

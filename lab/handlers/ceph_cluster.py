@@ -1,5 +1,5 @@
 """Ceph init, status, MONs, MGRs, services, safety checks and OSD flags (PVE/API2/Ceph.pm, Ceph/MON.pm,
-Ceph/MGR.pm, Cluster/Ceph.pm)."""
+Ceph/MGR.pm, Ceph/Cfg.pm, Cluster/Ceph.pm)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from lab.ceph_backend.monitors import SAFETY_COMMANDS
 from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea, Route
+from lab.models.ceph_config import config_values
 from lab.pve_formats import ceph_version_short
 from lab.worker import in_thread
 
@@ -28,6 +29,7 @@ class CephClusterApi(LabArea):
             ("POST", n + "/init", self._ceph_init),
             ("GET", n + "/status", self._ceph_node_status),
             ("GET", n + "/cfg/raw", self._ceph_cfg_raw),
+            ("GET", n + "/cfg/value", self._ceph_cfg_value),
             ("GET", n + "/mon", self._mon_list),
             ("POST", n + "/mon/{monid}", self._mon_create),
             ("DELETE", n + "/mon/{monid}", self._mon_destroy),
@@ -69,6 +71,16 @@ class CephClusterApi(LabArea):
     async def _ceph_cfg_raw(self, v: dict[str, Any], user: str) -> str:
         self.need_inited(v["node"])
         return self.backend.raw_conf()
+
+    async def _ceph_cfg_value(self, v: dict[str, Any], user: str) -> dict[str, dict[str, str]]:
+        """pve-manager PVE/API2/Ceph/Cfg.pm `value`: lab/models/ceph_config.py."""
+        self.need_inited(v["node"])
+        return config_values(
+            str(v.get("config-keys") or ""),
+            await self.ceph_command(self.ceph_mons.config_dump),
+            self.backend.config(),
+            db_filtered_by_key=self.cluster.spec.release.cfg_value_filters_db_keys,
+        )
 
     # -- status -------------------------------------------------------------------------------
 
