@@ -8,6 +8,7 @@ dropped still holds `adopt: false`, which is ignored).
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -22,23 +23,55 @@ from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
 
+def stats_freshness(client: PveClient, node: str) -> health.Freshness:
+    """The cluster's PG-stats lag and the node's clock offset, each at its safe default when unreadable.
+
+    Two reads at the start of a wait, none per poll. A cluster that names no periods lags by Ceph's
+    defaults; a node whose time cannot be read (no Sys.Audit on /nodes/{node}) leaves the wait to
+    Settling.
+    """
+    try:
+        lag = health.stats_lag(client.ceph_config_values(node, health.stats_period_query()))
+    except PveApiError:
+        lag = health.stats_lag({})
+    try:
+        offset: float | None = client.node_time(node) - time.time()
+    except (PveApiError, KeyError, TypeError, ValueError):  # refused, or an answer without a time
+        offset = None
+    return health.Freshness(lag=lag, node_offset=offset)
+
+
 def wait_healthy(client: PveClient, inputs: GateInputs) -> GateOutputs:
-    """Wait for the requirement; returns the health status and summary last seen."""
+    """Wait for the requirement in a status that shows every OSD change; returns the health last seen.
+
+    The MGR reports PG states with a lag: right after an OSD joins or leaves, `ceph status` can
+    still show the clean PGs of before. A status counts once it was read at least one lag after the
+    last OSD up/in change (osdmap `osd_up_since`/`osd_in_since`, by the node's clock), so a gate
+    after new OSDs waits out the lag and a gate with no recent change passes on its first read.
+    """
     node = client.first_online(inputs.api_nodes)
     last: dict[str, Any] = {}
-    settling = health.Settling()
+    freshness = stats_freshness(client, node)
+    settling = health.Settling(freshness.lag) if freshness.node_offset is None else None
 
     def probe() -> tuple[bool, str]:
         try:
             status = client.ceph_status(node)
         except PveApiError as exc:  # e.g. MONs re-electing: keep waiting, it is what the gate is for
-            settling.held(False, client.clock())
+            if settling:
+                settling.held(False, client.clock())
             return False, f"status unavailable: {exc.message}"
         last["status"] = status
         met, summary = health.evaluate(status, inputs.require)
-        if settling.held(met, client.clock()):
+        if settling is not None:
+            fresh = settling.held(met, client.clock())
+        else:
+            fresh = freshness.wait_left(status, time.time()) <= 0
+        if met and fresh:
             return True, summary
-        return False, summary + (" (settling: PG stats lag by up to one MGR stats period)" if met else "")
+        if met:
+            summary += f" (settling: PG states lag OSD changes by up to {freshness.lag:g} s)"
+        return False, summary
 
     summary = wait_until(client, probe, inputs.timeout, f"Ceph reaching {inputs.require}")
     return GateOutputs(status=str((last["status"].get("health") or {}).get("status")), summary=summary)

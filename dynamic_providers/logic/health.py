@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,17 +102,82 @@ def all_clean(status: dict[str, Any], expected_pools: int = 0) -> tuple[bool, st
     return not dirty, seen
 
 
-# The MGR reports PG states to the MONs every mgr_stats_period (Ceph's default 5 s): right after an
-# OSD joins or leaves, `ceph status` can still show the clean PGs of before the change. Health counts
-# only once it has held for one such period.
-SETTLE_SECONDS = 5.0
+# How stale `ceph status` PG states can be: daemons send their stats to the MGR every
+# mgr_stats_period and the MGR passes a digest to the MONs every mgr_tick_period (Ceph's defaults
+# 5 s and 2 s, src/common/options/mgr.yaml.in). Right after an OSD goes up, down, in or out, the
+# status can still show the clean PGs of before the change.
+STATS_PERIOD_KEYS = ("mgr_stats_period", "mgr_tick_period")
+CEPH_DEFAULT_PERIODS = {"mgr_stats_period": 5.0, "mgr_tick_period": 2.0}
+# Where an operator sets them (`ceph config set mgr ...` or ceph.conf [mgr]/[global]), most specific
+# first, as PVE's GET ceph/cfg/value names them (underscores as hyphens, pve-manager PVE/API2/Ceph/Cfg.pm).
+STATS_PERIOD_SECTIONS = ("mgr", "global")
+# Both clocks are whole seconds (`osd_up_since` is OSDMap::last_up_change cut to seconds, PVE's time is
+# Perl's time()): one more second makes "at least one lag after the change" hold despite the cuts.
+CLOCK_GRAIN = 1.0
+
+
+def stats_period_query() -> str:
+    """The `config-keys` of GET /nodes/{node}/ceph/cfg/value that finds the two periods."""
+    return ";".join(f"{section}:{key}" for section in STATS_PERIOD_SECTIONS for key in STATS_PERIOD_KEYS)
+
+
+def stats_lag(values: dict[str, Any]) -> float:
+    """Seconds after an OSD change until `ceph status` shows its PGs, from a cfg/value answer.
+
+    A key set nowhere (or unreadable) counts at Ceph's default.
+    """
+    lag = 0.0
+    for key in STATS_PERIOD_KEYS:
+        period = CEPH_DEFAULT_PERIODS[key]
+        for section in STATS_PERIOD_SECTIONS:
+            raw = str((values.get(section) or {}).get(key.replace("_", "-")))
+            try:
+                value = float(raw)
+            except ValueError:  # not set there ("None"), or not a number
+                continue
+            if math.isfinite(value) and value >= 0:
+                period = value
+                break
+        lag += period
+    return lag
+
+
+def last_osd_change(status: dict[str, Any]) -> int | None:
+    """When an OSD last went up/down or in/out (cluster clock, s since the epoch), or None if unknown."""
+    osdmap = status.get("osdmap") or {}
+    stamps = [as_int(osdmap.get(key)) for key in ("osd_up_since", "osd_in_since")]
+    known = [stamp for stamp in stamps if stamp]
+    return max(known) if known else None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether a status document's PG states are new enough to count, per the cluster's own clock.
+
+    `node_offset` is the PVE node's clock minus ours (None when the node's time could not be read:
+    then a requirement must hold, without a break, for one lag instead, see Settling).
+    """
+
+    lag: float
+    node_offset: float | None
+
+    def wait_left(self, status: dict[str, Any], now: float) -> float:
+        """Seconds (by our wall clock `now`) until a status read then shows every OSD change; 0 if it does."""
+        changed = last_osd_change(status)
+        if changed is None or self.node_offset is None:
+            return 0.0
+        return max(0.0, changed + self.lag + CLOCK_GRAIN - (now + self.node_offset))
 
 
 @dataclass
 class Settling:
-    """Whether a requirement has held, without a break, for `seconds` (clock values from the caller)."""
+    """Whether a requirement has held, without a break, for `seconds` (clock values from the caller).
 
-    seconds: float = SETTLE_SECONDS
+    The fallback when the cluster's clock is unknown: a requirement that held for one lag was not
+    a stale report.
+    """
+
+    seconds: float
     since: float | None = None
 
     def held(self, met: bool, now: float) -> bool:

@@ -242,6 +242,16 @@ class PveClient:
     def ceph_status(self, node: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/nodes/{node}/ceph/status") or {})
 
+    def ceph_config_values(self, node: str, config_keys: str) -> dict[str, dict[str, str]]:
+        """{section: {key: value}} from ceph.conf and the MON config DB, keys with hyphens (PVE 8.1+,
+        pve-manager PVE/API2/Ceph/Cfg.pm `value`; before 9.1.18 a section brings all its DB keys)."""
+        data = self.call("GET", f"/nodes/{node}/ceph/cfg/value", **{"config-keys": config_keys}) or {}
+        return {str(section): dict(keys or {}) for section, keys in dict(data).items()}
+
+    def node_time(self, node: str) -> float:
+        """The node's clock, seconds since the epoch (PVE/API2/Nodes.pm `time`, needs Sys.Audit there)."""
+        return float((self.call("GET", f"/nodes/{node}/time") or {})["time"])
+
     def cmd_safety(self, node: str, service: str, service_id: str, action: str) -> tuple[bool, str]:
         """Ceph's ok-to-stop / safe-to-destroy / ok-to-rm, as (safe, Ceph's explanation)."""
         data = self.call("GET", f"/nodes/{node}/ceph/cmd-safety", service=service, id=service_id, action=action)

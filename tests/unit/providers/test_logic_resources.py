@@ -528,11 +528,47 @@ def test_all_clean_waits_for_a_new_pools_pgs_to_be_reported() -> None:
     assert health.all_clean(status, expected_pools=2)[0]
 
 
-def test_health_counts_only_once_it_held_for_a_stats_period() -> None:
-    from dynamic_providers.logic.health import SETTLE_SECONDS, Settling
-
-    settling = Settling()
+def test_without_the_nodes_clock_health_counts_once_it_held_for_one_lag() -> None:
+    settling = health.Settling(7.0)
     assert not settling.held(True, 100.0)  # a first HEALTH_OK may predate the change
-    assert not settling.held(True, 100.0 + SETTLE_SECONDS - 0.1)
+    assert not settling.held(True, 106.9)
     assert not settling.held(False, 103.0) and not settling.held(True, 104.0)  # a break starts over
-    assert settling.held(True, 104.0 + SETTLE_SECONDS)
+    assert settling.held(True, 111.0)
+
+
+def test_stats_lag_is_the_clusters_periods_or_cephs_defaults() -> None:
+    assert health.stats_period_query() == (
+        "mgr:mgr_stats_period;mgr:mgr_tick_period;global:mgr_stats_period;global:mgr_tick_period"
+    )
+    assert health.stats_lag({}) == 7.0  # Ceph's 5 s + 2 s
+    # PVE answers with hyphens; a [mgr] value beats a [global] one, an unreadable one is skipped.
+    values = {"mgr": {"mgr-stats-period": "1", "mgr-tick-period": "soon"}, "global": {"mgr-tick-period": "1"}}
+    assert health.stats_lag(values) == 2.0
+    # Before PVE 9.1.18 a section brings all its DB keys: others are ignored.
+    assert health.stats_lag({"mgr": {"mgr/devicehealth/pool-name": ".mgr", "mgr-stats-period": "3"}}) == 5.0
+
+
+def osd_change_status(up_since: int, in_since: int) -> dict[str, Any]:
+    status = status_doc("HEALTH_OK", [("active+clean", 33)])
+    status["osdmap"] = {
+        "num_osds": 3,
+        "num_up_osds": 3,
+        "osd_up_since": up_since,
+        "num_in_osds": 3,
+        "osd_in_since": in_since,
+    }
+    return status
+
+
+def test_a_status_counts_once_read_one_lag_after_the_last_osd_change_by_the_nodes_clock() -> None:
+    status = osd_change_status(up_since=1_000_010, in_since=1_000_004)  # the last change: 1_000_010
+    node_ahead = health.Freshness(lag=2.0, node_offset=50.0)  # the node's clock is 50 s ahead of ours
+    assert health.last_osd_change(status) == 1_000_010
+    # Fresh from 1_000_010 + 2 s lag + 1 s for whole-second clocks, node time = ours + 50.
+    assert node_ahead.wait_left(status, now=1_000_010 + 3 - 50 - 0.5) == 0.5
+    assert node_ahead.wait_left(status, now=1_000_010 + 3 - 50) == 0.0
+    # A cluster whose OSDs last changed long ago: the first read counts (a day-2 `up` waits for nothing).
+    assert node_ahead.wait_left(osd_change_status(1_000, 1_000), now=1_000_000) == 0.0
+    # Unknown change or unknown node clock: nothing to wait for here (Settling takes over without a clock).
+    assert node_ahead.wait_left(status_doc("HEALTH_OK", []), now=0.0) == 0.0
+    assert health.Freshness(lag=2.0, node_offset=None).wait_left(status, now=0.0) == 0.0
