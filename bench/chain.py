@@ -7,10 +7,13 @@ Each task starts, at the earliest, when what PVE or Ceph requires of it has ende
 - init (synchronous, no task) after the packages of the node it runs on;
 - MON creates one at a time, each after init: PVE writes ceph.conf under its cluster lock
   (pve-manager PVE/API2/Ceph/MON.pm, createmon: cfs_lock_file('ceph.conf'));
-- an MGR needs one MON in quorum (the first) and its node's packages (MGR.pm takes no lock);
-- an OSD needs one MON in quorum and its node's packages; one OSD create at a time per node
-  (PVE/API2/Ceph/OSD.pm createosd runs under pve-storage src/PVE/Diskmanage.pm locked_disk_action,
-  a node-wide lock file);
+- an MGR or OSD create needs a MON quorum for its whole run, and its node's packages (MGR.pm takes no
+  lock). A new MON joins the monmap before it has synced, and n MONs need n // 2 + 1 in quorum, so
+  there is none while the second MON joins (from two on, the MONs in quorum stay a majority). Either
+  these creates wait for the second MON, or they run in the first MON's time alone and the second
+  MON waits for them: the limit is the shorter of the two orders;
+- one OSD create at a time per node (PVE/API2/Ceph/OSD.pm createosd runs under pve-storage
+  src/PVE/Diskmanage.pm locked_disk_action, a node-wide lock file);
 - a pool's create needs a MON; its PGs need OSDs on `size` hosts and an MGR to report them, so
   the pool is ready when its create, the first OSD on its `size`-th host and the first MGR have ended;
 - a VM whose disks are created on RBD needs that pool ready (adding the storage is synchronous);
@@ -83,8 +86,17 @@ class Limit:
 
 
 def forced_limit(tasks: Iterable[LabTask], facts: StackFacts) -> Limit:
-    """The earliest every task could end under the rules above; the latest of those is the limit."""
+    """The earliest every task could end under the rules above; the latest of those is the limit.
+
+    Both orders of the quorum rule are tried (daemons after the second MON, or the second MON after
+    them) and the shorter one counts.
+    """
     ordered = sorted(tasks, key=lambda t: (t.start, t.end))
+    limits = [_limit(ordered, facts, daemons_first) for daemons_first in (False, True)]
+    return min(limits, key=lambda limit: limit.seconds)
+
+
+def _limit(ordered: Sequence[LabTask], facts: StackFacts, daemons_first: bool) -> Limit:
     end: dict[LabTask, float] = {}
     binding: dict[LabTask, LabTask | None] = {}
 
@@ -97,7 +109,7 @@ def forced_limit(tasks: Iterable[LabTask], facts: StackFacts) -> Limit:
             end[task], binding[task] = ready + task.seconds, cause
         return end[task]
 
-    rules = _Rules(ordered, facts, finish)
+    rules = _Rules(ordered, facts, finish, daemons_first)
     for task in ordered:
         finish(task)
     if not end:
@@ -112,8 +124,15 @@ def forced_limit(tasks: Iterable[LabTask], facts: StackFacts) -> Limit:
 
 
 class _Rules:
-    def __init__(self, ordered: Sequence[LabTask], facts: StackFacts, finish: Callable[[LabTask], float]) -> None:
+    def __init__(
+        self,
+        ordered: Sequence[LabTask],
+        facts: StackFacts,
+        finish: Callable[[LabTask], float],
+        daemons_first: bool,
+    ) -> None:
         self.facts = facts
+        self.daemons_first = daemons_first  # MGRs and OSDs in the first MON's time, the second MON after them
         self.finish = finish  # a task's earliest end, for choosing which hosts' OSDs a pool waits for
         self.by_type: dict[str, list[LabTask]] = {}
         for task in ordered:
@@ -130,6 +149,14 @@ class _Rules:
         peers = [t for t in self.by_type[task.type] if not same_node or t.node == task.node]
         index = peers.index(task)
         return peers[index - 1 : index] if index else []
+
+    def quorum(self) -> list[LabTask]:
+        """The MON create after which the MONs keep a quorum: the second, or the first in the other order."""
+        mons = self.by_type.get(MON, [])
+        return mons[: 1 if self.daemons_first else 2][-1:]
+
+    def daemons(self) -> list[LabTask]:
+        return [*self.by_type.get(MGR, []), *self.by_type.get(OSD, [])]
 
     def node_packages(self, node: str) -> list[LabTask]:
         return [self.packages[node]] if node in self.packages else []
@@ -152,11 +179,17 @@ class _Rules:
     def prerequisites(self, task: LabTask) -> list[LabTask]:
         kind = task.type
         if kind == MON:
-            return [*self.node_packages(task.node), *self.init(), *self.previous(task)]
+            second = self.daemons_first and self.by_type[MON].index(task) == 1
+            return [
+                *self.node_packages(task.node),
+                *self.init(),
+                *self.previous(task),
+                *(self.daemons() if second else []),
+            ]
         if kind == MGR:
-            return [*self.node_packages(task.node), *self.first(MON)]
+            return [*self.node_packages(task.node), *self.quorum()]
         if kind == OSD:
-            return [*self.node_packages(task.node), *self.first(MON), *self.previous(task, same_node=True)]
+            return [*self.node_packages(task.node), *self.quorum(), *self.previous(task, same_node=True)]
         if kind == POOL:
             return [*self.init(), *self.first(MON)]
         if kind == VM_CREATE:

@@ -2,18 +2,22 @@
 
 The order is spelled out with depends_on: Pulumi would otherwise run independent resources in
 parallel, and PVE serialises ceph.conf writers (parallel MON creates time out, lae#265).
-MGRs and OSDs wait for the whole MON chain: while a MON joins, the cluster has no quorum until it
-has synced, and mon commands (the OSD and MGR tasks' and our waits' reads) can time out then
-("mon_cmd failed - timed out", seen in the lab with real Ceph when OSDs started after the first
-MON). Once the MONs stand, nothing orders an MGR and an OSD: MGR create takes no lock and leaves
-the monmap alone (pve-manager PVE/API2/Ceph/MGR.pm), so the OSDs start beside the MGRs.
+MGRs and OSDs start once the quorum outlives every later MON join, which is after the second MON
+(`quorum_holder`). A new MON joins the monmap before it has synced (pve-manager
+PVE/API2/Ceph/MON.pm createmon starts it with the cluster's monmap plus itself), and a monmap of n
+MONs needs a majority, n // 2 + 1, in quorum: one MON going to two has no quorum until the second
+has synced, and every mon command (the OSD and MGR tasks' and our waits' reads) stalls or times
+out then ("mon_cmd failed - timed out", seen in the lab with real Ceph when OSDs started after the
+first MON). From two MONs on, the MONs already in quorum are a majority of the next monmap too.
+Nothing orders an MGR and an OSD: MGR create takes no lock and leaves the monmap alone
+(pve-manager PVE/API2/Ceph/MGR.pm), so the OSDs start beside the MGRs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -27,11 +31,21 @@ from dynamic_providers.logic.networks import same_network
 from dynamic_providers.rbd_storage import RbdStorage
 from hci_config.model import HciConfig, NodeConfig, OsdConfig, PoolConfig, RbdStorageConfig
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class CephClusterArgs:
     config: HciConfig
     after: Sequence[pulumi.Resource] = ()  # Ceph packages on every node
+
+
+def quorum_holder(monitors: Sequence[T]) -> T:
+    """The MON create after which no later MON join costs the quorum: the second (or the only one).
+
+    Adding a MON to k others leaves quorum to the k iff k >= (k + 1) // 2 + 1, that is for k >= 2.
+    """
+    return monitors[min(1, len(monitors) - 1)]
 
 
 def osd_suffix(node: str, device: str) -> str:
@@ -91,12 +105,15 @@ class CephCluster(pulumi.ComponentResource):
             opts=self._opts(list(args.after)),
         )
         self.monitors = self._monitors()
-        self.managers = self._managers(after=self.monitors[-1])
-        self.osds = {node.name: self._node_osds(node, after=self.monitors[-1]) for node in cfg.nodes if node.osds}
+        quorum = quorum_holder(self.monitors) if self.monitors else self.init
+        self.managers = self._managers(after=quorum)
+        self.osds = {node.name: self._node_osds(node, after=quorum) for node in cfg.nodes if node.osds}
         all_osds = [osd for osds in self.osds.values() for osd in osds]
         self.osd_gate = self._gate(
             "osds",
-            after=[*self.managers, *all_osds],
+            # The last MON too: the OSDs may finish before it, and what follows (pools, whatever
+            # `destroy --exclude-protected` keeps) stands on the whole MON set.
+            after=[*self.managers, *all_osds, *self.monitors[-1:]],
             triggers={"osds": [osd_trigger(n.name, o, n.retire) for n in cfg.nodes for o in n.osds]},
         )
         self.manual_steps = [manual_retire_steps(node) for node in cfg.retiring_nodes]

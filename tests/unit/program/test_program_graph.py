@@ -270,9 +270,10 @@ def test_monitors_strictly_one_after_another(graph: Graph) -> None:
         assert not graph.after(earlier, later)
 
 
-def test_managers_after_the_last_monitor(graph: Graph) -> None:
+def test_managers_once_two_monitors_keep_a_quorum(graph: Graph) -> None:
     mons, mgrs = graph.of_type(MON), graph.of_type(MGR)
-    assert graph.depends(mgrs[0], mons[-1])
+    assert graph.depends(mgrs[0], mons[1])  # no quorum while the second MON joins
+    assert not graph.after(mgrs[0], mons[2])  # beside the third MON's join: two of three keep quorum
     assert graph.depends(mgrs[1], mgrs[0])
 
 
@@ -284,7 +285,8 @@ def test_osds_chained_per_node_and_parallel_across_nodes(two_osds_per_node: Grap
         n: ["/dev/sdb", "/dev/sdc"] for n in ("pve1", "pve2", "pve3")
     }
     for node, (first, second) in per_node.items():
-        assert graph.depends(first, mons[-1])  # the whole MON chain: no MON join under an OSD create
+        assert graph.depends(first, mons[1])  # no OSD create while the second MON joins (no quorum then)
+        assert not graph.after(first, mons[2])  # beside the third MON: the first two stay a majority
         assert not any(graph.after(first, mgr) for mgr in mgrs)  # beside the MGRs
         assert graph.depends(second, first), f"{node}: second OSD does not wait for the first"
         for other_node, others in per_node.items():
@@ -297,6 +299,7 @@ def test_pools_after_osds_and_the_gate_storages_after_pools(graph: Graph) -> Non
     osds = graph.of_type(OSD)
     assert all(graph.depends(osd_gate, osd) for osd in osds)
     assert all(graph.depends(osd_gate, mgr) for mgr in graph.of_type(MGR))  # pools follow the MGRs as well
+    assert graph.depends(osd_gate, graph.of_type(MON)[-1])  # and the whole MON set
     (pool,) = graph.of_type(POOL)
     assert graph.depends(pool, osd_gate)
     assert all(graph.after(pool, osd) for osd in osds)

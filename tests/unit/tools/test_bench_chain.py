@@ -44,24 +44,42 @@ def cold_up() -> list[LabTask]:
 
 def test_the_limit_is_the_longest_chain_the_rules_force() -> None:
     limit = forced_limit(cold_up(), FACTS)
-    # packages pve1 (3) -> mon.pve1 (1) -> osd sdb and sdc on pve1 (2 + 2) is the longest way to OSDs, but
-    # the pool waits only for the third host's first OSD (pve3: 4 + 2.5 = 6.5), then comes the move (3).
-    assert limit.earliest_end[cold_up()[3]] == pytest.approx(4.0)  # mon.pve1 after pve1's packages
-    assert limit.earliest_end[cold_up()[4]] == pytest.approx(5.0)  # mon.pve2 waits for mon.pve1, not packages
-    assert limit.earliest_end[cold_up()[6]] == pytest.approx(4.5)  # the MGR beside the MON chain
-    assert limit.earliest_end[cold_up()[8]] == pytest.approx(8.0)  # the second OSD on pve1 after the first
-    assert limit.earliest_end[cold_up()[11]] == pytest.approx(5.0)  # pool create needs only one MON
-    assert limit.earliest_end[cold_up()[12]] == pytest.approx(7.0)  # RBD VM after the 3rd host's OSD (6.5)
-    assert limit.earliest_end[cold_up()[13]] == pytest.approx(0.5)  # local disks: at once
-    assert limit.earliest_end[cold_up()[15]] == pytest.approx(9.5)  # the move: pool ready (6.5) + 3
-    assert limit.earliest_end[cold_up()[16]] == pytest.approx(7.3)  # HA after its VM
-    assert limit.seconds == pytest.approx(9.5)
+    # Short MON joins: the daemons run in the first MON's time alone, the second MON after them.
+    # packages pve1 (3) -> mon.pve1 (1) -> osd sdb and sdc on pve1 (2 + 2) -> mon.pve2 (1) -> mon.pve3 (1).
+    tasks = cold_up()
+    assert limit.earliest_end[tasks[3]] == pytest.approx(4.0)  # mon.pve1 after pve1's packages
+    assert limit.earliest_end[tasks[6]] == pytest.approx(4.5)  # the MGR needs only the first MON here
+    assert limit.earliest_end[tasks[8]] == pytest.approx(8.0)  # the second OSD on pve1 after the first
+    assert limit.earliest_end[tasks[4]] == pytest.approx(9.0)  # mon.pve2 after every OSD and MGR create
+    assert limit.earliest_end[tasks[11]] == pytest.approx(5.0)  # pool create needs only one MON
+    assert limit.earliest_end[tasks[12]] == pytest.approx(7.0)  # RBD VM after the 3rd host's OSD (6.5)
+    assert limit.earliest_end[tasks[13]] == pytest.approx(0.5)  # local disks: at once
+    assert limit.earliest_end[tasks[15]] == pytest.approx(9.5)  # the move: pool ready (6.5) + 3
+    assert limit.earliest_end[tasks[16]] == pytest.approx(7.3)  # HA after its VM
+    assert limit.seconds == pytest.approx(10.0)
     assert [t.label for t in limit.chain] == [
         "vncshell on pve1",
         "cephcreatemon mon.pve1 on pve1",
-        "cephcreateosd sdb on pve3",
-        "qmmove 103 on pve3",
+        "cephcreateosd sdb on pve1",
+        "cephcreateosd sdc on pve1",
+        "cephcreatemon mon.pve2 on pve2",
+        "cephcreatemon mon.pve3 on pve3",
     ]
+
+
+def test_no_mgr_or_osd_create_runs_while_the_second_mon_joins() -> None:
+    # Slow MON joins: the daemons wait for the second MON (their other order would hold up mon.pve2).
+    tasks = [
+        task("cephcreatemon", "mon.pve1", "pve1", 0.0, 1.0),
+        task("cephcreatemon", "mon.pve2", "pve2", 1.0, 4.0),
+        task("cephcreatemon", "mon.pve3", "pve3", 5.0, 4.0),
+        task("cephcreateosd", "sdb", "pve1", 9.0, 3.0),
+        task("cephcreatemgr", "mgr.pve2", "pve2", 9.0, 1.0),
+    ]
+    limit = forced_limit(tasks, FACTS)
+    assert limit.earliest_end[tasks[3]] == pytest.approx(8.0)  # after mon.pve2 (5), beside mon.pve3
+    assert limit.earliest_end[tasks[4]] == pytest.approx(6.0)
+    assert limit.seconds == pytest.approx(9.0)  # the MON chain; daemons first would give 1 + 3 + 4 + 4 = 12
 
 
 def test_mons_stay_one_at_a_time_in_the_order_they_ran() -> None:
