@@ -16,7 +16,10 @@ Each task starts, at the earliest, when what PVE or Ceph requires of it has ende
   src/PVE/Diskmanage.pm locked_disk_action, a node-wide lock file);
 - a pool's create needs a MON; its PGs need OSDs on `size` hosts and an MGR to report them, so
   the pool is ready when its create, the first OSD on its `size`-th host and the first MGR have ended;
-- a VM whose disks are created on RBD needs that pool ready (adding the storage is synchronous);
+- a VM whose disks are created on RBD needs that pool ready (adding the storage is synchronous), and
+  VM creates on one pool's storage run one at a time: PVE allocates each disk under the storage's
+  cluster-wide lock (pve-storage src/PVE/Storage.pm vdisk_alloc, cluster_lock_storage ->
+  cfs_lock_storage for a shared storage). The whole create counts: its allocation is nearly all of it;
   a disk move to RBD needs the pool ready and the VM created; a VM's start, config and HA tasks
   need its create (and HA its disk moves).
 
@@ -173,6 +176,12 @@ class _Rules:
         size = self.facts.pool_sizes.get(pool, 3)
         return [*self.of(POOL, id=pool), *hosts[:size][-1:], *self.first(MGR)]
 
+    def previous_create_on(self, pool: str, task: LabTask) -> list[LabTask]:
+        """The VM create before this one whose disks went to the same pool (the storage lock's order)."""
+        same = [t for t in self.by_type[VM_CREATE] if self.facts.vm_create_pools.get(t.id) == pool]
+        index = same.index(task)
+        return same[index - 1 : index] if index else []
+
     def vm(self, vmid: str) -> list[LabTask]:
         return self.of(VM_CREATE, id=vmid)
 
@@ -194,7 +203,7 @@ class _Rules:
             return [*self.init(), *self.first(MON)]
         if kind == VM_CREATE:
             pool = self.facts.vm_create_pools.get(task.id)
-            return self.pool_ready(pool) if pool else []
+            return [*self.pool_ready(pool), *self.previous_create_on(pool, task)] if pool else []
         if kind == DISK_MOVE:
             pools = self.facts.vm_move_pools.get(task.id, ())
             return [*self.vm(task.id), *(t for pool in pools for t in self.pool_ready(pool))]

@@ -1,8 +1,9 @@
 """Cold `pulumi up` of the dev stack against a fresh lab: wall time versus what PVE and Ceph force.
 
 Two yardsticks, one run. The forced limit (bench/chain.py): the chain of lab tasks PVE and Ceph
-impose (packages, init, MONs one at a time, OSDs after one MON, one OSD create per node at a time,
-pools after OSDs on `size` hosts, RBD disks after their pool, HA after the VM), each task with the
+impose (packages, init, MONs one at a time, MGRs and OSDs once two MONs keep a quorum, one OSD
+create per node at a time, pools after OSDs on `size` hosts, RBD disks after their pool, HA after
+the VM), each task with the
 duration it had in this run; the figure to meet is wall / limit <= 1.1. Then where the wall time
 went (bench/timeline.py): startup, tasks, waits, gaps, finish.
 

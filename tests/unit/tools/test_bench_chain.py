@@ -156,3 +156,14 @@ def test_peer_phases_time_our_extras_apart() -> None:
     _, own, guards = phases("delete", 0.0, 2.0, delete)
     assert guards.name == DELETE_GUARDS and guards.seconds == pytest.approx(0.3) and guards.reads == 2
     assert own.seconds == pytest.approx(0.7) and own.writes == 1
+
+
+def test_vm_creates_on_one_pools_storage_take_its_lock_one_at_a_time() -> None:
+    facts = StackFacts(init_node="pve1", vm_create_pools={"101": "vm-pool", "102": "vm-pool", "103": "other"})
+    tasks = [
+        task("qmcreate", "101", "pve1", 0.0, 1.0),
+        task("qmcreate", "102", "pve2", 0.0, 1.0),  # another node, the same storage: after 101
+        task("qmcreate", "103", "pve3", 0.0, 1.0),  # another storage: at once
+    ]
+    limit = forced_limit(tasks, facts)
+    assert [limit.earliest_end[t] for t in tasks] == [pytest.approx(1.0), pytest.approx(2.0), pytest.approx(1.0)]
