@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -23,7 +24,7 @@ from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
 
-def stats_freshness(client: PveClient, node: str) -> health.Freshness:
+def stats_freshness(client: PveClient, node: str, wall: Callable[[], float] = time.time) -> health.Freshness:
     """The cluster's PG-stats lag and the node's clock offset, each at its safe default when unreadable.
 
     Two reads at the start of a wait, none per poll. A cluster that names no periods lags by Ceph's
@@ -35,13 +36,13 @@ def stats_freshness(client: PveClient, node: str) -> health.Freshness:
     except PveApiError:
         lag = health.stats_lag({})
     try:
-        offset: float | None = client.node_time(node) - time.time()
+        offset: float | None = client.node_time(node) - wall()
     except (PveApiError, KeyError, TypeError, ValueError):  # refused, or an answer without a time
         offset = None
     return health.Freshness(lag=lag, node_offset=offset)
 
 
-def wait_healthy(client: PveClient, inputs: GateInputs) -> GateOutputs:
+def wait_healthy(client: PveClient, inputs: GateInputs, wall: Callable[[], float] = time.time) -> GateOutputs:
     """Wait for the requirement in a status that shows every OSD change; returns the health last seen.
 
     The MGR reports PG states with a lag: right after an OSD joins or leaves, `ceph status` can
@@ -51,7 +52,7 @@ def wait_healthy(client: PveClient, inputs: GateInputs) -> GateOutputs:
     """
     node = client.first_online(inputs.api_nodes)
     last: dict[str, Any] = {}
-    freshness = stats_freshness(client, node)
+    freshness = stats_freshness(client, node, wall)
     settling = health.Settling(freshness.lag) if freshness.node_offset is None else None
 
     def probe() -> tuple[bool, str]:
@@ -66,7 +67,7 @@ def wait_healthy(client: PveClient, inputs: GateInputs) -> GateOutputs:
         if settling is not None:
             fresh = settling.held(met, client.clock())
         else:
-            fresh = freshness.wait_left(status, time.time()) <= 0
+            fresh = freshness.wait_left(status, wall()) <= 0
         if met and fresh:
             return True, summary
         if met:

@@ -191,6 +191,18 @@ def test_cluster_reaches_health_ok(token: Any) -> None:
     assert status["osdmap"]["num_up_osds"] == 4 and len(status["quorum_names"]) == 3
 
 
+def test_what_a_health_gate_reads_the_stats_lag_from(token: Any) -> None:
+    """ceph/cfg/value finds the lab's MGR stats periods in the MON config DB (and, before 9.1.18, the
+    section's other DB keys); the node's clock is the host's; `ceph status` dates the last OSD change."""
+    values = token.nodes("pve1").ceph.cfg.value.get(**{"config-keys": "mgr:mgr_stats_period;mgr:mgr_tick_period"})
+    assert values["mgr"]["mgr-stats-period"] == "1" and values["mgr"]["mgr-tick-period"] == "1"
+    assert values["mgr"]["mgr/devicehealth/pool-name"] == ".mgr"  # 9.1.11: the section-only DB filter
+    node_time = token.nodes("pve1").time.get()
+    assert abs(int(node_time["time"]) - time.time()) < 5 and node_time["timezone"] == "UTC"
+    osdmap = token.nodes("pve1").ceph.status.get()["osdmap"]
+    assert 0 < osdmap["osd_up_since"] <= time.time() + 1 and 0 < osdmap["osd_in_since"] <= time.time() + 1
+
+
 def test_each_node_lists_an_address_on_the_public_and_on_the_cluster_network(token: Any, fresh: Lab) -> None:
     rows = {row["iface"]: row for row in token.nodes("pve2").network.get()}
     public, cluster = rows["vmbr0"]["cidr"].split("/")[0], rows["eno2"]["cidr"].split("/")[0]
