@@ -108,7 +108,13 @@ def test_first_mon_created_its_mgr_and_a_second_one_joins(token: Any, fresh: Lab
     assert states.get("pve1") == "active"
     upid = token.nodes("pve2").ceph.mgr("pve2").post()
     assert ":cephcreatemgr:mgr.pve2:" in upid and wait_task(token, upid)[0] == "OK"
-    mgrmap = json.loads(fresh.ceph("mgr", "dump", "--format", "json"))
+    # The task ends once the daemon is started (PVE/Ceph/Services.pm create_mgr); it registers after.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        mgrmap = json.loads(fresh.ceph("mgr", "dump", "--format", "json"))
+        if mgrmap["standbys"]:
+            break
+        time.sleep(0.5)
     assert mgrmap["active_name"] == "pve1" and [s["name"] for s in mgrmap["standbys"]] == ["pve2"]
     # A duplicate MGR is a *task* failure in PVE, not an HTTP error.
     exitstatus, _ = wait_task(token, token.nodes("pve2").ceph.mgr("pve2").post())
