@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from proxmoxer import ResourceException
 
+from hci_tools.ceph_facts import pool_stats
 from lab.pytest_plugin import Lab, LabFactory
 from tests.lab.terminal_client import install, login
-from tests.waiting import read_between_settled_stats, wait_task
+from tests.waiting import read_between_settled_stats, wait_for, wait_task
 
 pytestmark = pytest.mark.lab
 
@@ -289,6 +290,8 @@ def test_pool_delete_refused_while_pve_images_exist(token: Any, fresh: Lab) -> N
 def test_pool_status_carries_the_last_pools_statistics_before_9_1_12(token: Any, fresh: Lab) -> None:
     # PVE/API2/Ceph/Pool.pm getpool's filter lets every pool of `ceph df` through: .mgr gets vm-pool's numbers.
     fresh.rbd("bench", "--io-type", "write", "--io-total", "16M", "vm-pool/vm-100-disk-0")
+    # Two equal readings before the OSDs' first report of the write would both say 0: wait for it first.
+    wait_for("the write in `ceph df`", lambda: pool_stats(fresh)["vm-pool"]["objects"] > 0, 60)
     mgr_stats, after = read_between_settled_stats(
         fresh, lambda: token.nodes("pve1").ceph.pool(".mgr").status.get(verbose=1)["statistics"]
     )
