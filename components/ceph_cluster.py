@@ -1,4 +1,4 @@
-"""CephCluster: init -> MONs (one at a time) -> MGRs beside OSDs -> health gate -> pools -> RBD storages -> health gate.
+"""CephCluster: init -> MONs (one at a time) -> MGRs beside OSDs -> pools -> RBD storages -> health gate.
 
 The order is spelled out with depends_on: Pulumi would otherwise run independent resources in
 parallel, and PVE serialises ceph.conf writers (parallel MON creates time out, lae#265).
@@ -11,6 +11,12 @@ out then ("mon_cmd failed - timed out", seen in the lab with real Ceph when OSDs
 first MON). From two MONs on, the MONs already in quorum are a majority of the next monmap too.
 Nothing orders an MGR and an OSD: MGR create takes no lock and leaves the monmap alone
 (pve-manager PVE/API2/Ceph/MGR.pm), so the OSDs start beside the MGRs.
+
+Pools follow the daemons themselves (each OSD create returns once its OSD is up and in), not a
+health gate: a pool create waits for its own PGs to be active+clean, and the MGR reports PG
+states with a lag after OSD changes (logic/health.py), which the OSD gate waits out beside the
+pool creates instead of before them. The gate on the end (`ready`) needs both, so whatever
+follows the cluster (VMs on RBD, disk moves) starts on a HEALTH_OK read after every OSD change.
 """
 
 from __future__ import annotations
@@ -109,11 +115,12 @@ class CephCluster(pulumi.ComponentResource):
         self.managers = self._managers(after=quorum)
         self.osds = {node.name: self._node_osds(node, after=quorum) for node in cfg.nodes if node.osds}
         all_osds = [osd for osds in self.osds.values() for osd in osds]
+        # The last MON too: the OSDs may finish before it, and what follows (pools, whatever
+        # `destroy --exclude-protected` keeps) stands on the whole MON set.
+        self._daemons: list[pulumi.Resource] = [*self.managers, *all_osds, *self.monitors[-1:]]
         self.osd_gate = self._gate(
             "osds",
-            # The last MON too: the OSDs may finish before it, and what follows (pools, whatever
-            # `destroy --exclude-protected` keeps) stands on the whole MON set.
-            after=[*self.managers, *all_osds, *self.monitors[-1:]],
+            after=self._daemons,
             triggers={"osds": [osd_trigger(n.name, o, n.retire) for n in cfg.nodes for o in n.osds]},
         )
         self.manual_steps = [manual_retire_steps(node) for node in cfg.retiring_nodes]
@@ -128,7 +135,7 @@ class CephCluster(pulumi.ComponentResource):
         }
         self.ready = self._gate(
             "ready",
-            after=[*self.pools.values(), *self.storages.values()] or [self.osd_gate],
+            after=[*self.pools.values(), *self.storages.values(), self.osd_gate],
             triggers={"pools": [p.model_dump(by_alias=True) for p in cfg.pools]},
         )
 
@@ -265,7 +272,7 @@ class CephCluster(pulumi.ComponentResource):
             target_size_ratio=pool.target_size_ratio,
             allow_data_loss=self._cfg.allow_data_loss,
             adopt=self._cfg.adopt_existing,
-            opts=self._opts([self.osd_gate], protect=self._cfg.protect),
+            opts=self._opts(self._daemons, protect=self._cfg.protect),
         )
 
     def _storage(self, storage: RbdStorageConfig, pool_name: str, pool: CephPool) -> RbdStorage:

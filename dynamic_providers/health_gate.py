@@ -23,6 +23,10 @@ from dynamic_providers.logic.health import GateInputs, GateOutputs
 from dynamic_providers.pve.client import PveClient
 from dynamic_providers.waiting import wait_until
 
+# A status that is met and counts within this many seconds is read again at that moment. Short, so the
+# wait still reaches a safe point (waiting.wait_until's engine check) every few seconds.
+FRESH_WITHIN = 2.0
+
 
 def stats_freshness(client: PveClient, node: str, wall: Callable[[], float] = time.time) -> health.Freshness:
     """The cluster's PG-stats lag and the node's clock offset, each at its safe default when unreadable.
@@ -67,7 +71,12 @@ def wait_healthy(client: PveClient, inputs: GateInputs, wall: Callable[[], float
         if settling is not None:
             fresh = settling.held(met, client.clock())
         else:
-            fresh = freshness.wait_left(status, wall()) <= 0
+            left = freshness.wait_left(status, wall())
+            if met and 0 < left <= FRESH_WITHIN:
+                # Met, and due to count in `left` seconds: read again then, not at the next (later) poll.
+                client.sleep(left)
+                return probe()
+            fresh = left <= 0
         if met and fresh:
             return True, summary
         if met:

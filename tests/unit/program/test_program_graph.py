@@ -294,18 +294,19 @@ def test_osds_chained_per_node_and_parallel_across_nodes(two_osds_per_node: Grap
                 assert not any(graph.after(first, o) or graph.after(second, o) for o in others)
 
 
-def test_pools_after_osds_and_the_gate_storages_after_pools(graph: Graph) -> None:
+def test_pools_after_the_daemons_beside_the_osd_gate_storages_after_pools(graph: Graph) -> None:
     osd_gate, ready = graph.named("hci-ceph-gate-osds"), graph.named("hci-ceph-gate-ready")
     osds = graph.of_type(OSD)
-    assert all(graph.depends(osd_gate, osd) for osd in osds)
-    assert all(graph.depends(osd_gate, mgr) for mgr in graph.of_type(MGR))  # pools follow the MGRs as well
-    assert graph.depends(osd_gate, graph.of_type(MON)[-1])  # and the whole MON set
     (pool,) = graph.of_type(POOL)
-    assert graph.depends(pool, osd_gate)
-    assert all(graph.after(pool, osd) for osd in osds)
+    for waiter in (osd_gate, pool):  # the pool follows the daemons themselves, beside the OSD gate
+        assert all(graph.depends(waiter, osd) for osd in osds)
+        assert all(graph.depends(waiter, mgr) for mgr in graph.of_type(MGR))
+        assert graph.depends(waiter, graph.of_type(MON)[-1])  # and the whole MON set
+    assert not graph.after(pool, osd_gate)  # the gate's wait for the PG stats lag is not the pool's
     (storage,) = graph.of_type(STORAGE)
     assert graph.depends(storage, pool)
-    assert graph.depends(ready, pool) and graph.depends(ready, storage)
+    # What follows the cluster stands on a fresh HEALTH_OK after every OSD change, and on the pools.
+    assert graph.depends(ready, pool) and graph.depends(ready, storage) and graph.depends(ready, osd_gate)
 
 
 def test_vms_wait_for_ceph_only_where_they_use_it(graph: Graph) -> None:
