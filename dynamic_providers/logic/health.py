@@ -62,11 +62,18 @@ def bad_pgs(status: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 def evaluate(status: dict[str, Any], require: str) -> tuple[bool, str]:
-    """(met, summary) for a GET .../ceph/status document."""
+    """(met, summary) for a GET .../ceph/status document.
+
+    HEALTH_OK means the rebalance is over too: Ceph reports HEALTH_OK while PGs backfill onto a new
+    OSD (misplaced objects raise no health check since Nautilus), so every PG must also be
+    active+clean (docs/day2.md). `no_degraded_pgs` waits only until all data is available and
+    fully replicated, e.g. for a rebalance of hours.
+    """
     health = status.get("health") or {}
     overall = str(health.get("status") or "unknown")
-    met = overall == "HEALTH_OK" if require == "HEALTH_OK" else not bad_pgs(status)
-    return met, summarise(status)
+    if require == "HEALTH_OK":
+        return overall == "HEALTH_OK" and all_clean(status)[0], summarise(status)
+    return not bad_pgs(status), summarise(status)
 
 
 def summarise(status: dict[str, Any]) -> str:

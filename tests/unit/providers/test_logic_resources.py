@@ -462,6 +462,9 @@ def status_doc(health: str, pgs: list[tuple[str, int]]) -> dict[str, Any]:
     [
         ("HEALTH_OK", [("active+clean", 33)], "HEALTH_OK", True),
         ("HEALTH_WARN", [("active+clean", 33)], "HEALTH_OK", False),
+        # Ceph says HEALTH_OK while PGs backfill onto a new OSD: HEALTH_OK means the rebalance is done, too.
+        ("HEALTH_OK", [("active+clean", 30), ("active+remapped+backfilling", 3)], "HEALTH_OK", False),
+        ("HEALTH_OK", [("active+clean", 30), ("active+clean+scrubbing", 3)], "HEALTH_OK", True),
         ("HEALTH_WARN", [("active+clean", 30), ("active+remapped+backfilling", 3)], "no_degraded_pgs", True),
         ("HEALTH_WARN", [("active+undersized+degraded", 3)], "no_degraded_pgs", False),
         ("HEALTH_WARN", [("peering", 3)], "no_degraded_pgs", False),
