@@ -34,6 +34,7 @@ from .errors import CephBackendError, CephCommandError
 from .layout import Layout
 
 MON_QUORUM_TIMEOUT = 60.0
+MGR_TIMEOUT = 60.0
 OSD_UP_TIMEOUT = 90.0
 OSD_DOWN_TIMEOUT = 30.0
 POLL = 0.3
@@ -295,12 +296,7 @@ class CephBackend:
     # -- managers -----------------------------------------------------------------------------------
 
     def create_mgr(self, mgr_id: str, node: str) -> None:
-        """`auth get-or-create mgr.<id>`, keyring, start; returns once the daemon runs.
-
-        As PVE: PVE::Ceph::Services::create_mgr (pve-manager PVE/Ceph/Services.pm) ends with
-        `systemctl start`; the MGR registers in the MGR map seconds later, and whoever needs it
-        there waits for that (our CephManager does).
-        """
+        """`auth get-or-create mgr.<id>`, keyring, start; returns once the MGR map lists it."""
         self._require_init()
         ip = self._check_node(node)
         data = self.layout.daemon_dir("mgr", mgr_id)
@@ -316,14 +312,14 @@ class CephBackend:
             _write_keyring(data / "keyring", f"mgr.{mgr_id}", key)
             write_meta(data, meta)
             self.procs.start(meta)
-            self.procs.ensure_alive(meta)
+            self._wait(lambda: mgr_id in self._mgr_names(), MGR_TIMEOUT, f"mgr.{mgr_id} in the MGR map", meta)
         except BaseException:
             self.procs.stop(meta)
             shutil.rmtree(data, ignore_errors=True)
             with contextlib.suppress(CephBackendError):
                 self.command("auth", "del", f"mgr.{mgr_id}")
             raise
-        log.info("mgr.%s on %s started in %.1f s", mgr_id, node, time.monotonic() - started)
+        log.info("mgr.%s on %s in the MGR map after %.1f s", mgr_id, node, time.monotonic() - started)
 
     def destroy_mgr(self, mgr_id: str) -> None:
         """Stop the MGR, remove its data dir and its key (PVE's order)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.spec import SpecError, build_spec, find_disk, with_disk_replaced, with_node
+from lab.spec import MAX_NODES, SpecError, build_spec, find_disk, with_disk_replaced, with_node
 
 SUBNET = "127.50.1.0/24"
 
@@ -35,9 +35,12 @@ def test_a_node_that_cannot_join_is_named(name: str, message: str) -> None:
         with_node(build_spec(SUBNET, 3), name)
 
 
-def test_at_most_sixteen_nodes() -> None:
-    with pytest.raises(SpecError, match="16 nodes already"):
-        with_node(build_spec(SUBNET, 16), "pve17")
+def test_at_most_max_nodes_by_add_node_and_by_up() -> None:
+    with pytest.raises(SpecError, match=f"{MAX_NODES} nodes already"):
+        with_node(build_spec(SUBNET, MAX_NODES), f"pve{MAX_NODES + 1}")
+    with pytest.raises(SpecError, match=f"--nodes: {MAX_NODES + 1} is outside 1..{MAX_NODES}"):
+        build_spec(SUBNET, MAX_NODES + 1)
+    assert len(build_spec(SUBNET, 24).nodes) == 24  # bench.noop_preview's largest stack
 
 
 def test_a_replaced_disk_keeps_slot_and_type_and_may_grow() -> None:
