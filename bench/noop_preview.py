@@ -15,6 +15,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,11 @@ def generated_stack(nodes: int, disks: int, vms: int) -> dict[str, Any]:
     return {"config": generate(nodes=nodes, disks=disks, vms=vms)}
 
 
+PHASES = ("preview", "refresh")
+
+
 def measure(name: str, config: dict[str, Any], lab_args: list[str]) -> dict[str, Any]:
+    """Cold up, then each no-op phase with the lab's request counters reset before it."""
     base = Path(tempfile.mkdtemp(prefix=f"bench-preview-{name}-"))
     lab = start_lab(base / "lab", *lab_args)
     try:
@@ -38,31 +43,24 @@ def measure(name: str, config: dict[str, Any], lab_args: list[str]) -> dict[str,
         project.up()
         up_wall = time.monotonic() - start
         resources = len(json.loads(project.run("stack", "export").stdout)["deployment"]["resources"])
-        lab.control("POST", "/lab/requests/reset")
-        start = time.monotonic()
-        project.preview("--expect-no-changes")
-        wall = time.monotonic() - start
-        counts = lab.request_counts()
-        lab.control("POST", "/lab/requests/reset")
-        start = time.monotonic()
-        project.run("refresh", "--yes", "--skip-preview")
-        refresh_wall = time.monotonic() - start
-        refresh_counts = lab.request_counts()
+        commands = {
+            "preview": lambda: project.preview("--expect-no-changes"),
+            "refresh": lambda: project.run("refresh", "--yes", "--skip-preview"),
+        }
+        phases = {phase: measure_phase(lab, commands[phase]) for phase in PHASES}
     finally:
         stop_lab(base / "lab")
-    return {
-        "name": name,
-        "resources": resources,
-        "up_wall": up_wall,
-        "wall": wall,
-        "requests": sum(counts.values()),
-        "writes": writes_of(counts),
-        "by_path": counts,
-        "refresh_wall": refresh_wall,
-        "refresh_requests": sum(refresh_counts.values()),
-        "refresh_writes": writes_of(refresh_counts),
-        "refresh_by_path": refresh_counts,
-    }
+    return {"name": name, "resources": resources, "up_wall": up_wall, **phases}
+
+
+def measure_phase(lab: Any, run: Callable[[], Any]) -> dict[str, Any]:
+    """One no-op command: its wall time and the PVE requests it made."""
+    lab.control("POST", "/lab/requests/reset")
+    start = time.monotonic()
+    run()
+    wall = time.monotonic() - start
+    counts = lab.request_counts()
+    return {"wall": wall, "requests": sum(counts.values()), "writes": writes_of(counts), "by_path": counts}
 
 
 def writes_of(counts: dict[tuple[str, str], int]) -> dict[str, int]:
@@ -102,40 +100,35 @@ def main() -> None:
         if not args.skip_big:
             results.append(measure_generated(*args.big))
             report(results[1])
-    no_writes = all(not r["writes"] and not r["refresh_writes"] for r in results)
+    no_writes = all(not r[phase]["writes"] for r in results for phase in PHASES)
     print("target: no write in a no-op preview or refresh:", "OK" if no_writes else "MISSED")
-    refresh_ok = all(r["refresh_requests"] <= 2 * r["resources"] for r in results)
+    refresh_ok = all(r["refresh"]["requests"] <= 2 * r["resources"] for r in results)
     print("target: refresh at most 2 requests per resource:", "OK" if refresh_ok else "MISSED")
     if len(results) >= 2:
         small, big = results[0], results[-1]
-        for label, key in (("preview", "requests"), ("refresh", "refresh_requests")):
-            per_small, per_big = small[key] / small["resources"], big[key] / big["resources"]
+        for phase in PHASES:
+            per_small, per_big = (r[phase]["requests"] / r["resources"] for r in (small, big))
             linear = per_big <= max(per_small, 0.01) * 1.5 + 0.5
             print(
-                f"{label} requests per resource: {per_small:.2f} ({small['name']}) vs {per_big:.2f} ({big['name']}): "
+                f"{phase} requests per resource: {per_small:.2f} ({small['name']}) vs {per_big:.2f} ({big['name']}): "
                 f"{'at most linear: OK' if linear else 'grows faster than linear: MISSED'}"
             )
-        for label, key in (("preview", "wall"), ("refresh", "refresh_wall")):
-            per = ", ".join(f"{r[key] / r['resources'] * 1000:.0f} ms ({r['name']})" for r in results)
-            print(f"{label} wall per resource: {per}")
+        for phase in PHASES:
+            per = ", ".join(f"{r[phase]['wall'] / r['resources'] * 1000:.0f} ms ({r['name']})" for r in results)
+            print(f"{phase} wall per resource: {per}")
 
 
 def report(r: dict[str, Any]) -> None:
     print(f"{r['name']}: {r['resources']} resources (cold up {r['up_wall']:.0f} s)")
-    print(
-        f"  no-op preview: {r['wall']:.1f} s, {r['requests']} PVE requests "
-        f"({r['requests'] / r['resources']:.2f} per resource), writes: {r['writes'] or 'none'}",
-        flush=True,
-    )
-    for (method, path), n in sorted(r["by_path"].items(), key=lambda kv: -kv[1])[:8]:
-        print(f"    {n:5d}  {method} {path}", flush=True)
-    print(
-        f"  no-op refresh: {r['refresh_wall']:.1f} s, {r['refresh_requests']} PVE requests "
-        f"({r['refresh_requests'] / r['resources']:.2f} per resource), writes: {r['refresh_writes'] or 'none'}",
-        flush=True,
-    )
-    for (method, path), n in sorted(r["refresh_by_path"].items(), key=lambda kv: -kv[1])[:8]:
-        print(f"    {n:5d}  {method} {path}", flush=True)
+    for phase in PHASES:
+        figures = r[phase]
+        print(
+            f"  no-op {phase}: {figures['wall']:.1f} s, {figures['requests']} PVE requests "
+            f"({figures['requests'] / r['resources']:.2f} per resource), writes: {figures['writes'] or 'none'}",
+            flush=True,
+        )
+        for (method, path), n in sorted(figures["by_path"].items(), key=lambda kv: -kv[1])[:8]:
+            print(f"    {n:5d}  {method} {path}", flush=True)
 
 
 if __name__ == "__main__":
