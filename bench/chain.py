@@ -149,9 +149,7 @@ class _Rules:
         return self.by_type.get(ttype, [])[:1]
 
     def previous(self, task: LabTask, same_node: bool = False) -> list[LabTask]:
-        peers = [t for t in self.by_type[task.type] if not same_node or t.node == task.node]
-        index = peers.index(task)
-        return peers[index - 1 : index] if index else []
+        return _just_before(task, [t for t in self.by_type[task.type] if not same_node or t.node == task.node])
 
     def quorum(self) -> list[LabTask]:
         """The MON create after which the MONs keep a quorum: the second, or the first in the other order."""
@@ -178,9 +176,7 @@ class _Rules:
 
     def previous_create_on(self, pool: str, task: LabTask) -> list[LabTask]:
         """The VM create before this one whose disks went to the same pool (the storage lock's order)."""
-        same = [t for t in self.by_type[VM_CREATE] if self.facts.vm_create_pools.get(t.id) == pool]
-        index = same.index(task)
-        return same[index - 1 : index] if index else []
+        return _just_before(task, [t for t in self.by_type[VM_CREATE] if self.facts.vm_create_pools.get(t.id) == pool])
 
     def vm(self, vmid: str) -> list[LabTask]:
         return self.of(VM_CREATE, id=vmid)
@@ -212,3 +208,9 @@ class _Rules:
         if kind in HA:
             return [*self.vm(task.id), *self.of(DISK_MOVE, id=task.id)]
         return []
+
+
+def _just_before(task: LabTask, peers: list[LabTask]) -> list[LabTask]:
+    """The task before `task` among `peers` (in the order they ran), as a list of none or one."""
+    index = peers.index(task)
+    return peers[index - 1 : index] if index else []

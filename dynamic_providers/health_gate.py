@@ -63,7 +63,7 @@ def wait_healthy(client: PveClient, inputs: GateInputs, wall: Callable[[], float
         try:
             status = client.ceph_status(node)
         except PveApiError as exc:  # e.g. MONs re-electing: keep waiting, it is what the gate is for
-            if settling:
+            if settling is not None:
                 settling.held(False, client.clock())
             return False, f"status unavailable: {exc.message}"
         last["status"] = status

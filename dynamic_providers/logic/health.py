@@ -113,8 +113,8 @@ def all_clean(status: dict[str, Any], expected_pools: int = 0) -> tuple[bool, st
 # mgr_stats_period and the MGR passes a digest to the MONs every mgr_tick_period (Ceph's defaults
 # 5 s and 2 s, src/common/options/mgr.yaml.in). Right after an OSD goes up, down, in or out, the
 # status can still show the clean PGs of before the change.
-STATS_PERIOD_KEYS = ("mgr_stats_period", "mgr_tick_period")
 CEPH_DEFAULT_PERIODS = {"mgr_stats_period": 5.0, "mgr_tick_period": 2.0}
+STATS_PERIOD_KEYS = tuple(CEPH_DEFAULT_PERIODS)
 # Where an operator sets them (`ceph config set mgr ...` or ceph.conf [mgr]/[global]), most specific
 # first, as PVE's GET ceph/cfg/value names them (underscores as hyphens, pve-manager PVE/API2/Ceph/Cfg.pm).
 STATS_PERIOD_SECTIONS = ("mgr", "global")
