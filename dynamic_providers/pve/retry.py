@@ -1,9 +1,11 @@
 """Which failures are worth another try, and how long to wait between tries. Pure.
 
 Only faults that say nothing about the request itself are retried: the network, PVE's own
-proxy between nodes (595/596), a reverse proxy's HTML error page, and a lock that could not be
-acquired in time (the locked operation never ran). A 4xx, or a 5xx that carries PVE's JSON
-message, is a real answer and is never retried.
+proxy between nodes (595/596), a reverse proxy's HTML error page, a lock that could not be
+acquired in time (the locked operation never ran), and a read the MONs did not answer in time (a
+MON election, e.g. while a MON joins: `error with 'osd df': mon_cmd failed - timed out`, PVE's
+RADOS timeout being 5 s). A 4xx, or any other 5xx that carries PVE's JSON message, is a real
+answer and is never retried.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ PROXY_STATUSES = frozenset({595, 596})
 # flock `can't lock file '/run/lock/pve-diskmanage.lck' - got timeout`. The operation did not run.
 # (A held lock that ran too long, "-locked command timed out - aborting", is NOT here.)
 LOCK_TIMEOUT = re.compile(r"(cfs-lock '[^']+' error: got lock request timeout|can't lock file '[^']+' - got timeout)")
+# PVE::RADOS's wording for MONs that did not answer (pve-ceph-api.md, "RADOS errors"): a mon command
+# (`mon_cmd failed`, `mon_command failed` in older builds) or the connection itself timed out.
+MON_TIMEOUT = re.compile(r"\b(mon_cmd|mon_command|rados_connect) failed - .*timed out")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ def is_transient(exc: BaseException, method: str) -> bool:
             return True
         if exc.status >= 500 and exc.html:  # a reverse proxy's page: PVE never answered
             return True
+        if exc.status >= 500 and method == "GET" and MON_TIMEOUT.search(exc.message or ""):
+            return True  # a read that did nothing: safe to repeat once the MONs answer again
         return exc.status >= 500 and is_lock_timeout(exc.message)
     if isinstance(exc, requests.exceptions.SSLError):  # a certificate problem does not heal
         return False

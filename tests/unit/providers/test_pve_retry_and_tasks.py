@@ -35,6 +35,11 @@ def api_error(status: int, message: str, html: bool = False) -> PveApiError:
         (api_error(500, "can't lock file '/run/lock/pve-diskmanage.lck' - got timeout"), "POST", True),
         (api_error(500, "'file-ceph_conf'-locked command timed out - aborting"), "POST", False),  # it ran
         (api_error(500, "monitor 'pve1' already exists"), "POST", False),  # a real answer
+        # The MONs did not answer a read in time (an election while a MON joins): the read did nothing.
+        (api_error(500, "error with 'osd df': mon_cmd failed - timed out"), "GET", True),
+        (api_error(500, "rados_connect failed - Connection timed out"), "GET", True),
+        (api_error(500, "error with 'osd pool create': mon_cmd failed - timed out"), "POST", False),  # may have run
+        (api_error(500, "error with 'osd df': mon_cmd failed - unrecognized pool 'x'"), "GET", False),
         (api_error(400, "Parameter verification failed."), "GET", False),
         (api_error(403, "Permission check failed (user != root@pam)"), "POST", False),
     ],
