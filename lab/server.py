@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 from fakepve import FakePve
+from fakepve.qemu import DRIVE_KEY, drives_of, split_drive, volume_ref
 from fakepve.server import API
 
 from lab import errors
@@ -115,7 +116,7 @@ class LabPve(
         self.rbd = Rbd(backend)
 
         # Behaviour over that state, shared by the route tables.
-        self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self))
+        self.volumes = RbdVolumes(self, self.rbd, FakepveVolumeTable(self), self.locks)
         self.disks = VmDisks(self, self.volumes)
         self.vm_drives = VmConfigDrives(self, self.volumes)
         self.migrations = Migrations(self, cluster, self.disks)
@@ -196,6 +197,28 @@ class LabPve(
         return response
 
     # -- fakepve's hooks: each hands the work to the model that owns it ------------------------------
+
+    async def _qm_create(self, v: dict[str, Any], user: str) -> Any:
+        """fakepve's qm create, its RBD images made off the event loop (lab/models/volumes.py)."""
+        named = [v.get("storage")] + [volume_ref(split_drive(str(x))[0])[0] for k, x in v.items() if DRIVE_KEY.match(k)]
+        with self.volumes.scoped(named):
+            parent: Any = super()
+            return await parent._qm_create(v, user)
+
+    async def _qm_clone(self, v: dict[str, Any], user: str) -> Any:
+        """fakepve's qm clone, likewise: the target storage, or those of the source's drives."""
+        source = self.vm(int(v["vmid"]))
+        configs = [source.config, *source.snapshots.values()] if source is not None else []
+        named = [v.get("storage")] + [volume_ref(vol)[0] for conf in configs for _key, vol, _props in drives_of(conf)]
+        with self.volumes.scoped(named):
+            parent: Any = super()
+            return await parent._qm_clone(v, user)
+
+    async def ceph_io(self, vm: Any, keys: Any = None) -> None:
+        """fakepve's Ceph scenarios, then the images a qm create or clone body has just reserved."""
+        parent: Any = super()
+        await parent.ceph_io(vm, keys)
+        await self.volumes.make_reserved()
 
     def _qm_alloc(
         self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None
@@ -304,7 +327,10 @@ class LabPve(
         async def timed() -> Any:
             times.start = time.time()
             try:
-                return await body()
+                await self.volumes.list_for_scope()  # a qm create or clone: its RBD pools, off the loop
+                result = await body()
+                await self.volumes.make_reserved()  # none left if the body's ceph_io made them
+                return result
             except TaskError:
                 raise
             except PveError as exc:  # a die() inside the worker

@@ -53,7 +53,7 @@ class TimedLock:
 
 
 class ClusterLocks:
-    """The named locks of one lab: the cfs lock on ceph.conf and each node's disk lock."""
+    """The named locks of one lab: the cfs locks on ceph.conf and on each shared storage, each node's disk lock."""
 
     def __init__(self) -> None:
         self._locks: dict[str, TimedLock] = {}
@@ -87,6 +87,10 @@ class ClusterLocks:
     @property
     def ceph_conf(self) -> TimedLock:
         return self.lock("file-ceph_conf", CFS_LOCK_WAIT)
+
+    def storage(self, sid: str) -> TimedLock:
+        """A shared storage's allocation lock (pve-cluster src/PVE/Cluster.pm cfs_lock_storage)."""
+        return self.lock(f"storage-{sid}", CFS_LOCK_WAIT)
 
     def disk(self, node: str) -> TimedLock:
         return self.lock(f"diskmanage-{node}", DISK_LOCK_WAIT)

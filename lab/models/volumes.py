@@ -6,10 +6,23 @@ bodies (qm create, clone, destroy, template) through `QemuApi._qm_alloc`, `_qm_f
 RBD plugin does (src/PVE/Storage/RBDPlugin.pm): `rbd create` or `rbd clone` of base@__base__ when a volume
 is allocated, `rbd rm` when it is freed, and the pool's listing is what the storage holds.
 
-fakepve calls its hooks synchronously inside task bodies it owns, so there the `rbd` CLI runs on the event
-loop: about 100 ms per call, one or two calls per disk. Moving those calls to a thread would mean rewriting
-fakepve's task bodies; the lab's own tasks (move_disk, resize, content listing) use the `*_async` methods,
-which run `rbd` in a worker thread.
+PVE allocates under the storage's cluster lock (pve-storage src/PVE/Storage.pm vdisk_alloc ->
+cluster_lock_storage -> pve-cluster src/PVE/Cluster.pm cfs_lock_storage, `storage-<id>`, 10 s to get it):
+the pool is listed (find_free_diskname) and the image made while it is held, so concurrent creates on one
+storage queue there, and one that waits too long fails with "cfs-lock 'storage-<id>' error: got lock
+request timeout". Each PVE task is its own worker process; the lab's tasks share one event loop, and
+the `rbd` CLI takes about 100 ms a call. So no `rbd` call may run on the loop:
+
+- the lab's own tasks (move_disk, resize, config updates, content listing) use the `*_async` methods,
+  which run `rbd` in a worker thread under the storage lock;
+- fakepve's qm create and clone bodies call the synchronous `_qm_alloc` hook. Inside those tasks the hook
+  only reserves the volume name in the table (listed from the pool when the task began) and the images
+  are made when the body then calls `ceph_io` (fakepve's hook for a VM's Ceph I/O, awaited right after
+  the drives are allocated), in a worker thread under the storage lock. A failure there fails the body,
+  which frees the volumes it allocated, as before.
+
+fakepve's destroy and template bodies still run their `rbd rm`/`rbd rename` on the loop (one or two
+calls per disk, rarely many at once).
 """
 
 from __future__ import annotations
@@ -18,6 +31,9 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fakepve.qemu import QemuApi, volume_ref
@@ -26,6 +42,7 @@ from lab import errors
 from lab.ceph_backend.rbd import BASE_SNAPSHOT, Rbd, RbdError
 from lab.errors import TaskError
 from lab.models.fakepve_model import PveModel
+from lab.models.locks import ClusterLocks, LockTimeout
 from lab.worker import in_thread
 
 log = logging.getLogger("lab.volumes")
@@ -48,6 +65,31 @@ def image_name(volname: str) -> str:
 
 def volume_name(volid: str) -> str:
     return volid.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A volume fakepve's task body has allocated whose RBD image is not made yet."""
+
+    sid: str
+    volid: str
+    size: int
+    base: str | None  # a linked clone's base image
+
+
+@dataclass
+class AllocationScope:
+    """The RBD allocations of one fakepve qm create or clone task (see the module's docstring)."""
+
+    storages: frozenset[str]  # the RBD storages the request names: listed when the task begins
+    listed: bool = False
+    listing_errors: dict[str, str] = field(default_factory=dict)
+    reserved: list[Reservation] = field(default_factory=list)
+
+
+# Set around fakepve's qm create/clone handler, so the task it starts (asyncio copies the context into
+# it) finds its scope; requests outside those handlers see None and allocate synchronously.
+_scope: ContextVar[AllocationScope | None] = ContextVar("rbd_allocation_scope", default=None)
 
 
 class VolumeTable(Protocol):
@@ -84,10 +126,14 @@ class FakepveVolumeTable:
 class RbdVolumes:
     """The volumes of every storage, with those on RBD storages backed by images in their pool."""
 
-    def __init__(self, pve: PveModel, rbd: Rbd, table: VolumeTable) -> None:
+    def __init__(self, pve: PveModel, rbd: Rbd, table: VolumeTable, locks: ClusterLocks) -> None:
         self.pve = pve
         self.rbd = rbd
         self.table = table
+        self.locks = locks
+        # (storage, volume name) reserved by a task whose image is not made yet: a listing of the pool
+        # keeps them in the table, so no other allocation takes the name meanwhile.
+        self._unmade: set[tuple[str, str]] = set()
 
     # -- where an image is ---------------------------------------------------------------------------
 
@@ -153,7 +199,7 @@ class RbdVolumes:
     def apply(self, sid: str, listing: dict[str, dict[str, Any]]) -> None:
         """Make the storage's volume table what the pool holds (ctime and notes kept)."""
         volumes = self.pve.storages[sid].setdefault("volumes", {})
-        for name in [n for n in volumes if n not in listing]:
+        for name in [n for n in volumes if n not in listing and (sid, n) not in self._unmade]:
             del volumes[name]
         for name, vol in listing.items():
             volumes[name] = {**volumes.get(name, {"ctime": int(time.time())}), **vol}
@@ -206,11 +252,15 @@ class RbdVolumes:
     # -- fakepve's allocation hooks (synchronous, inside fakepve's task bodies) -----------------------
 
     def alloc(self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None = None) -> tuple[str, str]:
-        """PVE::Storage::vdisk_alloc; on RBD the pool is listed first, as find_free_diskname does."""
+        """PVE::Storage::vdisk_alloc; on RBD the pool is listed first, as find_free_diskname does. Inside
+        a qm create or clone task only the name is reserved: the task makes the image in `make_reserved`."""
         if not self.is_rbd(sid):
             volid, fmt = self.table.alloc(sid, vmid, fmt, size, linked_from)
             self.place(volid, self._guest_node(vmid))
             return volid, fmt
+        scope = _scope.get()
+        if scope is not None and scope.listed and sid in scope.storages:
+            return self._reserve_in(scope, sid, vmid, fmt, size, linked_from)
         try:
             self.apply(sid, self.listing(sid))
         except RbdError as exc:
@@ -224,9 +274,11 @@ class RbdVolumes:
         return volid, fmt
 
     def free(self, volid: str) -> None:
-        """PVE::Storage::vdisk_free."""
+        """PVE::Storage::vdisk_free (a reserved volume whose image was never made has nothing to remove)."""
         sid, volname = volume_ref(volid)
-        if self.is_rbd(sid) and self.known(sid, volname) is not None:
+        if (sid, volname) in self._unmade:
+            self._unmade.discard((sid, volname))
+        elif self.is_rbd(sid) and self.known(sid, volname) is not None:
             self.remove_image(sid, volname)
         self.table.free(volid)
 
@@ -244,23 +296,84 @@ class RbdVolumes:
                 raise TaskError(f"rbd rename '{volname}' error: {exc}") from exc
         return new
 
+    # -- fakepve's qm create and clone: names reserved in the body, images made off the event loop -----
+
+    @contextlib.contextmanager
+    def scoped(self, storages: Iterable[str | None]) -> Iterator[None]:
+        """Around fakepve's qm create or clone handler: the task it starts allocates on RBD in a scope."""
+        rbd = frozenset(sid for sid in storages if sid is not None and self.is_rbd(sid))
+        token = _scope.set(AllocationScope(rbd) if rbd else None)
+        try:
+            yield
+        finally:
+            _scope.reset(token)
+
+    async def list_for_scope(self) -> None:
+        """When a scoped task begins: list the pool of each RBD storage its request names (find_free_diskname
+        in the allocation hook reads the table). A failed listing fails the allocation on that storage only."""
+        scope = _scope.get()
+        if scope is None or scope.listed:
+            return
+        for sid in sorted(scope.storages):
+            if self.pve.ceph.get("down"):  # fakepve's own scenario: its ceph_io fails the task
+                break
+            try:
+                self.apply(sid, await in_thread(self.listing, sid))
+            except TaskError as exc:
+                scope.listing_errors[sid] = str(exc)
+        scope.listed = True
+
+    def _reserve_in(
+        self, scope: AllocationScope, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
+    ) -> tuple[str, str]:
+        if sid in scope.listing_errors:
+            raise errors.die(f"rbd error: {scope.listing_errors[sid]}")
+        volid, fmt, base = self._reserve(sid, vmid, fmt, size, linked_from)
+        self._unmade.add((sid, volume_name(volid)))
+        scope.reserved.append(Reservation(sid, volid, size, base))
+        return volid, fmt
+
+    async def make_reserved(self) -> None:
+        """Make the images the running scoped task has reserved, each under its storage's lock."""
+        scope = _scope.get()
+        while scope is not None and scope.reserved:
+            item = scope.reserved.pop(0)
+            key = (item.sid, volume_name(item.volid))
+            if key not in self._unmade:  # freed by the body meanwhile
+                continue
+            try:
+                async with self._storage_lock(item.sid):
+                    await in_thread(self.create_image, item.sid, key[1], item.size, item.base)
+            finally:
+                self._unmade.discard(key)
+
     # -- the same for the lab's own tasks, off the event loop -----------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _storage_lock(self, sid: str) -> AsyncIterator[None]:
+        """cluster_lock_storage of a shared storage (RBD always is): PVE's words when it is not had in time."""
+        try:
+            async with self.locks.storage(sid).hold():
+                yield
+        except LockTimeout:
+            raise errors.cfs_lock_timeout(f"storage-{sid}") from None
 
     async def alloc_async(self, sid: str, vmid: int, fmt: str | None, size: int) -> tuple[str, str]:
         if not self.is_rbd(sid):
             volid, fmt = self.table.alloc(sid, vmid, fmt, size)
             self.place(volid, self._guest_node(vmid))
             return volid, fmt
-        try:
-            self.apply(sid, await in_thread(self.listing, sid))
-        except TaskError as exc:
-            raise TaskError(f"rbd error: {exc}") from exc
-        volid, fmt, _base = self._reserve(sid, vmid, fmt, size, None)
-        try:
-            await in_thread(self.create_image, sid, volume_name(volid), size, None)
-        except TaskError:
-            self.table.free(volid)
-            raise
+        async with self._storage_lock(sid):
+            try:
+                self.apply(sid, await in_thread(self.listing, sid))
+            except TaskError as exc:
+                raise TaskError(f"rbd error: {exc}") from exc
+            volid, fmt, _base = self._reserve(sid, vmid, fmt, size, None)
+            try:
+                await in_thread(self.create_image, sid, volume_name(volid), size, None)
+            except TaskError:
+                self.table.free(volid)
+                raise
         return volid, fmt
 
     async def free_async(self, volid: str) -> None:

@@ -8,6 +8,7 @@ runs against a lab with real Ceph daemons and checks the pool with the real `rbd
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,9 @@ class FakeRbd:
         self.pools = set(pools)
         self.images: dict[str, dict[str, Any]] = {}  # "pool/name" -> size, parent, snaps
         self.calls: list[tuple[str, ...]] = []
+        # Set `hold` to make each `rbd create` wait for it, counting those waiting in `creating`.
+        self.hold: threading.Event | None = None
+        self.creating = 0
 
     def initialized(self) -> bool:
         return True
@@ -72,6 +76,10 @@ class FakeRbd:
                 if s.startswith(pool + "/")
             ]
         if verb == "create":
+            if self.hold is not None:
+                self.creating += 1
+                self.hold.wait(20)
+                self.creating -= 1
             spec, size = words[-1], int(words[words.index("--size") + 1].rstrip("M")) * MIB
             if spec.split("/")[0] not in self.pools:
                 raise self._fail(args, f"rbd: error opening pool '{spec.split('/')[0]}': (2) No such file or directory")
@@ -161,6 +169,57 @@ def test_create_and_destroy_allocate_and_free_rbd_images(api: Any, rbd: FakeRbd)
     assert wait_task(api, api.nodes("pve1").qemu(100).delete())[0] == "OK"
     assert rbd.images == {}
     assert volids(api, "pve1", "ceph-vm") == set()
+
+
+def test_creates_on_one_rbd_storage_queue_on_its_lock_and_leave_the_api_answering(
+    api: Any, inproc: InProcessLab, rbd: FakeRbd
+) -> None:
+    """PVE makes each image under the storage's cfs lock, in the task's own worker: the API keeps answering
+    while `rbd create` runs, and a second create on the storage waits for the first."""
+    rbd.hold = threading.Event()
+    first = api.nodes("pve1").qemu.post(vmid=100, memory=512, scsi0="ceph-vm:1", scsi1="ceph-vm:1")
+    wait_for("the first rbd create to start", lambda: rbd.creating == 1)
+    second = api.nodes("pve2").qemu.post(vmid=101, memory=512, scsi0="ceph-vm:1")
+    wait_for("the second create to list the pool", lambda: sum(c[0] == "ls" for c in rbd.calls) == 2)
+    assert api.version.get()["version"]  # answered while an rbd create is under way
+    assert [api.nodes(n).tasks(u).status.get()["status"] for n, u in (("pve1", first), ("pve2", second))] == [
+        "running",
+        "running",
+    ]
+    assert rbd.creating == 1  # the second waits for the storage lock
+    rbd.hold.set()
+    assert wait_task(api, first)[0] == "OK" and wait_task(api, second)[0] == "OK"
+    assert set(rbd.images) == {"vms/vm-100-disk-0", "vms/vm-100-disk-1", "vms/vm-101-disk-0"}
+    assert config(api, "pve1", 100)["scsi1"] == "ceph-vm:vm-100-disk-1,size=1G"
+
+
+def test_a_create_that_cannot_get_the_storage_lock_fails_with_pves_words(
+    api: Any, inproc: InProcessLab, rbd: FakeRbd
+) -> None:
+    lock = inproc.run(lambda: inproc.pve.locks.lock("storage-ceph-vm", 0.3))  # PVE waits 10 s; 0.3 here
+    inproc.call(inproc.pve.locks.held_by_another(lock, 5))
+    upid = api.nodes("pve1").qemu.post(vmid=100, memory=512, scsi0="local-lvm:1", scsi1="ceph-vm:1")
+    assert (
+        wait_task(api, upid)[0]
+        == "unable to create VM 100 - cfs-lock 'storage-ceph-vm' error: got lock request timeout"
+    )
+    assert rbd.images == {} and volids(api, "pve1", "ceph-vm") == set() and volids(api, "pve1", "local-lvm") == set()
+    assert 100 not in [int(vm["vmid"]) for vm in api.cluster.resources.get(type="vm")]
+
+
+def test_a_failed_rbd_create_frees_the_disks_made_before_it(api: Any, inproc: InProcessLab, rbd: FakeRbd) -> None:
+    inproc.run(lambda: inproc.pve.add_ceph_storage("ceph-b", "b"))
+    rbd.pools.add("b")
+    rbd.hold = threading.Event()
+    upid = api.nodes("pve1").qemu.post(vmid=100, memory=512, scsi0="ceph-vm:1", scsi1="ceph-b:1")
+    wait_for("the first rbd create to start", lambda: rbd.creating == 1)
+    rbd.pools.discard("b")  # gone after the task listed it
+    rbd.hold.set()
+    assert wait_task(api, upid)[0] == (
+        "unable to create VM 100 - rbd create 'vm-100-disk-0' error: "
+        "rbd: error opening pool 'b': (2) No such file or directory"
+    )
+    assert rbd.images == {} and volids(api, "pve1", "ceph-vm") == set()
 
 
 def test_a_config_change_reads_back_typed_as_pve_answers(api: Any) -> None:
