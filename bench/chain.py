@@ -19,12 +19,15 @@ Each task starts, at the earliest, when what PVE or Ceph requires of it has ende
 - a VM whose disks are created on RBD needs that pool ready (adding the storage is synchronous), and
   VM creates on one pool's storage run one at a time: PVE allocates each disk under the storage's
   cluster-wide lock (pve-storage src/PVE/Storage.pm vdisk_alloc, cluster_lock_storage ->
-  cfs_lock_storage for a shared storage). The whole create counts: its allocation is nearly all of it;
+  cfs_lock_storage for a shared storage). The whole create counts (its allocation is nearly all of
+  it) but not the time it waited for the lock, which the lab reports apart (`lock_wait`);
   a disk move to RBD needs the pool ready and the VM created; a VM's start, config and HA tasks
   need its create (and HA its disk moves).
 
-Serialised tasks keep the order they ran in. What is not a task (init, storage adds, waiting for
-quorum or active+clean) costs nothing here, so the limit is a lower bound.
+A task counts for its work: its run less the time it waited for cluster locks (the lab's log says how
+long), so tasks that queued on a lock are not counted twice. Serialised tasks keep the order they ran
+in. What is not a task (init, storage adds, waiting for quorum or active+clean) costs nothing here, so
+the limit is a lower bound.
 """
 
 from __future__ import annotations
@@ -53,10 +56,16 @@ class LabTask:
     node: str
     start: float
     end: float
+    lock_wait: float = 0.0  # of its run, the seconds it waited for cluster locks
 
     @property
     def seconds(self) -> float:
         return max(0.0, self.end - self.start)
+
+    @property
+    def work(self) -> float:
+        """Its run without the lock waits: what it costs where it is serialised."""
+        return max(0.0, self.seconds - self.lock_wait)
 
     @property
     def label(self) -> str:
@@ -68,7 +77,8 @@ class LabTask:
         start, end = record.get("start"), record.get("end")
         if start is None or end is None:
             return None
-        return cls(str(record.get("type")), str(record.get("id") or ""), str(record.get("node")), start, end)
+        ttype, tid, node = str(record.get("type")), str(record.get("id") or ""), str(record.get("node"))
+        return cls(ttype, tid, node, start, end, float(record.get("lock_wait") or 0.0))
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ def _limit(ordered: Sequence[LabTask], facts: StackFacts, daemons_first: bool) -
             for before in rules.prerequisites(task):
                 if finish(before) > ready:
                     ready, cause = end[before], before
-            end[task], binding[task] = ready + task.seconds, cause
+            end[task], binding[task] = ready + task.work, cause
         return end[task]
 
     rules = _Rules(ordered, facts, finish, daemons_first)

@@ -113,9 +113,9 @@ def chain_line(run: list[LabTask], epoch: float, could_end: float) -> str:
     first, last = run[0], run[-1]
     ran = f"ran {first.start - epoch:.1f}-{last.end - epoch:.1f} s, could end by {could_end:.1f} s"
     if len(run) == 1:
-        return f"{first.seconds:6.1f} s  {first.label}  ({ran})"
+        return f"{first.work:6.1f} s  {first.label}  ({ran})"
     # e.g. a hundred VM creates in the storage lock's order: one line
-    return f"{sum(t.seconds for t in run):6.1f} s  {len(run)} x {first.type} ({first.label} .. {last.label}; {ran})"
+    return f"{sum(t.work for t in run):6.1f} s  {len(run)} x {first.type} ({first.label} .. {last.label}; {ran})"
 
 
 def facts_of(cfg: HciConfig) -> StackFacts:

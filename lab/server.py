@@ -54,7 +54,7 @@ from lab.models.cluster import ClusterState, TaskTimes
 from lab.models.daemon_reload import ApiDaemons
 from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
-from lab.models.locks import ClusterLocks
+from lab.models.locks import ClusterLocks, counting_waits
 from lab.models.migration import Migrations
 from lab.models.node_install import NodeInstallTarget
 from lab.models.nodes import LabNodes
@@ -326,10 +326,12 @@ class LabPve(
 
         async def timed() -> Any:
             times.start = time.time()
+            waits = None
             try:
-                await self.volumes.list_for_scope()  # a qm create or clone: its RBD pools, off the loop
-                result = await body()
-                await self.volumes.make_reserved()  # none left if the body's ceph_io made them
+                with counting_waits() as waits:
+                    await self.volumes.begin_scope()  # a qm create or clone: its RBD storages' locks and pools
+                    result = await body()
+                    await self.volumes.make_reserved()  # none left if the body's ceph_io made them
                 return result
             except TaskError:
                 raise
@@ -341,7 +343,9 @@ class LabPve(
                 logger.exception("task %s on %s failed", ttype, node)
                 raise TaskError(one_line(exc)) from exc
             finally:
+                self.volumes.end_scope()
                 times.end = time.time()
+                times.lock_wait = waits.seconds if waits is not None else 0.0
 
         parent: Any = super()  # fakepve's Model.task
         upid: str = await parent.task(node, ttype, tid, user, timed, vm=vm, lock=lock, log=log)

@@ -114,7 +114,11 @@ class LabControlApi(LabArea):
             times = self.cluster.task_times.get(record["upid"])
             out.append(
                 {k: record.get(k) for k in ("upid", "node", "type", "id", "user", "status", "exitstatus")}
-                | {"start": times.start if times else None, "end": times.end if times else None}
+                | {
+                    "start": times.start if times else None,
+                    "end": times.end if times else None,
+                    "lock_wait": times.lock_wait if times else 0.0,
+                }
             )
         return out
 

@@ -19,6 +19,7 @@ class TaskTimes:
 
     start: float | None = None
     end: float | None = None
+    lock_wait: float = 0.0  # seconds of the body spent waiting for cluster locks (models/locks.py)
 
 
 MAX_REQUEST_TIMES = 50_000

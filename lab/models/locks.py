@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 # cfs locks: 10 s to acquire (pve-cluster src/PVE/Cluster.pm cfs_lock).
@@ -24,6 +27,28 @@ class LockTimeout(Exception):
     pass
 
 
+@dataclass
+class LockWaits:
+    """The seconds a task spent waiting for locks: the bench's yardstick counts a task's work without them."""
+
+    seconds: float = 0.0
+
+
+# The running task's tally (each asyncio task has its own context); None outside a counted task.
+_waits: ContextVar[LockWaits | None] = ContextVar("lock_waits", default=None)
+
+
+@contextlib.contextmanager
+def counting_waits() -> Iterator[LockWaits]:
+    """Around a task's body: the time its lock acquisitions waited, added up."""
+    waits = LockWaits()
+    token = _waits.set(waits)
+    try:
+        yield waits
+    finally:
+        _waits.reset(token)
+
+
 class TimedLock:
     """An asyncio lock whose acquisition gives up after `wait` real seconds, as PVE's locks do."""
 
@@ -32,16 +57,28 @@ class TimedLock:
         self.wait = wait
         self._lock = asyncio.Lock()
 
-    @contextlib.asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def acquire(self) -> None:
+        """Take the lock, or LockTimeout after `wait` seconds; the wait counts for the running task."""
+        began = time.monotonic()
         try:
             await asyncio.wait_for(self._lock.acquire(), self.wait)
         except TimeoutError:
             raise LockTimeout(self.name) from None
+        finally:
+            waits = _waits.get()
+            if waits is not None:
+                waits.seconds += time.monotonic() - began
+
+    def release(self) -> None:
+        self._lock.release()
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        await self.acquire()
         try:
             yield
         finally:
-            self._lock.release()
+            self.release()
 
     async def run(self, body: Callable[[], Awaitable[T]], on_timeout: Exception) -> T:
         """`body` under the lock; `on_timeout` (PVE's words for it) when the lock is not had in time."""

@@ -15,11 +15,13 @@ the `rbd` CLI takes about 100 ms a call. So no `rbd` call may run on the loop:
 
 - the lab's own tasks (move_disk, resize, config updates, content listing) use the `*_async` methods,
   which run `rbd` in a worker thread under the storage lock;
-- fakepve's qm create and clone bodies call the synchronous `_qm_alloc` hook. Inside those tasks the hook
-  only reserves the volume name in the table (listed from the pool when the task began) and the images
-  are made when the body then calls `ceph_io` (fakepve's hook for a VM's Ceph I/O, awaited right after
-  the drives are allocated), in a worker thread under the storage lock. A failure there fails the body,
-  which frees the volumes it allocated, as before.
+- fakepve's qm create and clone bodies call the synchronous `_qm_alloc` hook. Such a task takes the lock
+  of each RBD storage its request names and lists the pool when it begins (`begin_scope`); inside the
+  body the hook only reserves the volume name in the table, and the images are made when the body then
+  calls `ceph_io` (fakepve's hook for a VM's Ceph I/O, awaited right after the drives are allocated), in
+  a worker thread, before the locks are let go. So the lock is held over listing and `rbd create`, as in
+  PVE (for all of a VM's disks on the storage at once, where PVE takes it per disk). A failure (the lock
+  not had, the pool not listed, `rbd create`) fails the body, which frees the volumes it allocated.
 
 fakepve's destroy and template bodies still run their `rbd rm`/`rbd rename` on the loop (one or two
 calls per disk, rarely many at once).
@@ -42,7 +44,7 @@ from lab import errors
 from lab.ceph_backend.rbd import BASE_SNAPSHOT, Rbd, RbdError
 from lab.errors import TaskError
 from lab.models.fakepve_model import PveModel
-from lab.models.locks import ClusterLocks, LockTimeout
+from lab.models.locks import ClusterLocks, LockTimeout, TimedLock
 from lab.worker import in_thread
 
 log = logging.getLogger("lab.volumes")
@@ -81,9 +83,10 @@ class Reservation:
 class AllocationScope:
     """The RBD allocations of one fakepve qm create or clone task (see the module's docstring)."""
 
-    storages: frozenset[str]  # the RBD storages the request names: listed when the task begins
-    listed: bool = False
-    listing_errors: dict[str, str] = field(default_factory=dict)
+    storages: frozenset[str]  # the RBD storages the request names: locked and listed when the task begins
+    begun: bool = False
+    failures: dict[str, str] = field(default_factory=dict)  # storage -> why nothing can be allocated there
+    held: list[TimedLock] = field(default_factory=list)
     reserved: list[Reservation] = field(default_factory=list)
 
 
@@ -259,7 +262,7 @@ class RbdVolumes:
             self.place(volid, self._guest_node(vmid))
             return volid, fmt
         scope = _scope.get()
-        if scope is not None and scope.listed and sid in scope.storages:
+        if scope is not None and scope.begun and sid in scope.storages:
             return self._reserve_in(scope, sid, vmid, fmt, size, linked_from)
         try:
             self.apply(sid, self.listing(sid))
@@ -308,44 +311,63 @@ class RbdVolumes:
         finally:
             _scope.reset(token)
 
-    async def list_for_scope(self) -> None:
-        """When a scoped task begins: list the pool of each RBD storage its request names (find_free_diskname
-        in the allocation hook reads the table). A failed listing fails the allocation on that storage only."""
+    async def begin_scope(self) -> None:
+        """When a scoped task begins: take the lock of each RBD storage its request names (in order, so two
+        tasks cannot deadlock) and list its pool, which find_free_diskname in the hook then reads. What
+        fails there fails an allocation on that storage only."""
         scope = _scope.get()
-        if scope is None or scope.listed:
+        if scope is None or scope.begun:
             return
+        scope.begun = True
         for sid in sorted(scope.storages):
+            lock = self.locks.storage(sid)
+            try:
+                await lock.acquire()
+            except LockTimeout:
+                scope.failures[sid] = str(errors.cfs_lock_timeout(lock.name))
+                continue
+            scope.held.append(lock)
             if self.pve.ceph.get("down"):  # fakepve's own scenario: its ceph_io fails the task
-                break
+                continue
             try:
                 self.apply(sid, await in_thread(self.listing, sid))
             except TaskError as exc:
-                scope.listing_errors[sid] = str(exc)
-        scope.listed = True
+                scope.failures[sid] = f"rbd error: {exc}"
+
+    def end_scope(self) -> None:
+        """The scoped task's images are made (or it failed): its storage locks go."""
+        scope = _scope.get()
+        while scope is not None and scope.held:
+            scope.held.pop().release()
 
     def _reserve_in(
         self, scope: AllocationScope, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
     ) -> tuple[str, str]:
-        if sid in scope.listing_errors:
-            raise errors.die(f"rbd error: {scope.listing_errors[sid]}")
+        if sid in scope.failures:
+            raise errors.die(scope.failures[sid])
         volid, fmt, base = self._reserve(sid, vmid, fmt, size, linked_from)
         self._unmade.add((sid, volume_name(volid)))
         scope.reserved.append(Reservation(sid, volid, size, base))
         return volid, fmt
 
     async def make_reserved(self) -> None:
-        """Make the images the running scoped task has reserved, each under its storage's lock."""
+        """Make the images the running scoped task has reserved (under the locks it holds), then let the
+        locks go."""
         scope = _scope.get()
-        while scope is not None and scope.reserved:
-            item = scope.reserved.pop(0)
-            key = (item.sid, volume_name(item.volid))
-            if key not in self._unmade:  # freed by the body meanwhile
-                continue
-            try:
-                async with self._storage_lock(item.sid):
+        if scope is None:
+            return
+        try:
+            while scope.reserved:
+                item = scope.reserved.pop(0)
+                key = (item.sid, volume_name(item.volid))
+                if key not in self._unmade:  # freed by the body meanwhile
+                    continue
+                try:
                     await in_thread(self.create_image, item.sid, key[1], item.size, item.base)
-            finally:
-                self._unmade.discard(key)
+                finally:
+                    self._unmade.discard(key)
+        finally:
+            self.end_scope()
 
     # -- the same for the lab's own tasks, off the event loop -----------------------------------------
 

@@ -174,23 +174,25 @@ def test_create_and_destroy_allocate_and_free_rbd_images(api: Any, rbd: FakeRbd)
 def test_creates_on_one_rbd_storage_queue_on_its_lock_and_leave_the_api_answering(
     api: Any, inproc: InProcessLab, rbd: FakeRbd
 ) -> None:
-    """PVE makes each image under the storage's cfs lock, in the task's own worker: the API keeps answering
-    while `rbd create` runs, and a second create on the storage waits for the first."""
+    """PVE lists the pool and makes each image under the storage's cfs lock, in the task's own worker: the
+    API keeps answering while `rbd create` runs, and a second create on the storage waits for the first."""
     rbd.hold = threading.Event()
     first = api.nodes("pve1").qemu.post(vmid=100, memory=512, scsi0="ceph-vm:1", scsi1="ceph-vm:1")
     wait_for("the first rbd create to start", lambda: rbd.creating == 1)
     second = api.nodes("pve2").qemu.post(vmid=101, memory=512, scsi0="ceph-vm:1")
-    wait_for("the second create to list the pool", lambda: sum(c[0] == "ls" for c in rbd.calls) == 2)
     assert api.version.get()["version"]  # answered while an rbd create is under way
-    assert [api.nodes(n).tasks(u).status.get()["status"] for n, u in (("pve1", first), ("pve2", second))] == [
-        "running",
-        "running",
-    ]
-    assert rbd.creating == 1  # the second waits for the storage lock
+    status = [api.nodes(n).tasks(u).status.get()["status"] for n, u in (("pve1", first), ("pve2", second))]
+    assert status == ["running", "running"]
+    # the second waits for the storage lock before it lists the pool, as PVE's vdisk_alloc does
+    assert [c[0] for c in rbd.calls] == ["ls", "create"] and rbd.creating == 1
+    released = time.time()
     rbd.hold.set()
     assert wait_task(api, first)[0] == "OK" and wait_task(api, second)[0] == "OK"
     assert set(rbd.images) == {"vms/vm-100-disk-0", "vms/vm-100-disk-1", "vms/vm-101-disk-0"}
     assert config(api, "pve1", 100)["scsi1"] == "ceph-vm:vm-100-disk-1,size=1G"
+    # the second's wait is counted apart from its work: it lasted until the first let the lock go
+    record = next(t for t in inproc.pve.task_records() if t["type"] == "qmcreate" and t["id"] == "101")
+    assert record["start"] + record["lock_wait"] >= released
 
 
 def test_a_create_that_cannot_get_the_storage_lock_fails_with_pves_words(

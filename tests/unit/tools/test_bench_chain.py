@@ -167,3 +167,14 @@ def test_vm_creates_on_one_pools_storage_take_its_lock_one_at_a_time() -> None:
     ]
     limit = forced_limit(tasks, facts)
     assert [limit.earliest_end[t] for t in tasks] == [pytest.approx(1.0), pytest.approx(2.0), pytest.approx(1.0)]
+
+
+def test_time_a_task_waited_for_a_lock_is_not_counted_again() -> None:
+    """Two creates queued on the storage lock: the second ran 1.8 s, 0.9 s of it waiting for the first."""
+    facts = StackFacts(init_node="pve1", vm_create_pools={"101": "vm-pool", "102": "vm-pool"})
+    first = task("qmcreate", "101", "pve1", 0.0, 1.0)
+    second = LabTask("qmcreate", "102", "pve2", 0.1, 1.9, lock_wait=0.9)
+    limit = forced_limit([first, second], facts)
+    assert limit.earliest_end[second] == pytest.approx(1.9)  # 1.0 + 0.9 of work, not 1.0 + 1.8
+    record = {"type": "qmcreate", "id": "102", "node": "pve2", "start": 0.1, "end": 1.9, "lock_wait": 0.9}
+    assert LabTask.from_record(record) == second
