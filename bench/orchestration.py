@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import tempfile
 import time
@@ -147,7 +148,13 @@ def main() -> None:
     parser.add_argument("--lab-args", default="--pve-version 9")
     parser.add_argument("--save", help="also write the raw figures (tasks, requests, resources) to this JSON")
     parser.add_argument("--target", type=float, default=1.1, help="wall / forced limit to meet (1.3 for a big stack)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        help="the engine's --parallel (its default: 4 x CPUs, pulumi/pulumi pkg/cmd/pulumi/operations/up.go)",
+    )
     args = parser.parse_args()
+    parallel = args.parallel or 4 * len(os.sched_getaffinity(0))  # GOMAXPROCS: the CPUs it may run on
     base = Path(tempfile.mkdtemp(prefix="bench-orchestration-"))
     lab = start_lab(base / "lab", *shlex.split(args.lab_args))
     try:
@@ -157,7 +164,7 @@ def main() -> None:
         project = PulumiProject.create(base, "bench", config, engine_bin(), lab_env)
         lab.control("POST", "/lab/requests/reset")
         start, epoch = time.monotonic(), time.time()
-        project.up()
+        project.up(*(["--parallel", str(args.parallel)] if args.parallel else []))
         wall = time.monotonic() - start
         state = json.loads(project.run("stack", "export").stdout)
         resources = state["deployment"]["resources"]
@@ -168,7 +175,7 @@ def main() -> None:
         # built): count their union, never a second of lab work twice.
         by_urn = {r["urn"]: r for r in resources}
         length = busy_seconds([t for urn in path for t in tasks_of(by_urn[urn], tasks)])
-        print(f"cold pulumi up: {len(resources)} resources, {len(tasks)} lab tasks")
+        print(f"cold pulumi up: {len(resources)} resources, {len(tasks)} lab tasks, engine --parallel {parallel}")
         print(f"  wall time            {wall:7.1f} s")
         print(f"  lab tasks, all       {busy_seconds(tasks):7.1f} s busy (overlaps counted once)")
         print(f"  critical path        {length:7.1f} s of lab tasks (their union) along:")
