@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -14,6 +15,32 @@ from .ceph_cluster import CephCluster, CephClusterArgs
 from .ha import Ha, HaArgs
 from .node import Node, NodeArgs
 from .vm import Vm, VmArgs
+
+# VM creates in flight per RBD storage. PVE makes each disk under the storage's cluster-wide lock
+# (pve-storage src/PVE/Storage.pm vdisk_alloc -> pve-cluster src/PVE/Cluster.pm cfs_lock_storage), and a
+# create that does not get it within 10 s fails: "cfs-lock 'storage-<id>' error: got lock request
+# timeout". The lock holds `rbd ls` and `rbd create` (about 0.3-0.7 s on a busy cluster), so four
+# queued creates wait a few seconds at most, and the lock stays busy: more would not go faster. The
+# engine runs up to 4 x CPUs resources at once (`pulumi up --parallel`), which on its own would queue
+# a dozen creates and more on one storage.
+CREATES_PER_STORAGE = 4
+
+
+def storage_queue(
+    vms: Sequence[VmConfig], rbd_storages: Collection[str], width: int = CREATES_PER_STORAGE
+) -> dict[str, list[str]]:
+    """VM name -> the VMs whose create it waits for: on each RBD storage its disks are created on, the
+    one `width` places before it in declaration order, so no more than `width` creates queue on a lock."""
+    seen: dict[str, list[str]] = {}
+    waits: dict[str, list[str]] = {}
+    for vm in vms:
+        mine = waits.setdefault(vm.name, [])
+        for storage in dict.fromkeys(d.storage for d in vm.disks if d.storage in rbd_storages):
+            queue = seen.setdefault(storage, [])
+            if len(queue) >= width and queue[-width] not in mine:
+                mine.append(queue[-width])
+            queue.append(vm.name)
+    return waits
 
 
 @dataclass(frozen=True)
@@ -66,7 +93,11 @@ class HciCluster(pulumi.ComponentResource):
             )
             for node in cfg.maintenance_nodes
         }
-        self.vms = {vm.name: Vm(f"{name}-vm-{vm.name}", self._vm_args(cfg, vm), child) for vm in cfg.vms}
+        queue = storage_queue(cfg.vms, cfg.rbd_storages)
+        self.vms = {}
+        for vm in cfg.vms:
+            queued = [self.vms[earlier].machine for earlier in queue[vm.name]]
+            self.vms[vm.name] = Vm(f"{name}-vm-{vm.name}", self._vm_args(cfg, vm, queued), child)
         self.ha = None
         if any(vm.ha for vm in cfg.vms):
             self.ha = Ha(
@@ -94,8 +125,9 @@ class HciCluster(pulumi.ComponentResource):
             }
         )
 
-    def _vm_args(self, cfg: HciConfig, vm: VmConfig) -> VmArgs:
-        """A VM waits for the Ceph gate only where a disk is created on, or moved to, an RBD storage.
+    def _vm_args(self, cfg: HciConfig, vm: VmConfig, queued: Sequence[pulumi.Resource]) -> VmArgs:
+        """A VM waits for the Ceph gate only where a disk is created on, or moved to, an RBD storage, and
+        for the VMs before it in its storage's queue (`storage_queue`).
 
         A VM declared on a node in maintenance runs on the next node of `nodes` that is not (a live
         migration, VmLegacy migrate=True), once that node's maintenance resource has checked ok-to-stop;
@@ -110,7 +142,7 @@ class HciCluster(pulumi.ComponentResource):
         return VmArgs(
             vm=vm if node == vm.node else vm.model_copy(update={"node": node}),
             protect=cfg.protect if vm.protect is None else vm.protect,
-            after=[*(ready if on_ceph else []), *maintenance],
+            after=[*(ready if on_ceph else []), *queued, *maintenance],
             moves_after=ready if moves_to_ceph else [],
         )
 

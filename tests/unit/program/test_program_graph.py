@@ -319,6 +319,23 @@ def test_vms_wait_for_ceph_only_where_they_use_it(graph: Graph) -> None:
     assert graph.depends(move, vms["legacy1"]) and graph.depends(move, ready)
 
 
+def test_no_more_than_four_vm_creates_queue_on_one_storages_lock() -> None:
+    """PVE's storage lock gives up after 10 s: on each RBD storage a VM's create waits for the one four
+    places before it; VMs on local disks are not queued."""
+    raw = copy.deepcopy(dev_raw())
+    app1 = raw["vms"][0]
+    raw["vms"] += [{**copy.deepcopy(app1), "name": f"bulk{i}", "vmId": 200 + i} for i in range(5)]
+    for extra in raw["vms"][-5:]:
+        extra.pop("ha", None)
+    graph = build(raw)
+    vms = {v.inputs["name"]: v for v in graph.of_type(VM)}
+    on_ceph = ["app1", "app2", "bulk0", "bulk1", "bulk2", "bulk3", "bulk4"]
+    for i, name in enumerate(on_ceph):
+        earlier = [other for other in on_ceph[:i] if graph.depends(vms[name], vms[other])]
+        assert earlier == ([on_ceph[i - 4]] if i >= 4 else []), name
+    assert not any(graph.depends(vms["legacy1"], vms[other]) for other in on_ceph)
+
+
 def test_ha_after_vms(graph: Graph) -> None:
     vms = {f"vm:{int(v.inputs['vmId'])}": v for v in graph.of_type(VM)}
     resources = graph.of_type(HA_RESOURCE)
