@@ -24,6 +24,7 @@ import os
 import shlex
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,16 @@ def chain_line(run: list[LabTask], epoch: float, could_end: float) -> str:
     return f"{sum(t.work for t in run):6.1f} s  {len(run)} x {first.type} ({first.label} .. {last.label}; {ran})"
 
 
+def failed_task_lines(tasks: list[Task]) -> list[str]:
+    """One line per (task type, exit status) among the tasks that did not end OK, most frequent first."""
+    counts = Counter(
+        (str(t.get("type")), str(t.get("exitstatus")))
+        for t in tasks
+        if t.get("exitstatus") not in (None, "OK") and not str(t.get("exitstatus")).startswith("WARNINGS")
+    )
+    return [f"{n} x {ttype}: {status}" for (ttype, status), n in counts.most_common()] or ["none"]
+
+
 def facts_of(cfg: HciConfig) -> StackFacts:
     """What bench/chain.py's rules need from the stack config."""
     pools = cfg.rbd_storages  # storage -> its pool
@@ -164,8 +175,20 @@ def main() -> None:
         project = PulumiProject.create(base, "bench", config, engine_bin(), lab_env)
         lab.control("POST", "/lab/requests/reset")
         start, epoch = time.monotonic(), time.time()
-        project.up(*(["--parallel", str(args.parallel)] if args.parallel else []))
+        out = project.up(*(["--parallel", str(args.parallel)] if args.parallel else []), check=False)
         wall = time.monotonic() - start
+        if out.returncode != 0:
+            # A failed run is the one worth reading afterwards: keep its task and request logs.
+            tasks = lab.tasks()
+            if args.save:
+                raw = {"epoch": epoch, "wall": wall, "failed": True, "output": out.stdout[-20000:] + out.stderr[-4000:]}
+                raw |= {"tasks": tasks, "requests": lab.request_times()}
+                Path(args.save).write_text(json.dumps(raw))
+            print(f"cold pulumi up FAILED after {wall:.1f} s (exit {out.returncode}); failed lab tasks:")
+            for line in failed_task_lines(tasks):
+                print("    " + line)
+            print(out.stdout[-3000:])
+            raise SystemExit(1)
         state = json.loads(project.run("stack", "export").stdout)
         resources = state["deployment"]["resources"]
         tasks = lab.tasks()
