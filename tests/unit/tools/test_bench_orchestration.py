@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.orchestration import failed_task_lines
 
 
 def test_failed_tasks_are_counted_by_type_and_status_most_frequent_first() -> None:
     lock = "cfs-lock 'storage-ceph-vm' error: got lock request timeout"
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {"type": "qmcreate", "exitstatus": lock},
         {"type": "cephcreateosd", "exitstatus": "OK"},
         {"type": "qmcreate", "exitstatus": lock},
