@@ -214,6 +214,12 @@ class LabPve(
             parent: Any = super()
             return await parent._qm_clone(v, user)
 
+    async def _qm_destroy(self, v: dict[str, Any], user: str) -> Any:
+        """fakepve's qm destroy, its RBD images removed off the event loop after the body (lab/models/volumes.py)."""
+        with self.volumes.deferring_frees():
+            parent: Any = super()
+            return await parent._qm_destroy(v, user)
+
     async def ceph_io(self, vm: Any, keys: Any = None) -> None:
         """fakepve's Ceph scenarios, then the images a qm create or clone body has just reserved."""
         parent: Any = super()
@@ -332,6 +338,7 @@ class LabPve(
                     await self.volumes.begin_scope()  # a qm create or clone: its RBD storages' locks and pools
                     result = await body()
                     await self.volumes.make_reserved()  # none left if the body's ceph_io made them
+                    await self.volumes.free_deferred()  # a qm destroy: the RBD images its body freed
                 return result
             except TaskError:
                 raise

@@ -23,8 +23,14 @@ the `rbd` CLI takes about 100 ms a call. So no `rbd` call may run on the loop:
   PVE (for all of a VM's disks on the storage at once, where PVE takes it per disk). A failure (the lock
   not had, the pool not listed, `rbd create`) fails the body, which frees the volumes it allocated.
 
-fakepve's destroy and template bodies still run their `rbd rm`/`rbd rename` on the loop (one or two
-calls per disk, rarely many at once).
+- fakepve's qm destroy body frees each disk through the synchronous `_qm_free` hook. Inside the lab's
+  destroy handler (`deferring_frees`) the hook only notes the volume, and the task removes the images when
+  the body is done (`free_deferred`), each under the storage's lock in a worker thread, as vdisk_free does
+  (pve-storage src/PVE/Storage.pm vdisk_free: free_image inside cluster_lock_storage). A disk that cannot
+  be removed stays, and the task only warns, as qemu-server's destroy_vm does ("Could not remove disk
+  '<volid>', check manually: ...", src/PVE/QemuServer.pm).
+
+fakepve's template body still runs its `rbd rename` on the loop (rare, one disk at a time).
 """
 
 from __future__ import annotations
@@ -93,6 +99,8 @@ class AllocationScope:
 # Set around fakepve's qm create/clone handler, so the task it starts (asyncio copies the context into
 # it) finds its scope; requests outside those handlers see None and allocate synchronously.
 _scope: ContextVar[AllocationScope | None] = ContextVar("rbd_allocation_scope", default=None)
+# Set around fakepve's qm destroy handler: the RBD volumes its task body frees, removed after the body.
+_deferred_frees: ContextVar[list[str] | None] = ContextVar("rbd_deferred_frees", default=None)
 
 
 class VolumeTable(Protocol):
@@ -277,11 +285,17 @@ class RbdVolumes:
         return volid, fmt
 
     def free(self, volid: str) -> None:
-        """PVE::Storage::vdisk_free (a reserved volume whose image was never made has nothing to remove)."""
+        """PVE::Storage::vdisk_free (a reserved volume whose image was never made has nothing to remove).
+
+        In a qm destroy task (`deferring_frees`) an RBD volume is only noted: `free_deferred` removes it."""
         sid, volname = volume_ref(volid)
+        deferred = _deferred_frees.get()
         if (sid, volname) in self._unmade:
             self._unmade.discard((sid, volname))
         elif self.is_rbd(sid) and self.known(sid, volname) is not None:
+            if deferred is not None:
+                deferred.append(volid)
+                return
             self.remove_image(sid, volname)
         self.table.free(volid)
 
@@ -397,6 +411,31 @@ class RbdVolumes:
                 self.table.free(volid)
                 raise
         return volid, fmt
+
+    @contextlib.contextmanager
+    def deferring_frees(self) -> Iterator[None]:
+        """Around fakepve's qm destroy handler: the task it starts removes its RBD images after its body."""
+        token = _deferred_frees.set([])
+        try:
+            yield
+        finally:
+            _deferred_frees.reset(token)
+
+    async def free_deferred(self) -> None:
+        """The RBD volumes the running destroy task's body freed: each image removed under its storage's
+        lock, off the event loop. One whose lock is not had in time stays, with destroy_vm's warning."""
+        deferred = _deferred_frees.get()
+        while deferred:
+            volid = deferred.pop(0)
+            sid, volname = volume_ref(volid)
+            assert sid is not None
+            try:
+                async with self._storage_lock(sid):
+                    await in_thread(self.remove_image, sid, volname)
+            except TaskError as exc:
+                log.warning("Could not remove disk '%s', check manually: %s", volid, exc)
+                continue
+            self.table.free(volid)
 
     async def free_async(self, volid: str) -> None:
         sid, volname = volume_ref(volid)

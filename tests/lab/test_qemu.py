@@ -37,6 +37,9 @@ class FakeRbd:
         # Set `hold` to make each `rbd create` wait for it, counting those waiting in `creating`.
         self.hold: threading.Event | None = None
         self.creating = 0
+        # Likewise `rm_hold` for each `rbd rm`, counting those waiting in `removing`.
+        self.rm_hold: threading.Event | None = None
+        self.removing = 0
 
     def initialized(self) -> bool:
         return True
@@ -98,6 +101,10 @@ class FakeRbd:
             }
             return None
         if verb == "rm":
+            if self.rm_hold is not None:
+                self.removing += 1
+                self.rm_hold.wait(20)
+                self.removing -= 1
             found = self._image(args, words[1])
             if found["snaps"]:
                 raise self._fail(
@@ -222,6 +229,42 @@ def test_a_failed_rbd_create_frees_the_disks_made_before_it(api: Any, inproc: In
         "rbd: error opening pool 'b': (2) No such file or directory"
     )
     assert rbd.images == {} and volids(api, "pve1", "ceph-vm") == set()
+
+
+def test_a_destroy_removes_its_images_under_the_storage_lock_and_leaves_the_api_answering(
+    api: Any, inproc: InProcessLab, rbd: FakeRbd
+) -> None:
+    """vdisk_free removes each image under the storage's cfs lock, in the destroy task's worker: the API
+    answers meanwhile, the disks stay listed until they are gone, and a create on the storage waits."""
+    create_vm(api, "pve1", 100, scsi0="ceph-vm:1", scsi1="ceph-vm:1")
+    rbd.rm_hold = threading.Event()
+    destroy = api.nodes("pve1").qemu(100).delete()
+    wait_for("the first rbd rm to start", lambda: rbd.removing == 1)
+    assert api.version.get()["version"]  # answered while an rbd rm is under way
+    assert volids(api, "pve1", "ceph-vm") == {"ceph-vm:vm-100-disk-0", "ceph-vm:vm-100-disk-1"}
+    calls = len(rbd.calls)
+    create = api.nodes("pve2").qemu.post(vmid=101, memory=512, scsi0="ceph-vm:1")
+    time.sleep(0.2)
+    assert api.nodes("pve2").tasks(create).status.get()["status"] == "running"
+    assert len(rbd.calls) == calls  # the create waits for the lock before it lists the pool
+    rbd.rm_hold.set()
+    assert wait_task(api, destroy)[0] == "OK" and wait_task(api, create)[0] == "OK"
+    assert set(rbd.images) == {"vms/vm-101-disk-0"}
+    assert volids(api, "pve1", "ceph-vm") == {"ceph-vm:vm-101-disk-0"}
+
+
+def test_a_destroy_that_cannot_get_the_storage_lock_leaves_the_disk_to_check_manually(
+    api: Any, inproc: InProcessLab, rbd: FakeRbd
+) -> None:
+    """qemu-server's destroy_vm only warns when vdisk_free fails: the VM goes, its image stays in the pool."""
+    create_vm(api, "pve1", 100, scsi0="ceph-vm:1")
+    lock = inproc.run(lambda: inproc.pve.locks.storage("ceph-vm"))
+    lock.wait = 0.3  # PVE waits 10 s
+    inproc.call(inproc.pve.locks.held_by_another(lock, 5))
+    assert wait_task(api, api.nodes("pve1").qemu(100).delete())[0] == "OK"
+    assert 100 not in [int(vm["vmid"]) for vm in api.cluster.resources.get(type="vm")]
+    assert set(rbd.images) == {"vms/vm-100-disk-0"}
+    assert volids(api, "pve1", "ceph-vm") == {"ceph-vm:vm-100-disk-0"}
 
 
 def test_a_config_change_reads_back_typed_as_pve_answers(api: Any) -> None:
