@@ -15,7 +15,10 @@ Each task starts, at the earliest, when what PVE or Ceph requires of it has ende
 - one OSD create at a time per node (PVE/API2/Ceph/OSD.pm createosd runs under pve-storage
   src/PVE/Diskmanage.pm locked_disk_action, a node-wide lock file);
 - a pool's create needs a MON; its PGs need OSDs on `size` hosts and an MGR to report them, so
-  the pool is ready when its create, the first OSD on its `size`-th host and the first MGR have ended;
+  the pool is ready when its create, the first OSD on its `size`-th host and the first MGR have ended.
+  More OSDs joining later do not stop the allocations: Ceph re-peers the PGs they take, and an `rbd
+  create` meanwhile is slower but goes through (bench/rbd_during_joins.py, 12 nodes, 45 OSDs joining
+  over 65 s: create + rm median 0.31 s, p90 1.11 s, max 6.8 s, against 0.15 s on the settled pool);
 - a VM whose disks are created on RBD needs that pool ready (adding the storage is synchronous), and
   VM creates on one pool's storage run one at a time: PVE allocates each disk under the storage's
   cluster-wide lock (pve-storage src/PVE/Storage.pm vdisk_alloc, cluster_lock_storage ->
