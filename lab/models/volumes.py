@@ -427,17 +427,17 @@ class RbdVolumes:
         deferred = _deferred_frees.get()
         while deferred:
             volid = deferred.pop(0)
-            sid, volname = volume_ref(volid)
+            sid, _volname = volume_ref(volid)
             assert sid is not None
             try:
                 async with self._storage_lock(sid):
-                    await in_thread(self.remove_image, sid, volname)
+                    await self.free_async(volid)
             except TaskError as exc:
                 log.warning("Could not remove disk '%s', check manually: %s", volid, exc)
-                continue
-            self.table.free(volid)
 
     async def free_async(self, volid: str) -> None:
+        """vdisk_free's removal, `rbd rm` in a worker thread, without the storage's lock: free_deferred holds
+        it around this call; the move_disk and unlink callers do not take it yet, where vdisk_free would."""
         sid, volname = volume_ref(volid)
         if self.is_rbd(sid) and self.known(sid, volname) is not None:
             assert sid is not None
