@@ -31,6 +31,13 @@ A task counts for its work: its run less the time it waited for cluster locks (t
 long), so tasks that queued on a lock are not counted twice. Serialised tasks keep the order they ran
 in. What is not a task (init, storage adds, waiting for quorum or active+clean) costs nothing here, so
 the limit is a lower bound.
+
+One wait that is not a task can be counted, as its own figure: Ceph's report of a pool's PGs
+active+clean. `ceph status`, PVE's only read of PG states, shows them a lag after the OSDs' own
+stamps (bench/pg_report.py), and a program that checks a pool is active+clean before it puts disks
+on it waits that lag out. `pg_report_task` makes it a step of the chain (from Ceph's stamp to when
+the pool's wait saw it) between the pool being ready and what needs the pool; without such steps,
+the rules are as above.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ VM_CREATE = "qmcreate"
 DISK_MOVE = "qmmove"
 AFTER_VM_CREATE = frozenset({"qmstart", "qmconfig", "qmresize", "resize"})
 HA = frozenset({"hastart", "hamigrate", "harelocate"})
+PG_REPORT = "pgreport"  # not a PVE task: Ceph's PG report lag for a pool (pg_report_task)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,11 @@ class LabTask:
             return None
         ttype, tid, node = str(record.get("type")), str(record.get("id") or ""), str(record.get("node"))
         return cls(ttype, tid, node, start, end, float(record.get("lock_wait") or 0.0))
+
+
+def pg_report_task(pool: str, clean: float, seen: float) -> LabTask:
+    """The lag between a pool's PGs being active+clean by Ceph's stamps and a wait on `ceph status` seeing it."""
+    return LabTask(PG_REPORT, pool, "ceph", clean, max(clean, seen))
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,10 @@ class _Rules:
         size = self.facts.pool_sizes.get(pool, 3)
         return [*self.of(POOL, id=pool), *hosts[:size][-1:], *self.first(MGR)]
 
+    def usable(self, pool: str) -> list[LabTask]:
+        """What disks on the pool wait for: Ceph's report of it active+clean if counted, else the pool ready."""
+        return self.of(PG_REPORT, id=pool) or self.pool_ready(pool)
+
     def previous_create_on(self, pool: str, task: LabTask) -> list[LabTask]:
         """The VM create before this one whose disks went to the same pool (the storage lock's order)."""
         return _just_before(task, [t for t in self.by_type[VM_CREATE] if self.facts.vm_create_pools.get(t.id) == pool])
@@ -212,10 +229,12 @@ class _Rules:
             return [*self.init(), *self.first(MON)]
         if kind == VM_CREATE:
             pool = self.facts.vm_create_pools.get(task.id)
-            return [*self.pool_ready(pool), *self.previous_create_on(pool, task)] if pool else []
+            return [*self.usable(pool), *self.previous_create_on(pool, task)] if pool else []
         if kind == DISK_MOVE:
             pools = self.facts.vm_move_pools.get(task.id, ())
-            return [*self.vm(task.id), *(t for pool in pools for t in self.pool_ready(pool))]
+            return [*self.vm(task.id), *(t for pool in pools for t in self.usable(pool))]
+        if kind == PG_REPORT:
+            return self.pool_ready(task.id)
         if kind in AFTER_VM_CREATE:
             return self.vm(task.id)
         if kind in HA:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chain import LabTask, StackFacts, forced_limit
+from bench.chain import LabTask, StackFacts, forced_limit, pg_report_task
 from bench.timeline import Request, breakdown, merged
 
 FACTS = StackFacts(
@@ -178,3 +178,28 @@ def test_time_a_task_waited_for_a_lock_is_not_counted_again() -> None:
     assert limit.earliest_end[second] == pytest.approx(1.9)  # 1.0 + 0.9 of work, not 1.0 + 1.8
     record = {"type": "qmcreate", "id": "102", "node": "pve2", "start": 0.1, "end": 1.9, "lock_wait": 0.9}
     assert LabTask.from_record(record) == second
+
+
+def test_a_counted_pg_report_lag_stands_between_the_pool_ready_and_its_disks() -> None:
+    """Ceph reported the pool clean 1.5 s after its PGs were (its OSDs' stamps): the disks wait that out."""
+    tasks = [
+        task("cephcreatemon", "mon.pve1", "pve1", 0.0, 1.0),
+        *(task("cephcreateosd", "sdb", f"pve{i}", 1.0, 2.0) for i in (1, 2, 3)),
+        task("cephcreatemgr", "mgr.pve1", "pve1", 1.0, 1.0),
+        task("cephcreatepool", "vm-pool", "pve1", 3.0, 0.5),
+        task("qmcreate", "101", "pve1", 6.0, 1.0),
+        task("qmcreate", "103", "pve3", 0.0, 0.5),
+        task("qmmove", "103", "pve3", 6.0, 1.0),
+    ]
+    strict = forced_limit(tasks, FACTS)
+    assert strict.seconds == pytest.approx(4.0)  # OSDs end at 3, then the VM (1) and the move (1)
+    report = pg_report_task("vm-pool", 3.6, 5.1)
+    assert report.seconds == pytest.approx(1.5) and report.label == "pgreport vm-pool on ceph"
+    counted = forced_limit([*tasks, report], FACTS)
+    assert counted.earliest_end[report] == pytest.approx(4.5)  # pool ready at 3, then the lag
+    assert counted.earliest_end[tasks[6]] == pytest.approx(5.5)
+    assert counted.earliest_end[tasks[8]] == pytest.approx(5.5)
+    assert counted.seconds == pytest.approx(5.5)
+    assert [t.type for t in counted.chain][-2:] == ["pgreport", "qmcreate"]
+    # A wait that saw the pool before Ceph's stamp (a later state change) counts no lag.
+    assert pg_report_task("vm-pool", 5.0, 4.0).seconds == 0.0
