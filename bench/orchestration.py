@@ -262,7 +262,7 @@ def main() -> None:
                 f"is on the limit without): {wall:.1f} / {counted.seconds:.1f} = {wall / counted.seconds:.2f}"
             )
         else:
-            # A PG's stamp after the wait: it changed state since (the autoscaler's pg_num change, say).
+            # A stamp after the wait: the PGs peered again since (an OSD that joined later, say).
             stamps = {pool: f"{c - epoch:.2f} s" if c else "not all active+clean" for pool, c in cleans.items()}
             print(f"Ceph's PG report lag: not measured (the PGs' stamps came after the pools' waits: {stamps})")
         request_log = lab.request_times()

@@ -1,9 +1,11 @@
 """When Ceph itself says a pool's PGs became active+clean, and how late `ceph status` showed it. Pure.
 
-Every PG's stats carry the OSDs' own stamps (ceph src/osd/osd_types.h, pg_stat_t): `last_change` is
-when its state last changed, so for a PG that is active+clean now it is when it became so. The
-newest of them over a pool is when the pool was clean by Ceph's own account (`ceph pg ls-by-pool
-POOL -f json`, read after the run).
+Every PG's stats carry the OSDs' own stamps (ceph src/osd/osd_types.h, pg_stat_t):
+`last_became_active` is when it last finished peering. A new pool's PGs hold no data to recover, so
+each is clean the moment it is active, and the newest of those stamps over the pool is when it was
+active+clean by Ceph's own account (`ceph pg ls-by-pool POOL -f json`, read after the run). Not
+`last_change`: flags that come and go later without a new peering (seen in the lab some seconds
+after a pool's create) move it on.
 
 `ceph status` shows PG states later: each OSD reports its PG stats to the MGR (osd_mon_report_interval
 and mgr_stats_period), and the MGR hands a digest to the MONs every mgr_tick_period; PVE's
@@ -42,6 +44,6 @@ def pg_stats(listing: Any) -> Sequence[Mapping[str, Any]]:
 def clean_since(listing: Any) -> float | None:
     """When the pool's PGs were all active+clean by Ceph's stamps; None if one is not (or none is listed)."""
     rows = pg_stats(listing)
-    if not rows or any(row.get("state") != CLEAN or not row.get("last_change") for row in rows):
+    if not rows or any(row.get("state") != CLEAN or not row.get("last_became_active") for row in rows):
         return None
-    return max(ceph_stamp(str(row["last_change"])) for row in rows)
+    return max(ceph_stamp(str(row["last_became_active"])) for row in rows)

@@ -13,8 +13,15 @@ from bench.pg_report import ceph_stamp, clean_since, state_stamp
 T0 = datetime(2026, 12, 4, 0, 42, 36, tzinfo=UTC).timestamp()
 
 
-def row(pgid: str, state: str, last_change: str) -> dict[str, Any]:
-    return {"pgid": pgid, "state": state, "last_change": last_change, "last_clean": "2026-12-04T00:42:59.000000+0000"}
+def row(pgid: str, state: str, became_active: str) -> dict[str, Any]:
+    later = "2026-12-04T00:42:59.000000+0000"  # last_change and last_clean move on after peering
+    return {
+        "pgid": pgid,
+        "state": state,
+        "last_became_active": became_active,
+        "last_change": later,
+        "last_clean": later,
+    }
 
 
 def test_stamps_of_ceph_and_of_pulumi_state_read_to_the_same_clock() -> None:
@@ -24,7 +31,7 @@ def test_stamps_of_ceph_and_of_pulumi_state_read_to_the_same_clock() -> None:
     assert state_stamp("2026-12-04T00:42:36Z") == pytest.approx(T0)
 
 
-def test_a_pool_is_clean_since_its_last_pg_changed_state() -> None:
+def test_a_new_pool_is_clean_since_its_last_pg_became_active() -> None:
     listing = {
         "pg_ready": True,
         "pg_stats": [
@@ -32,7 +39,7 @@ def test_a_pool_is_clean_since_its_last_pg_changed_state() -> None:
             row("3.1", "active+clean", "2026-12-04T00:42:37.250000+0000"),
         ],
     }
-    assert clean_since(listing) == pytest.approx(T0 + 1.25)  # last_clean is when it was last seen so: not used
+    assert clean_since(listing) == pytest.approx(T0 + 1.25)
     assert clean_since(listing["pg_stats"]) == pytest.approx(T0 + 1.25)  # the list form before Nautilus
 
 
