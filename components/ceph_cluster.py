@@ -192,7 +192,10 @@ class CephCluster(pulumi.ComponentResource):
         return monitors
 
     def _managers(self, after: pulumi.Resource) -> list[CephManager]:
-        # Chained too: cheap for two or three, and no two ceph.conf writers ever overlap.
+        # Chained: PVE's createmgr takes no lock (pve-manager PVE/API2/Ceph/MGR.pm, PVE/Ceph/Services.pm
+        # create_mgr), but the chain orders their removals too, one at a time, so the last-MGR guard
+        # (logic/mgr.py removal_refusal) never sees two at once. The pools wait for every MGR: a
+        # standby too is kept by `destroy --exclude-protected` for the protected pools depending on it.
         # PVE's first MON create makes a MGR on its node (logic/mgr.py); when that node is not a declared
         # manager, the last declared one removes it. Only then: other stacks' inputs stay as they were.
         previous = after
