@@ -50,7 +50,7 @@ from lab.handlers.releases import ReleasesApi
 from lab.handlers.tasks import TaskListApi
 from lab.handlers.terminal import TerminalApi
 from lab.models.apt import NodeApt
-from lab.models.cluster import ClusterState, TaskTimes
+from lab.models.cluster import ClusterState, RequestTime, TaskTimes
 from lab.models.daemon_reload import ApiDaemons
 from lab.models.disks import VmDisks
 from lab.models.guests import LabGuests
@@ -170,10 +170,24 @@ class LabPve(
         """
         if request.path.startswith("/lab/"):
             return await handler(request)
+        arrived = time.time()
+        node_match = NODE_IN_PATH.match(request.path)
+        node = node_match.group(1) if node_match else None
+        try:
+            response = await self._on_the_wire(request, handler, node)
+        finally:
+            seconds = time.time() - arrived
+            self.cluster.note_request_time(
+                RequestTime(arrived, request.method, self._template_of(request), node, seconds)
+            )
+        return response
+
+    async def _on_the_wire(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]], node: str | None
+    ) -> Any:
         new_connection = request.transport is not None and request.transport not in self._connections
         opened = self._connections.setdefault(request.transport, time.monotonic()) if request.transport else 0.0
-        node = NODE_IN_PATH.match(request.path)
-        delay = self.api_daemons.accept_delay(node.group(1) if node else None, new_connection)
+        delay = self.api_daemons.accept_delay(node, new_connection)
         if delay > 0:
             await asyncio.sleep(delay)
         response = await handler(request)
@@ -367,7 +381,6 @@ class LabPve(
         super()._record(request, body)
         template = self._template_of(request)
         self.cluster.request_counts[(request.method, template)] += 1
-        self.cluster.note_request_time(time.time(), request.method, template)
 
     def _template_of(self, request: web.Request) -> str:
         """The schema path template of a request path, cached: matching the schema costs more than the rest."""

@@ -105,7 +105,10 @@ class LabControlApi(LabArea):
         return web.json_response({"data": None})
 
     async def _ctl_request_times(self, request: web.Request) -> web.Response:
-        rows = [{"time": t, "method": m, "path": p} for t, m, p in self.cluster.request_times]
+        rows = [
+            {"time": r.when, "method": r.method, "path": r.template, "node": r.node, "seconds": r.seconds}
+            for r in self.cluster.request_times
+        ]
         return web.json_response({"data": rows})
 
     def task_records(self) -> list[dict[str, Any]]:

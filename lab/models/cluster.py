@@ -25,6 +25,18 @@ class TaskTimes:
 MAX_REQUEST_TIMES = 50_000
 
 
+@dataclass(frozen=True)
+class RequestTime:
+    """One API request as the lab answered it: wall-clock arrival, method, schema path template, the
+    node in its path (None for cluster-wide paths), and the seconds until its answer was ready."""
+
+    when: float
+    method: str
+    template: str
+    node: str | None
+    seconds: float
+
+
 @dataclass
 class ClusterState:
     spec: LabSpec
@@ -36,9 +48,10 @@ class ClusterState:
     dpkg_interrupted: set[str] = field(default_factory=set)
     # (method, schema path template) -> requests answered
     request_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    # (wall-clock time, method, schema path template) of the newest requests, for bench/orchestration.py's
-    # timeline (which waits polled, where nothing happened); the oldest go beyond MAX_REQUEST_TIMES.
-    request_times: list[tuple[float, str, str]] = field(default_factory=list)
+    # The newest requests, when they came and how long their answers took, for bench/orchestration.py's
+    # timeline (which waits polled, where nothing happened, which calls were slow); the oldest go beyond
+    # MAX_REQUEST_TIMES.
+    request_times: list[RequestTime] = field(default_factory=list)
     task_times: dict[str, TaskTimes] = field(default_factory=dict)
     # SHA-256 fingerprint of the certificate the API serves (set when it starts): every node's pve-ssl.pem
     ssl_fingerprint: str = ""
@@ -63,7 +76,7 @@ class ClusterState:
         (the flag file is checked too, since dpkg unpacks the binaries before the install is done)."""
         return node in self.installed and node not in self.install_flag
 
-    def note_request_time(self, when: float, method: str, template: str) -> None:
-        self.request_times.append((when, method, template))
+    def note_request_time(self, noted: RequestTime) -> None:
+        self.request_times.append(noted)
         if len(self.request_times) > MAX_REQUEST_TIMES:
             del self.request_times[: len(self.request_times) - MAX_REQUEST_TIMES]

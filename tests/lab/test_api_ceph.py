@@ -339,12 +339,15 @@ def test_requests_are_counted_per_path_template(fresh: Lab, token: Any) -> None:
     assert fresh.request_counts()[("GET", "/nodes/{node}/ceph/mon")] == before + 1
 
 
-def test_requests_are_noted_with_their_time(fresh: Lab, token: Any) -> None:
+def test_requests_are_noted_with_their_time_node_and_answer_time(fresh: Lab, token: Any) -> None:
     asked = time.time()
     token.nodes("pve3").ceph.mon.get()
+    answered = time.time()
     newest = fresh.request_times()[-1]
-    assert (newest["method"], newest["path"]) == ("GET", "/nodes/{node}/ceph/mon")
-    assert asked <= newest["time"] <= time.time()
+    assert (newest["method"], newest["path"], newest["node"]) == ("GET", "/nodes/{node}/ceph/mon", "pve3")
+    assert asked <= newest["time"] <= newest["time"] + newest["seconds"] <= answered
+    token.cluster.ceph.status.get()
+    assert fresh.request_times()[-1]["node"] is None  # a cluster-wide path
 
 
 def test_task_log_has_subsecond_times(fresh: Lab) -> None:
