@@ -51,6 +51,7 @@ from lab.ceph_backend.rbd import BASE_SNAPSHOT, Rbd, RbdError
 from lab.errors import TaskError
 from lab.models.fakepve_model import PveModel
 from lab.models.locks import ClusterLocks, LockTimeout, TimedLock
+from lab.models.task_warnings import log_warn
 from lab.worker import in_thread
 
 log = logging.getLogger("lab.volumes")
@@ -227,8 +228,9 @@ class RbdVolumes:
             raise TaskError(f"rbd {'clone' if base else 'create'} '{name}' error: {exc}") from exc
 
     def remove_image(self, sid: str, volname: str) -> None:
-        """free_image: `rbd rm`, after unprotect + `snap purge` when the image has snapshots. Failures are
-        only logged, as destroy_vm only warns ("Could not remove disk ..., check manually")."""
+        """free_image: `rbd rm`, after unprotect + `snap purge` when the image has snapshots. A failure is
+        the running task's warning (task_warnings.log_warn), as destroy_vm's ("Could not remove disk ...,
+        check manually"): the task still succeeds, with `WARNINGS: n`."""
         spec = self.spec(sid, volname)
         try:
             self.rbd.remove(spec)
@@ -237,15 +239,18 @@ class RbdVolumes:
             if "No such file" in str(exc):
                 return
             if "has snapshots" not in str(exc):
-                log.warning("Could not remove disk '%s:%s', check manually: %s", sid, volname, exc)
+                log_warn(f"Could not remove disk '{sid}:{volname}', check manually: rbd rm '{volname}' error: {exc}")
                 return
         with contextlib.suppress(RbdError):  # only a template's base image has a protected snapshot
             self.rbd.snap_unprotect(spec, BASE_SNAPSHOT)
-        for verb, step in (("snap purge", self.rbd.snap_purge), ("rm --no-progress", self.rbd.remove)):
+        for verb, step in (("snap purge", self.rbd.snap_purge), ("rm", self.rbd.remove)):  # RBDPlugin's errmsg
             try:
                 step(spec)
             except RbdError as exc:
-                log.warning("rbd %s '%s' error: %s", verb, spec, exc)
+                log_warn(
+                    f"Could not remove disk '{sid}:{volname}', check manually: rbd {verb} '{volname}' error: {exc}"
+                )
+                return
 
     def _reserve(
         self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
@@ -433,7 +438,7 @@ class RbdVolumes:
                 async with self._storage_lock(sid):
                     await self.free_async(volid)
             except TaskError as exc:
-                log.warning("Could not remove disk '%s', check manually: %s", volid, exc)
+                log_warn(f"Could not remove disk '{volid}', check manually: {exc}")
 
     async def free_async(self, volid: str) -> None:
         """vdisk_free's removal, `rbd rm` in a worker thread, without the storage's lock: free_deferred holds

@@ -256,12 +256,19 @@ def test_a_destroy_removes_its_images_under_the_storage_lock_and_leaves_the_api_
 def test_a_destroy_that_cannot_get_the_storage_lock_leaves_the_disk_to_check_manually(
     api: Any, inproc: InProcessLab, rbd: FakeRbd
 ) -> None:
-    """qemu-server's destroy_vm only warns when vdisk_free fails: the VM goes, its image stays in the pool."""
+    """qemu-server's destroy_vm only warns when vdisk_free fails (log_warn): the VM goes, its image stays in
+    the pool, and the task ends with PVE's count of warnings."""
     create_vm(api, "pve1", 100, scsi0="ceph-vm:1")
     lock = inproc.run(lambda: inproc.pve.locks.storage("ceph-vm"))
     lock.wait = 0.3  # PVE waits 10 s
     inproc.call(inproc.pve.locks.held_by_another(lock, 5))
-    assert wait_task(api, api.nodes("pve1").qemu(100).delete())[0] == "OK"
+    status, log = wait_task(api, api.nodes("pve1").qemu(100).delete())
+    assert status == "WARNINGS: 1"
+    assert log[-2:] == [
+        "WARN: Could not remove disk 'ceph-vm:vm-100-disk-0', check manually: "
+        "cfs-lock 'storage-ceph-vm' error: got lock request timeout",
+        "TASK WARNINGS: 1",
+    ]
     assert 100 not in [int(vm["vmid"]) for vm in api.cluster.resources.get(type="vm")]
     assert set(rbd.images) == {"vms/vm-100-disk-0"}
     assert volids(api, "pve1", "ceph-vm") == {"ceph-vm:vm-100-disk-0"}
