@@ -58,7 +58,7 @@ from lab.models.locks import ClusterLocks, counting_waits
 from lab.models.migration import Migrations
 from lab.models.node_install import NodeInstallTarget
 from lab.models.nodes import LabNodes
-from lab.models.task_warnings import collecting_warnings, finish_with_warnings
+from lab.models.task_warnings import Warned, collecting_warnings, finish_with_warnings
 from lab.models.vm_config import VmConfigDrives
 from lab.models.volumes import FakepveVolumeTable, RbdVolumes
 from lab.pve_formats import normalize_legacy_param_formats
@@ -350,17 +350,13 @@ class LabPve(
         async def timed() -> Any:
             times.start = time.time()
             waits = None
+            warned: list[Warned] = []
             try:
                 with counting_waits() as waits, collecting_warnings() as warned:
                     await self.volumes.begin_scope()  # a qm create or clone: its RBD storages' locks and pools
                     result = await body()
                     await self.volumes.make_reserved()  # none left if the body's ceph_io made them
                     await self.volumes.free_deferred()  # a qm destroy: the RBD images its body freed
-                if warned:
-                    # fakepve ends the record right after the body returns, without yielding: amend it then.
-                    asyncio.get_running_loop().call_soon(
-                        lambda: finish_with_warnings(self.tasks[started["upid"]], warned)
-                    )
                 return result
             except TaskError:
                 raise
@@ -375,12 +371,18 @@ class LabPve(
                 self.volumes.end_scope()
                 times.end = time.time()
                 times.lock_wait = waits.seconds if waits is not None else 0.0
+                if warned:
+                    # fakepve ends the record right after the body, without yielding: amend it then.
+                    asyncio.get_running_loop().call_soon(self._amend_ended, started, warned)
 
         parent: Any = super()  # fakepve's Model.task
         upid: str = await parent.task(node, ttype, tid, user, timed, vm=vm, lock=lock, log=log)
         started["upid"] = upid
         self.cluster.task_times[upid] = times  # the same object the body fills in as it runs
         return upid
+
+    def _amend_ended(self, started: dict[str, str], warned: list[Warned]) -> None:
+        finish_with_warnings(self.tasks[started["upid"]], warned)
 
     # -- request counting -----------------------------------------------------------------------
 

@@ -119,7 +119,10 @@ class VmDisks:
             vm.config[key] = new_volid
         if delete:
             record.append(f"removing source volume '{old_volid}' after successful copy")
-            await self.volumes.free_async(old_volid)
+            try:
+                await self.volumes.free_async(old_volid)
+            except TaskError as exc:  # qemu-server API2/Qemu.pm move_disk: `warn $@ if $@`, the move stands
+                record.append(str(exc))
         else:
             unused = free_unused_key(vm.config)
             vm.config[unused] = old_volid

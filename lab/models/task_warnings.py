@@ -5,7 +5,8 @@ prints "WARN: <message>" to the task log and counts it; fork_worker then ends a 
 did not die with "TASK WARNINGS: <count>" instead of "TASK OK", and its exit status reads
 `WARNINGS: <count>`, which clients take as success (pve-common PVE::Tools upid_status_is_error).
 qemu-server's destroy_vm warns so for a disk it could not remove ("Could not remove disk '<volid>',
-check manually: ..."). Outside a task a warning goes to the lab's own log.
+check manually: ..."). A plain Perl `warn` (a disk move's or a failed create's cleanup: `warn $@ if
+$@`) only prints its line, and counts for nothing. Outside a task either goes to the lab's own log.
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 log = logging.getLogger("lab")
 
+
+@dataclass(frozen=True)
+class Warned:
+    line: str  # as the task log shows it
+    counted: bool  # log_warn's; a plain warn is not
+
+
 # The running task's warnings (a worker thread started with asyncio.to_thread shares the list).
-_warnings: ContextVar[list[str] | None] = ContextVar("task_warnings", default=None)
+_warnings: ContextVar[list[Warned] | None] = ContextVar("task_warnings", default=None)
 
 
 @contextlib.contextmanager
-def collecting_warnings() -> Iterator[list[str]]:
-    """Around a task's body: the messages it warned, in order."""
-    warned: list[str] = []
+def collecting_warnings() -> Iterator[list[Warned]]:
+    """Around a task's body: what it warned, in order."""
+    warned: list[Warned] = []
     token = _warnings.set(warned)
     try:
         yield warned
@@ -32,24 +41,35 @@ def collecting_warnings() -> Iterator[list[str]]:
         _warnings.reset(token)
 
 
-def log_warn(message: str) -> None:
-    """PVE's log_warn: one more warning of the running task, else a line in the lab's log."""
+def _note(line: str, counted: bool) -> None:
     warned = _warnings.get()
     if warned is None:
-        log.warning("%s", message)
+        log.warning("%s", line)
     else:
-        warned.append(message.rstrip("\n"))
+        warned.append(Warned(line, counted))
 
 
-def finish_with_warnings(record: dict[str, object], warned: list[str]) -> None:
-    """A fakepve task record that ended OK, as PVE ends it after warnings: each "WARN: ..." line in the
-    log before the end line, "TASK WARNINGS: n" for "TASK OK", and exit status `WARNINGS: n`."""
-    if not warned or record.get("exitstatus") != "OK":
-        return
+def log_warn(message: str) -> None:
+    """PVE's log_warn: one more warning of the running task ("WARN: <message>")."""
+    _note(f"WARN: {message.rstrip()}", counted=True)
+
+
+def warn(message: str) -> None:
+    """Perl's warn in a task's worker: the line in its log, nothing more."""
+    _note(message.rstrip(), counted=False)
+
+
+def finish_with_warnings(record: dict[str, object], warned: list[Warned]) -> None:
+    """A fakepve task record once it has ended, as PVE ends it after warnings: their lines in the log
+    before the end line and, for a task that did not fail, "TASK WARNINGS: n" for "TASK OK" and exit
+    status `WARNINGS: n`, n the log_warn ones."""
     lines = record["log"]
     assert isinstance(lines, list)
-    end = lines.pop() if lines and lines[-1] == "TASK OK" else None
-    lines.extend(f"WARN: {message}" for message in warned)
-    record["exitstatus"] = f"WARNINGS: {len(warned)}"
+    end = lines.pop() if lines and str(lines[-1]).startswith("TASK ") else None
+    lines.extend(w.line for w in warned)
+    counted = sum(w.counted for w in warned)
+    if counted and record.get("exitstatus") == "OK":
+        record["exitstatus"] = f"WARNINGS: {counted}"
+        end = f"TASK WARNINGS: {counted}"
     if end is not None:
-        lines.append(f"TASK WARNINGS: {len(warned)}")
+        lines.append(end)

@@ -51,7 +51,7 @@ from lab.ceph_backend.rbd import BASE_SNAPSHOT, Rbd, RbdError
 from lab.errors import TaskError
 from lab.models.fakepve_model import PveModel
 from lab.models.locks import ClusterLocks, LockTimeout, TimedLock
-from lab.models.task_warnings import log_warn
+from lab.models.task_warnings import log_warn, warn
 from lab.worker import in_thread
 
 log = logging.getLogger("lab.volumes")
@@ -228,9 +228,9 @@ class RbdVolumes:
             raise TaskError(f"rbd {'clone' if base else 'create'} '{name}' error: {exc}") from exc
 
     def remove_image(self, sid: str, volname: str) -> None:
-        """free_image: `rbd rm`, after unprotect + `snap purge` when the image has snapshots. A failure is
-        the running task's warning (task_warnings.log_warn), as destroy_vm's ("Could not remove disk ...,
-        check manually"): the task still succeeds, with `WARNINGS: n`."""
+        """free_image: `rbd rm`, after unprotect + `snap purge` when the image has snapshots. It dies as
+        RBDPlugin's run_rbd_command does ("rbd rm '<name>' error: ..."); each caller of vdisk_free decides
+        what that means (destroy_vm warns, a disk move's cleanup prints it, an unlink fails)."""
         spec = self.spec(sid, volname)
         try:
             self.rbd.remove(spec)
@@ -239,18 +239,14 @@ class RbdVolumes:
             if "No such file" in str(exc):
                 return
             if "has snapshots" not in str(exc):
-                log_warn(f"Could not remove disk '{sid}:{volname}', check manually: rbd rm '{volname}' error: {exc}")
-                return
+                raise TaskError(f"rbd rm '{volname}' error: {exc}") from exc
         with contextlib.suppress(RbdError):  # only a template's base image has a protected snapshot
             self.rbd.snap_unprotect(spec, BASE_SNAPSHOT)
         for verb, step in (("snap purge", self.rbd.snap_purge), ("rm", self.rbd.remove)):  # RBDPlugin's errmsg
             try:
                 step(spec)
             except RbdError as exc:
-                log_warn(
-                    f"Could not remove disk '{sid}:{volname}', check manually: rbd {verb} '{volname}' error: {exc}"
-                )
-                return
+                raise TaskError(f"rbd {verb} '{volname}' error: {exc}") from exc
 
     def _reserve(
         self, sid: str, vmid: int, fmt: str | None, size: int, linked_from: str | None
@@ -301,7 +297,11 @@ class RbdVolumes:
             if deferred is not None:
                 deferred.append(volid)
                 return
-            self.remove_image(sid, volname)
+            try:
+                self.remove_image(sid, volname)
+            except TaskError as exc:  # a failed create's cleanup: `warn $@ if $@` (qemu-server API2/Qemu.pm)
+                warn(str(exc))
+                return
         self.table.free(volid)
 
     def rename_to_base(self, volid: str) -> str:
@@ -427,26 +427,25 @@ class RbdVolumes:
             _deferred_frees.reset(token)
 
     async def free_deferred(self) -> None:
-        """The RBD volumes the running destroy task's body freed: each image removed under its storage's
-        lock, off the event loop. One whose lock is not had in time stays, with destroy_vm's warning."""
+        """The RBD volumes the running destroy task's body freed, each as vdisk_free does (free_async). One
+        that cannot be removed stays, with destroy_vm's warning."""
         deferred = _deferred_frees.get()
         while deferred:
             volid = deferred.pop(0)
-            sid, _volname = volume_ref(volid)
-            assert sid is not None
             try:
-                async with self._storage_lock(sid):
-                    await self.free_async(volid)
+                await self.free_async(volid)
             except TaskError as exc:
                 log_warn(f"Could not remove disk '{volid}', check manually: {exc}")
 
     async def free_async(self, volid: str) -> None:
-        """vdisk_free's removal, `rbd rm` in a worker thread, without the storage's lock: free_deferred holds
-        it around this call; the move_disk and unlink callers do not take it yet, where vdisk_free would."""
+        """vdisk_free: an RBD volume's image removed in a worker thread under its storage's cluster lock
+        (pve-storage src/PVE/Storage.pm vdisk_free, cluster_lock_storage around free_image). TaskError
+        in PVE's words when the lock is not had in time or `rbd` fails; the volume then stays."""
         sid, volname = volume_ref(volid)
         if self.is_rbd(sid) and self.known(sid, volname) is not None:
             assert sid is not None
-            await in_thread(self.remove_image, sid, volname)
+            async with self._storage_lock(sid):
+                await in_thread(self.remove_image, sid, volname)
         self.table.free(volid)
 
     async def refresh(self, sid: str) -> None:

@@ -40,6 +40,7 @@ class FakeRbd:
         # Likewise `rm_hold` for each `rbd rm`, counting those waiting in `removing`.
         self.rm_hold: threading.Event | None = None
         self.removing = 0
+        self.rm_error: str | None = None  # set: each `rbd rm` fails with it
 
     def initialized(self) -> bool:
         return True
@@ -106,6 +107,8 @@ class FakeRbd:
                 self.rm_hold.wait(20)
                 self.removing -= 1
             found = self._image(args, words[1])
+            if self.rm_error:
+                raise self._fail(args, self.rm_error)
             if found["snaps"]:
                 raise self._fail(
                     args,
@@ -423,6 +426,34 @@ def test_move_disk_with_delete_frees_the_source(api: Any, rbd: FakeRbd) -> None:
     assert "unused0" not in config(api, "pve1", 100)
     assert rbd.images == {}
     assert "local-lvm:vm-100-disk-0" in volids(api, "pve1", "local-lvm")
+
+
+WATCHERS = "rbd: error: image still has watchers"
+
+
+def test_move_disk_whose_source_cannot_be_removed_stands_and_prints_why(api: Any, rbd: FakeRbd) -> None:
+    """qemu-server's move_disk frees the source with `warn $@ if $@`: a plain line, the task still OK."""
+    create_vm(api, "pve1", 100, scsi0="ceph-vm:1")
+    rbd.rm_error = WATCHERS
+    status, log = wait_task(
+        api, api.nodes("pve1").qemu(100).move_disk.post(disk="scsi0", storage="local-lvm", delete=1)
+    )
+    assert status == "OK"
+    assert any(line.startswith("rbd rm 'vm-100-disk-0' error: ") and WATCHERS in line for line in log)
+    assert config(api, "pve1", 100)["scsi0"] == "local-lvm:vm-100-disk-0,size=1G"
+    assert set(rbd.images) == {"vms/vm-100-disk-0"}  # left in the pool, and listed by its storage
+    assert volids(api, "pve1", "ceph-vm") == {"ceph-vm:vm-100-disk-0"}
+
+
+def test_a_destroy_whose_rbd_rm_fails_warns_and_counts_it(api: Any, rbd: FakeRbd) -> None:
+    create_vm(api, "pve1", 100, scsi0="ceph-vm:1")
+    rbd.rm_error = WATCHERS
+    status, log = wait_task(api, api.nodes("pve1").qemu(100).delete())
+    assert status == "WARNINGS: 1" and log[-1] == "TASK WARNINGS: 1"
+    (warned,) = [line for line in log if line.startswith("WARN: ")]
+    assert warned.startswith("WARN: Could not remove disk 'ceph-vm:vm-100-disk-0', check manually: rbd rm ")
+    assert WATCHERS in warned
+    assert set(rbd.images) == {"vms/vm-100-disk-0"}
 
 
 def test_move_disk_refusals(api: Any, inproc: InProcessLab) -> None:
