@@ -35,7 +35,7 @@ import yaml
 
 from bench.chain import LabTask, StackFacts, forced_limit, pg_report_task
 from bench.pg_report import clean_since, state_stamp
-from bench.timeline import Request, breakdown
+from bench.timeline import Request, breakdown, slowest_calls
 from hci_config.loader import load_config
 from hci_config.model import HciConfig
 from hci_tools.pulumi_project import REPO, PulumiProject, engine_bin, lab_environment
@@ -270,7 +270,7 @@ def main() -> None:
             raw = {"epoch": epoch, "wall": wall, "resources": resources, "tasks": tasks, "requests": request_log}
             raw |= {"pg_clean": cleans, "pg_listings": listings}
             Path(args.save).write_text(json.dumps(raw))
-        requests = [Request(r["time"], r["method"], r["path"]) for r in request_log]
+        requests = [Request(r["time"], r["method"], r["path"], r.get("seconds") or 0.0) for r in request_log]
         parts = breakdown(epoch, epoch + wall, timed, requests)
         print(f"where the wall time went ({len(requests)} requests):")
         for name, seconds, what in (
@@ -281,6 +281,10 @@ def main() -> None:
             ("finish", parts.finish, "after the last request: state saved, engine ends"),
         ):
             print(f"    {name:<8}{seconds:7.1f} s  {what}")
+        print("slowest API calls, by the lab's answer time (total / median / longest):")
+        for slow in slowest_calls(requests):
+            times = f"{slow.total:6.1f} s / {slow.median:5.2f} s / {slow.longest:5.2f} s"
+            print(f"    {slow.call:<48} x{slow.count:<5} {times}")
         bound = wall / limit.seconds if limit.seconds else float("inf")
         verdict = "OK" if bound <= args.target else "MISSED"
         figures = f"{wall:.1f} / {limit.seconds:.1f} = {bound:.2f}"

@@ -27,6 +27,30 @@ class Request:
     time: float  # wall clock, when the lab received it
     method: str
     path: str  # the schema path template
+    seconds: float = 0.0  # until the lab's answer was ready
+
+
+@dataclass(frozen=True)
+class SlowCall:
+    call: str  # "GET /nodes/{node}/disks/list"
+    count: int
+    total: float
+    median: float
+    longest: float
+
+
+def slowest_calls(requests: Iterable[Request], top: int = 5) -> list[SlowCall]:
+    """The API calls that took the lab longest to answer, by their total: a wait that is the lab's (or
+    PVE's) answer time, not the program's. A terminal's websocket is left out: it lasts its session."""
+    by_call: dict[str, list[float]] = {}
+    for request in requests:
+        if not request.path.endswith("/vncwebsocket"):
+            by_call.setdefault(f"{request.method} {request.path}", []).append(request.seconds)
+    calls = [
+        SlowCall(call, len(times), sum(times), sorted(times)[(len(times) - 1) // 2], max(times))
+        for call, times in by_call.items()
+    ]
+    return sorted(calls, key=lambda c: c.total, reverse=True)[:top]
 
 
 @dataclass(frozen=True)

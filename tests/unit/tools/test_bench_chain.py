@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.chain import LabTask, StackFacts, forced_limit, pg_report_task
-from bench.timeline import Request, breakdown, merged
+from bench.timeline import Request, breakdown, merged, slowest_calls
 
 FACTS = StackFacts(
     init_node="pve1",
@@ -203,3 +203,24 @@ def test_a_counted_pg_report_lag_stands_between_the_pool_ready_and_its_disks() -
     assert [t.type for t in counted.chain][-2:] == ["pgreport", "qmcreate"]
     # A wait that saw the pool before Ceph's stamp (a later state change) counts no lag.
     assert pg_report_task("vm-pool", 5.0, 4.0).seconds == 0.0
+
+
+def test_slowest_calls_rank_by_total_answer_time_without_terminals() -> None:
+    requests = [
+        Request(0.0, "GET", "/nodes/{node}/disks/list", 1.0),
+        Request(0.1, "GET", "/nodes/{node}/disks/list", 5.0),
+        Request(0.2, "GET", "/nodes/{node}/disks/list", 0.5),
+        Request(0.3, "GET", "/nodes/{node}/tasks/{upid}/status", 0.01),
+        Request(0.4, "GET", "/nodes/{node}/vncwebsocket", 60.0),  # a session, not a slow answer
+        Request(0.5, "POST", "/nodes/{node}/ceph/osd", 2.0),
+    ]
+    first, second, third = slowest_calls(requests)
+    assert (first.call, first.count, first.total, first.median, first.longest) == (
+        "GET /nodes/{node}/disks/list",
+        3,
+        pytest.approx(6.5),
+        1.0,
+        5.0,
+    )
+    assert (second.call, third.call) == ("POST /nodes/{node}/ceph/osd", "GET /nodes/{node}/tasks/{upid}/status")
+    assert slowest_calls(requests, top=1) == [first]
