@@ -66,7 +66,14 @@ def finish_with_warnings(record: dict[str, object], warned: list[Warned]) -> Non
     lines = record["log"]
     assert isinstance(lines, list)
     end = lines.pop() if lines and str(lines[-1]).startswith("TASK ") else None
+    # A failed task's log ends with its error, then "TASK ERROR: ...": the warnings came before both.
+    died = (
+        [lines.pop()]
+        if end and record.get("exitstatus") != "OK" and lines and lines[-1] == record.get("exitstatus")
+        else []
+    )
     lines.extend(w.line for w in warned)
+    lines.extend(died)
     counted = sum(w.counted for w in warned)
     if counted and record.get("exitstatus") == "OK":
         record["exitstatus"] = f"WARNINGS: {counted}"
