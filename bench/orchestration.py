@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from bench.chain import LabTask, StackFacts, forced_limit, pg_report_task
+from bench.chain import POOL, LabTask, StackFacts, forced_limit, pg_report_task
 from bench.pg_report import clean_since, state_stamp
 from bench.timeline import Request, breakdown, slowest_calls
 from hci_config.loader import load_config
@@ -250,7 +250,7 @@ def main() -> None:
         if reports:
             print("Ceph's PG report lag (the OSDs' stamps, `ceph pg ls-by-pool`, to the pool's wait on `ceph status`):")
             for report in reports:
-                created = [t for t in timed if t.type == "cephcreatepool" and t.id == report.id]
+                created = [t for t in timed if t.type == POOL and t.id == report.id]
                 ended = f"create task ended {created[-1].end - epoch:.2f} s, " if created else ""
                 print(
                     f"    {report.id}: {ended}PGs active+clean by Ceph at {report.start - epoch:.2f} s, "

@@ -36,7 +36,6 @@ fakepve's template body still runs its `rbd rename` on the loop (rare, one disk 
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -54,7 +53,6 @@ from lab.models.locks import ClusterLocks, LockTimeout, TimedLock
 from lab.models.task_warnings import log_warn, warn
 from lab.worker import in_thread
 
-log = logging.getLogger("lab.volumes")
 # PVE's own image names (RBDPlugin.pm rbd_ls): `vm-<vmid>-...` and `base-<vmid>-...`; others are not listed.
 PVE_IMAGE = re.compile(r"^(?:vm|base)-(\d+)-")
 # Storage types that are shared by nature, whatever storage.cfg says (pve-storage src/PVE/Storage/Plugin.pm
