@@ -25,6 +25,7 @@ both are where we expect, so an SDK upgrade that moves them fails loudly here, n
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import sys
 import traceback
@@ -142,14 +143,22 @@ def main(argv: list[str]) -> None:
         watch.attach(address)
     try:
         watch.gone.wait()
-    except KeyboardInterrupt:  # the engine's normal way of closing a plugin
-        server.stop(0)
-        return
-    # Gone: the calls in flight raise EngineGone at their next safe point; then we leave. os._exit,
-    # because a call stuck in a long HTTP read must not keep the process alive, and stdout and
-    # stderr lead to a dead engine.
-    watch.wait_for_calls(EXIT_GRACE)
+        engine_alive = False
+    except KeyboardInterrupt:  # the engine's normal way of closing a plugin (SIGINT), once its calls returned
+        engine_alive = True
+    # Calls still in flight (the engine is gone, or a Ctrl-C reached the whole process group) were
+    # dropped: each raises EngineGone at its next safe point, never in the middle of a step.
     server.stop(0)
+    watch.wait_for_calls(EXIT_GRACE)
+    if engine_alive:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # os._exit, not a return: the interpreter's teardown (grpc's threads, module finalisers) takes 40-70 ms
+    # the engine waits out for every run's host (pulumi sdk/go/common/resource/plugin/plugin.go, kill:
+    # SIGINT, then it waits for the exit), twice in a `pulumi refresh` (its preview, then the refresh);
+    # and a call stuck in a long HTTP read must not keep the process alive. Once the engine is gone,
+    # stdout and stderr lead nowhere: nothing is flushed to them.
     os._exit(0)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
 import subprocess
 import sys
 import time
@@ -191,4 +192,20 @@ def test_the_host_exits_soon_after_the_engine_dies() -> None:
         proc.wait(timeout=15)
         assert time.monotonic() - killed < 6  # two refused checks a second apart, then the call's safe point
         assert proc.returncode == 0
+        call.cancel()
+
+
+def test_the_engines_sigint_ends_the_host_at_once_even_with_a_call_in_flight() -> None:
+    """The engine closes a plugin with SIGINT and waits for it to exit (5 s, then SIGKILL): the host
+    leaves cleanly, a call still running (here a 60 s wait, as a Ctrl-C reaches) dropped, no traceback."""
+    with fake_engine() as (_, _, address), provider_host(address) as (proc, stub):
+        call = stub.Create.future(
+            create_request(host_fixtures.DrainThenDestroyProvider(), wait=60, marker="/nonexistent")
+        )
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)  # far below the call's 60 s
+        assert proc.returncode == 0
+        assert proc.stderr is not None
+        assert b"Traceback" not in proc.stderr.read()
         call.cancel()
