@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -126,6 +127,10 @@ def engine_address(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str]) -> None:
+    # The engine ends a plugin with SIGINT, then waits up to 5 s before it kills it. Python leaves SIGINT
+    # ignored when it started so, as every process started from a background job of a non-interactive
+    # shell (`cmd &` in a CI script) is: asked for here, it raises KeyboardInterrupt either way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sdk = load_sdk_host()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS), options=sdk._GRPC_CHANNEL_OPTIONS

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -111,6 +112,14 @@ func main() {
 	if err != nil {
 		fatalf("could not start language host RPC server: %v", err)
 	}
+	// The engine closes a plugin with SIGINT to its process group (cmdutil.InterruptChildren in
+	// sdk/go/common/util/cmdutil/child_unix.go), then waits up to 5 s before it kills it
+	// (sdk/go/common/resource/plugin/plugin.go). A Go program started with SIGINT ignored keeps it
+	// ignored unless it asks for the signal, and every process started from a background job of a
+	// non-interactive shell (`cmd &` in a CI script) is started so: each `pulumi preview` and `up`
+	// then waited those 5 s for the host it starts for About(). Asking for it ends the host either way.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt)
 	// The engine reads the port from our first stdout line.
 	fmt.Printf("%d\n", handle.Port)
 	select {
@@ -118,6 +127,15 @@ func main() {
 		if err != nil {
 			fatalf("language host RPC stopped serving: %v", err)
 		}
+	case <-interrupted:
+		// As Go's default for SIGINT would: end now. A program still running (the engine was
+		// interrupted) is killed through Run's context, as when the engine is gone.
+		engineGone()
+		select {
+		case <-handle.Done:
+		case <-time.After(time.Second):
+		}
+		os.Exit(0)
 	case <-engineCtx.Done():
 		// The engine is gone: Run's program is being killed with Run's context and the
 		// server stops gracefully; give that a moment, never more.

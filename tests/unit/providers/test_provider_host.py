@@ -209,3 +209,25 @@ def test_the_engines_sigint_ends_the_host_at_once_even_with_a_call_in_flight() -
         assert proc.stderr is not None
         assert b"Traceback" not in proc.stderr.read()
         call.cancel()
+
+
+def test_the_engines_sigint_ends_a_host_started_with_sigint_ignored() -> None:
+    """A background job of a non-interactive shell (`pulumi up &` in a CI script) starts its children with
+    SIGINT ignored, and Python keeps it so: the engine would wait 5 s for each host, then kill it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "dynamic_providers.host"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stdout is not None
+        int(proc.stdout.readline().strip())  # serving
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=4)  # the engine's patience is 5 s
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
