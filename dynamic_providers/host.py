@@ -138,18 +138,18 @@ def main(argv: list[str]) -> None:
     sdk.provider_pb2_grpc.add_ResourceProviderServicer_to_server(sdk.DynamicResourceProviderServicer(), server)
     port = server.add_insecure_port(address="127.0.0.1:0")
     server.start()
-    # The engine reads the port from the first line of stdout.
-    sys.stdout.buffer.write(f"{port}\n".encode())
-    sys.stdout.flush()
-
     watch = engine_watch.WATCH
-    address = engine_address(argv)
-    if address:
-        watch.attach(address)
-    try:
+    try:  # from the port on: a SIGINT may come at any moment after it
+        # The engine reads the port from the first line of stdout.
+        sys.stdout.buffer.write(f"{port}\n".encode())
+        sys.stdout.flush()
+        address = engine_address(argv)
+        if address:
+            watch.attach(address)
         watch.gone.wait()
         engine_alive = False
     except KeyboardInterrupt:  # the engine's normal way of closing a plugin (SIGINT), once its calls returned
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # leaving already: a second one must not cut that short
         engine_alive = True
     # Calls still in flight (the engine is gone, or a Ctrl-C reached the whole process group) were
     # dropped: each raises EngineGone at its next safe point, never in the middle of a step.
