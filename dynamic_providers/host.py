@@ -147,15 +147,13 @@ def main(argv: list[str]) -> None:
         if address:
             watch.attach(address)
         watch.gone.wait()
-        engine_alive = False
     except KeyboardInterrupt:  # the engine's normal way of closing a plugin (SIGINT), once its calls returned
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # leaving already: a second one must not cut that short
-        engine_alive = True
     # Calls still in flight (the engine is gone, or a Ctrl-C reached the whole process group) were
     # dropped: each raises EngineGone at its next safe point, never in the middle of a step.
     server.stop(0)
     watch.wait_for_calls(EXIT_GRACE)
-    if engine_alive:
+    if not watch.gone.is_set():
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -59,12 +59,17 @@ def fake_engine() -> Iterator[tuple[FakeEngine, grpc.Server, str]]:
 
 
 @contextmanager
-def provider_host(engine_address: str) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
+def provider_host(
+    engine_address: str | None, sigint_ignored: bool = False
+) -> Iterator[tuple[subprocess.Popen[bytes], Any]]:
+    """The host as our launcher starts it; `sigint_ignored` as a background job of a non-interactive shell
+    starts its children (SIGINT ignored from the start)."""
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "dynamic_providers.host", engine_address],
+        [sys.executable, "-u", "-m", "dynamic_providers.host", *([engine_address] if engine_address else [])],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
     )
     assert proc.stdout is not None
     port = int(proc.stdout.readline().strip())  # the engine's handshake: the port on the first line
@@ -214,20 +219,7 @@ def test_the_engines_sigint_ends_the_host_at_once_even_with_a_call_in_flight() -
 def test_the_engines_sigint_ends_a_host_started_with_sigint_ignored() -> None:
     """A background job of a non-interactive shell (`pulumi up &` in a CI script) starts its children with
     SIGINT ignored, and Python keeps it so: the engine would wait 5 s for each host, then kill it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "dynamic_providers.host"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    try:
-        assert proc.stdout is not None
-        int(proc.stdout.readline().strip())  # serving
+    with provider_host(None, sigint_ignored=True) as (proc, _):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=4)  # the engine's patience is 5 s
         assert proc.returncode == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
