@@ -120,6 +120,16 @@ func main() {
 	// then waited those 5 s for the host it starts for About(). Asking for it ends the host either way.
 	interrupted := make(chan os.Signal, 1)
 	signal.Notify(interrupted, os.Interrupt)
+	// Leaving early: Run's program is killed with Run's context (engineCtx) and the server stops
+	// gracefully; give that a moment, never more.
+	leave := func(code int, grace time.Duration) {
+		engineGone()
+		select {
+		case <-handle.Done:
+		case <-time.After(grace):
+		}
+		os.Exit(code)
+	}
 	// The engine reads the port from our first stdout line.
 	fmt.Printf("%d\n", handle.Port)
 	select {
@@ -128,22 +138,9 @@ func main() {
 			fatalf("language host RPC stopped serving: %v", err)
 		}
 	case <-interrupted:
-		// As Go's default for SIGINT would: end now. A program still running (the engine was
-		// interrupted) is killed through Run's context, as when the engine is gone.
-		engineGone()
-		select {
-		case <-handle.Done:
-		case <-time.After(time.Second):
-		}
-		os.Exit(0)
+		leave(0, time.Second) // as Go's default for SIGINT would: end now
 	case <-engineCtx.Done():
-		// The engine is gone: Run's program is being killed with Run's context and the
-		// server stops gracefully; give that a moment, never more.
-		select {
-		case <-handle.Done:
-		case <-time.After(5 * time.Second):
-		}
-		os.Exit(1)
+		leave(1, 5*time.Second) // the engine is gone
 	}
 }
 
