@@ -14,6 +14,7 @@ Every instant of the run falls in exactly one part:
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ def slowest_calls(requests: Iterable[Request], top: int = 5) -> list[SlowCall]:
         if not request.path.endswith("/vncwebsocket"):
             by_call.setdefault(f"{request.method} {request.path}", []).append(request.seconds)
     calls = [
-        SlowCall(call, len(times), sum(times), sorted(times)[(len(times) - 1) // 2], max(times))
+        SlowCall(call, len(times), sum(times), statistics.median_low(times), max(times))
         for call, times in by_call.items()
     ]
     return sorted(calls, key=lambda c: c.total, reverse=True)[:top]
