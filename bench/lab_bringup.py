@@ -40,6 +40,18 @@ def wait_task(api: Any, upid: str) -> None:
         delay = min(delay * 1.5, 0.5)
 
 
+def create_mons(token: Any, nodes: list[str]) -> None:
+    """MONs strictly one after another, each in quorum before the next (PVE's createmon task ends once
+    the daemon is started, pve-manager PVE/API2/Ceph/MON.pm; the next create's RADOS connect needs a quorum)."""
+    for node in nodes:
+        wait_task(token, token.nodes(node).ceph.mon(node).post())
+        deadline = time.monotonic() + 60
+        while not any(m["name"] == node and m.get("quorum") for m in token.nodes(node).ceph.mon.get()):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"mon.{node} did not join the quorum within 60 s")
+            time.sleep(0.1)
+
+
 def install_ceph(lab: Lab, release: str = "squid") -> None:
     """`pveceph install` through every node's terminal at once, as CephInstall drives it (PVE's
     installer asks on its TTY, so a bare termproxy task without the websocket dialogue fails)."""
@@ -61,8 +73,7 @@ def bring_up(lab: Lab) -> dict[str, float]:
     install_ceph(lab)
     marks["install"] = time.monotonic() - t0
     token.nodes("pve1").ceph.init.post(network=lab.public_network)
-    for node in lab.nodes:  # MONs strictly one after another
-        wait_task(token, token.nodes(node).ceph.mon(node).post())
+    create_mons(token, lab.nodes)
     marks["3 mons"] = time.monotonic() - t0
     wait_task(token, token.nodes("pve2").ceph.mgr("pve2").post())
     marks["2 mgrs"] = time.monotonic() - t0

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.lab_bringup import install_ceph, wait_task
+from bench.lab_bringup import create_mons, install_ceph, wait_task
 from lab.pytest_plugin import Lab, start_lab, stop_lab
 
 POOL = "bench"
@@ -71,8 +71,7 @@ def first_setup(lab: Lab) -> None:
     token, root = lab.api(), lab.root_api()
     install_ceph(lab)
     token.nodes("pve1").ceph.init.post(network=lab.public_network)
-    for node in lab.nodes[:3]:
-        wait_task(token, token.nodes(node).ceph.mon(node).post())
+    create_mons(token, lab.nodes[:3])
     for upid in [root.nodes(n).ceph.osd.post(dev="/dev/sdb") for n in lab.nodes[:3]]:
         wait_task(root, upid)
     wait_task(token, token.nodes("pve1").ceph.pool.post(name=POOL, size=3, min_size=2))

@@ -34,6 +34,7 @@ from .errors import CephBackendError, CephCommandError
 from .layout import Layout
 
 MON_QUORUM_TIMEOUT = 60.0
+LONG_RADOS_TIMEOUT = 60.0  # pve-manager PVE/Ceph/Tools.pm config long_rados_timeout
 MGR_TIMEOUT = 60.0
 OSD_UP_TIMEOUT = 90.0
 OSD_DOWN_TIMEOUT = 30.0
@@ -94,6 +95,10 @@ class CephBackend:
     def config(self) -> dict[str, dict[str, str]]:
         """The parsed sections of ceph.conf (for cfg/raw and the MON IP checks)."""
         return self._read_sections()
+
+    def cluster_log(self, node: str) -> Path:
+        """The node's cluster log (PVE: /var/log/ceph/ceph.log), written by its MON: absent on a node never with one."""
+        return self.layout.cluster_log(node)
 
     def raw_conf(self) -> str:
         try:
@@ -176,11 +181,17 @@ class CephBackend:
     # -- monitors -----------------------------------------------------------------------------------
 
     def create_mon(self, mon_id: str, node: str, ip: str) -> None:
-        """mkfs a MON and start it; returns once it is in quorum.
+        """mkfs a MON, add it to ceph.conf and start it; returns once it is started, as PVE's createmon does.
+
+        pve-manager PVE/API2/Ceph/MON.pm createmon: under ceph.conf's lock the worker builds the monmap,
+        runs `ceph-mon --mkfs`, writes ceph.conf, starts the daemon (the first MON then gets its settings),
+        enables and broadcasts it, and ends. It does not wait for the MON to join the quorum, and it
+        undoes nothing after the start: a MON that never joins stays in ceph.conf, for the operator.
+        Only a failed mkfs is undone (its data dir is removed). A later MON joins in the background:
+        from two MONs on, the cluster has no quorum until it has (clients wait, or time out).
 
         The first MON gets a new monmap; later ones mkfs with the running cluster's monmap and join
-        (they are not in it yet, `--public-addr` tells them their address). On any failure the MON
-        is taken out again (daemon, monmap entry, data dir, ceph.conf).
+        (they are not in it yet, `--public-addr` tells them their address).
         """
         sections = self._require_init()
         self._check_node(node)
@@ -190,8 +201,6 @@ class CephBackend:
         meta = DaemonMeta(kind="mon", id=mon_id, node=node, ip=ip)
         first = not conf.mon_host_entries(sections["global"].get("mon_host")) and not self.procs.all("mon")
         monmap = self.layout.tmp / f"monmap.{mon_id}"
-        started = time.monotonic()
-        joined = False  # once the daemon runs, it may have joined the monmap and must be removed on failure
         with self._conf_lock:
             try:
                 if first:
@@ -210,7 +219,8 @@ class CephBackend:
                         str(monmap),
                     )
                 else:
-                    self.command("mon", "getmap", "-o", str(monmap))
+                    # The worker's RADOS handle has PVE's long timeout (get_config('long_rados_timeout'), 60 s).
+                    self.command("mon", "getmap", "-o", str(monmap), timeout=LONG_RADOS_TIMEOUT)
                 data.mkdir(parents=True)
                 self.cli.tool(
                     "ceph-mon",
@@ -233,24 +243,24 @@ class CephBackend:
                     str(self.layout.log / f"mon.{mon_id}.mkfs.log"),
                 )
                 write_meta(data, meta)
-                self._update_conf(lambda sections: conf.with_mon(sections, mon_id, ip))
-                joined = not first
-                self.procs.start(meta)
-                self._wait(
-                    lambda: mon_id in self._quorum_names(), MON_QUORUM_TIMEOUT, f"mon.{mon_id} to join the quorum", meta
-                )
             except BaseException:
-                self._undo_mon(meta, in_monmap=joined)
+                shutil.rmtree(data, ignore_errors=True)  # PVE: File::Path::remove_tree($mondir)
                 raise
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     monmap.unlink()
-        if first:
-            self._first_mon_settings()
-        log.info("mon.%s on %s in quorum after %.1f s", mon_id, node, time.monotonic() - started)
+            self._update_conf(lambda sections: conf.with_mon(sections, mon_id, ip))
+            self.procs.start(meta)
+            if first:
+                self._first_mon_settings()
+        log.info("mon.%s on %s started", mon_id, node)
 
     def _first_mon_settings(self) -> None:
-        """What PVE sets after its first MON, plus the lab's MGR pool name and stats periods. Warn-only, as in PVE."""
+        """What PVE sets after its first MON, plus the lab's MGR pool name and stats periods. Warn-only, as in PVE.
+
+        PVE runs `ceph config set` through the CLI, which waits for the new MON to answer: so the first
+        MON's task ends once it is up (with a quorum of one), unlike the later MONs' tasks.
+        """
         settings = (
             # PVE: closes AUTH_INSECURE_GLOBAL_ID_RECLAIM_ALLOWED (all clients are current).
             ("mon", "auth_allow_insecure_global_id_reclaim", "false"),
@@ -263,17 +273,9 @@ class CephBackend:
         )
         for setting in settings:
             try:
-                self.command("config", "set", *setting)
+                self.command("config", "set", *setting, timeout=LONG_RADOS_TIMEOUT)
             except CephCommandError as exc:
                 log.warning("ceph config set %s: %s", " ".join(setting[:2]), exc)
-
-    def _undo_mon(self, meta: DaemonMeta, in_monmap: bool) -> None:
-        self.procs.stop(meta)
-        if in_monmap:
-            with contextlib.suppress(CephBackendError):
-                self.command("mon", "remove", meta.id, timeout=15)
-        shutil.rmtree(self.layout.daemon_dir("mon", meta.id), ignore_errors=True)
-        self._update_conf(lambda sections: conf.without_mon(sections, meta.id, meta.ip))
 
     def destroy_mon(self, mon_id: str) -> None:
         """`ceph mon remove`, stop the daemon, remove its data dir and its ceph.conf entries."""

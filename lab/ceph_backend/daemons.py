@@ -184,8 +184,10 @@ class Daemons:
             osd.public if osd else meta.ip,
         ]
         if meta.kind == "mon":
-            # The cluster log (PVE shows it as the Ceph log) would go to /var/log/ceph, shared by all labs.
-            argv.append(f"--mon_cluster_log_file=default={lay.log}/ceph.$channel.log cluster={lay.cluster_log}")
+            # The cluster log (PVE shows it as the Ceph log) would go to /var/log/ceph, shared by all labs;
+            # each MON writes every entry to its own node's file, as on separate nodes.
+            channels = f"default={lay.log}/{meta.node}.ceph.$channel.log cluster={lay.cluster_log(meta.node)}"
+            argv.append(f"--mon_cluster_log_file={channels}")
         if osd is not None:
             argv += ["--cluster-addr", osd.cluster, f"--crush-location=host={meta.node} root=default"]
             # On loopback the kernel gives every outgoing connection the source 127.0.0.1; on a node the

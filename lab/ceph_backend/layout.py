@@ -39,10 +39,13 @@ class Layout:
         self.disks = self.root / "disks"
         self.run = self.root / "run"
         self.log = self.root / "log"
-        self.cluster_log = self.log / "ceph.log"  # the MONs' cluster log (PVE: /var/log/ceph/ceph.log)
         self.crash = self.root / "crash"
         self.failed = self.root / "failed"
         self.tmp = self.root / "tmp"
+
+    def cluster_log(self, node: str) -> Path:
+        """A node's cluster log, written by its MON (PVE: /var/log/ceph/ceph.log on that node)."""
+        return self.log / f"{node}.ceph.log"
 
     def daemon_dir(self, kind: str, daemon_id: str | int) -> Path:
         return self.data / kind / f"ceph-{daemon_id}"

@@ -16,6 +16,7 @@ from lab.ceph_backend.rados_client import RadosError
 from lab.errors import TaskError
 from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea, Route
 from lab.models.ceph_config import config_values
+from lab.models.logfile import LogLine, dump_logfile
 from lab.pve_formats import ceph_version_short
 from lab.worker import in_thread
 
@@ -30,6 +31,7 @@ class CephClusterApi(LabArea):
             ("GET", n + "/status", self._ceph_node_status),
             ("GET", n + "/cfg/raw", self._ceph_cfg_raw),
             ("GET", n + "/cfg/value", self._ceph_cfg_value),
+            ("GET", n + "/log", self._ceph_log),
             ("GET", n + "/mon", self._mon_list),
             ("POST", n + "/mon/{monid}", self._mon_create),
             ("DELETE", n + "/mon/{monid}", self._mon_destroy),
@@ -71,6 +73,19 @@ class CephClusterApi(LabArea):
     async def _ceph_cfg_raw(self, v: dict[str, Any], user: str) -> str:
         self.need_inited(v["node"])
         return self.backend.raw_conf()
+
+    async def _ceph_log(self, v: dict[str, Any], user: str) -> list[LogLine]:
+        """pve-manager PVE/API2/Ceph.pm `log`: the node's /var/log/ceph/ceph.log, paged (lab/models/logfile.py).
+
+        Each MON writes the cluster log to its own node's file: a node that never had a MON answers
+        as PVE does there, with the open error.
+        """
+        node = v["node"]
+        self.need_inited(node)
+        path = self.backend.cluster_log(node)
+        start, limit = (None if v.get(key) is None else int(v[key]) for key in ("start", "limit"))
+        _total, lines = await asyncio.to_thread(dump_logfile, path, start, limit)
+        return lines
 
     async def _ceph_cfg_value(self, v: dict[str, Any], user: str) -> dict[str, dict[str, str]]:
         """pve-manager PVE/API2/Ceph/Cfg.pm `value`: lab/models/ceph_config.py."""

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from proxmoxer import ResourceException
 
+from bench.mon_joins import join_stamps
 from hci_tools.ceph_facts import pool_stats
 from lab.pytest_plugin import Lab, LabFactory
 from tests.lab.terminal_client import install, login
@@ -77,11 +78,27 @@ def test_init_writes_the_networks(token: Any, fresh: Lab) -> None:
     assert "mon_allow_pool_delete = true" in raw.replace("\t", "")
 
 
+def in_quorum(token: Any, node: str) -> bool:
+    return any(m["name"] == node and m.get("quorum") for m in token.nodes(node).ceph.mon.get())
+
+
 def test_mons_one_after_another_reach_quorum(token: Any, fresh: Lab) -> None:
     for node in fresh.nodes:
         upid = token.nodes(node).ceph.mon(node).post()
         assert f":cephcreatemon:mon.{node}:" in upid
         assert wait_task(token, upid)[0] == "OK"
+        # PVE's task ends once the daemon is started (MON.pm createmon); a client waits for the join.
+        wait_for(f"mon.{node} in quorum", lambda node=node: in_quorum(token, node), 60)
+    # By Ceph's cluster log, each later MON joined after its task had ended, not inside it.
+    # The MONs write an entry once it is committed, a moment after the quorum showed it.
+    joined = wait_for(
+        "the cluster log to show every MON's join",
+        lambda: len(j := join_stamps(line["t"] for line in token.nodes("pve3").ceph.log.get(limit=0))) == 3 and j,
+        30,
+    )
+    ended = {t["id"].removeprefix("mon."): t["end"] for t in fresh.tasks() if t["type"] == "cephcreatemon"}
+    assert sorted(joined) == fresh.nodes and all(joined[mon] >= ended[mon] for mon in fresh.nodes[1:]), (joined, ended)
+    assert [line["n"] for line in token.nodes("pve1").ceph.log.get(start=1, limit=2)] == [2, 3]  # dump_logfile
     quorum = json.loads(fresh.ceph("quorum_status", "--format", "json"))["quorum_names"]
     assert sorted(quorum) == fresh.nodes
     listed = {m["name"]: (m["quorum"], m["host"], m["state"]) for m in token.nodes("pve1").ceph.mon.get()}

@@ -259,8 +259,14 @@ def test_init_writes_conf_and_keyrings(cluster: Cluster) -> None:
 def test_three_mons_form_a_quorum(cluster: Cluster) -> None:
     b = cluster.backend
     for node in cluster.spec.nodes:
+        # create_mon returns once the daemon is started (PVE's createmon); it joins in its own time.
         cluster.timed(f"mon.{node.name}", b.create_mon, node.name, node.name, node.ip)
-    status = cluster.ceph("quorum_status")
+    status = wait_for(
+        "three MONs in quorum",
+        lambda: len((s := cluster.ceph("quorum_status"))["quorum_names"]) == 3 and s,
+        60,
+        ignore=(CephCommandError,),
+    )
     assert sorted(status["quorum_names"]) == ["pve1", "pve2", "pve3"]
     assert status["monmap"]["fsid"] == b.config()["global"]["fsid"]
     mon_host = b.config()["global"]["mon_host"]
