@@ -7,11 +7,16 @@ Each task starts, at the earliest, when what PVE or Ceph requires of it has ende
 - init (synchronous, no task) after the packages of the node it runs on;
 - MON creates one at a time, each after init: PVE writes ceph.conf under its cluster lock
   (pve-manager PVE/API2/Ceph/MON.pm, createmon: cfs_lock_file('ceph.conf'));
+- a MON create's task ends once its daemon is started (MON.pm createmon does not wait for the quorum);
+  the MON then joins, when the MONs' election says so. Its join is a step of its own (`mon_join_task`,
+  from the task's end to the leader's line in Ceph's cluster log, bench/mon_joins.py); without one,
+  the create's end counts as the join;
 - an MGR or OSD create needs a MON quorum for its whole run, and its node's packages (MGR.pm takes no
   lock). A new MON joins the monmap before it has synced, and n MONs need n // 2 + 1 in quorum, so
-  there is none while the second MON joins (from two on, the MONs in quorum stay a majority). Either
-  these creates wait for the second MON, or they run in the first MON's time alone and the second
-  MON waits for them: the limit is the shorter of the two orders;
+  there is none until the second MON has joined (from two on, the MONs in quorum stay a majority).
+  Either these creates wait for the second MON's join, or they run in the first MON's time alone and
+  the second MON waits for them: the limit is the shorter of the two orders. MON creates from the
+  third on need that quorum too (createmon connects to RADOS before its task);
 - one OSD create at a time per node (PVE/API2/Ceph/OSD.pm createosd runs under pve-storage
   src/PVE/Diskmanage.pm locked_disk_action, a node-wide lock file);
 - a pool's create needs a MON; its PGs need OSDs on `size` hosts and an MGR to report them, so
@@ -56,6 +61,7 @@ DISK_MOVE = "qmmove"
 AFTER_VM_CREATE = frozenset({"qmstart", "qmconfig", "qmresize", "resize"})
 HA = frozenset({"hastart", "hamigrate", "harelocate"})
 PG_REPORT = "pgreport"  # not a PVE task: Ceph's PG report lag for a pool (pg_report_task)
+MON_JOIN = "monjoin"  # not a PVE task: a new MON joining the quorum after its create (mon_join_task)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,11 @@ class LabTask:
 def pg_report_task(pool: str, clean: float, seen: float) -> LabTask:
     """The lag between a pool's PGs being active+clean by Ceph's stamps and a wait on `ceph status` seeing it."""
     return LabTask(PG_REPORT, pool, "ceph", clean, max(clean, seen))
+
+
+def mon_join_task(create: LabTask, joined: float) -> LabTask:
+    """A MON's join, from its create task's end to the election that put it in the quorum."""
+    return LabTask(MON_JOIN, create.id, create.node, create.end, max(create.end, joined))
 
 
 @dataclass(frozen=True)
@@ -177,10 +188,14 @@ class _Rules:
     def previous(self, task: LabTask, same_node: bool = False) -> list[LabTask]:
         return _just_before(task, [t for t in self.by_type[task.type] if not same_node or t.node == task.node])
 
+    def joined(self, mons: list[LabTask]) -> list[LabTask]:
+        """The join steps of these MON creates, or the creates themselves where the log has none."""
+        return [next(iter(self.of(MON_JOIN, id=mon.id)), mon) for mon in mons]
+
     def quorum(self) -> list[LabTask]:
-        """The MON create after which the MONs keep a quorum: the second, or the first in the other order."""
+        """The MON join after which the MONs keep a quorum: the second, or the first in the other order."""
         mons = self.by_type.get(MON, [])
-        return mons[: 1 if self.daemons_first else 2][-1:]
+        return self.joined(mons[: 1 if self.daemons_first else 2][-1:])
 
     def daemons(self) -> list[LabTask]:
         return [*self.by_type.get(MGR, []), *self.by_type.get(OSD, [])]
@@ -214,13 +229,16 @@ class _Rules:
     def prerequisites(self, task: LabTask) -> list[LabTask]:
         kind = task.type
         if kind == MON:
-            second = self.daemons_first and self.by_type[MON].index(task) == 1
+            index = self.by_type[MON].index(task)
             return [
                 *self.node_packages(task.node),
                 *self.init(),
                 *self.previous(task),
-                *(self.daemons() if second else []),
+                *(self.daemons() if self.daemons_first and index == 1 else []),
+                *(self.joined(self.by_type[MON][1:2]) if index >= 2 else []),
             ]
+        if kind == MON_JOIN:
+            return self.of(MON, id=task.id)
         if kind == MGR:
             return [*self.node_packages(task.node), *self.quorum()]
         if kind == OSD:

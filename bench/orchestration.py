@@ -33,7 +33,8 @@ from typing import Any
 
 import yaml
 
-from bench.chain import POOL, LabTask, StackFacts, forced_limit, pg_report_task
+from bench.chain import MON, POOL, LabTask, StackFacts, forced_limit, mon_join_task, pg_report_task
+from bench.mon_joins import join_stamps
 from bench.pg_report import clean_since, state_stamp
 from bench.timeline import Request, breakdown, slowest_calls
 from hci_config.loader import load_config
@@ -157,6 +158,12 @@ def pg_report_tasks(cleans: dict[str, float | None], seen: dict[str, float]) -> 
     ]
 
 
+def mon_join_tasks(timed: list[LabTask], joined: dict[str, float]) -> list[LabTask]:
+    """A join step for each MON create the cluster log saw join (`mon.pve2` -> `pve2` there)."""
+    creates = [t for t in timed if t.type == MON]
+    return [mon_join_task(t, joined[t.id.removeprefix("mon.")]) for t in creates if t.id.removeprefix("mon.") in joined]
+
+
 def facts_of(cfg: HciConfig) -> StackFacts:
     """What bench/chain.py's rules need from the stack config."""
     pools = cfg.rbd_storages  # storage -> its pool
@@ -240,6 +247,13 @@ def main() -> None:
             f"{'OK' if ratio >= 0.8 else 'MISSED'}"
         )
         timed = [t for t in map(LabTask.from_record, tasks) if t is not None]
+        # PVE's MON tasks end once the daemon is started; Ceph's cluster log says when each joined.
+        log = lab.api().nodes(facts.init_node).ceph.log.get(limit=0)
+        joins = mon_join_tasks(timed, join_stamps(str(line["t"]) for line in log))
+        print("MON joins (the leader's line in Ceph's cluster log, GET /nodes/{node}/ceph/log):")
+        for join in joins:
+            print(f"    {join.id}: create task ended {join.start - epoch:.2f} s, in quorum at {join.end - epoch:.2f} s")
+        timed += joins
         limit = forced_limit(timed, facts)
         print(f"forced chain (what PVE and Ceph impose, this run's task durations): {limit.seconds:.1f} s along:")
         for run in runs_of(limit.chain):
@@ -268,7 +282,7 @@ def main() -> None:
         request_log = lab.request_times()
         if args.save:
             raw = {"epoch": epoch, "wall": wall, "resources": resources, "tasks": tasks, "requests": request_log}
-            raw |= {"pg_clean": cleans, "pg_listings": listings}
+            raw |= {"pg_clean": cleans, "pg_listings": listings, "mon_joins": {j.id: j.end for j in joins}}
             Path(args.save).write_text(json.dumps(raw))
         requests = [Request(r["time"], r["method"], r["path"], r.get("seconds") or 0.0) for r in request_log]
         parts = breakdown(epoch, epoch + wall, timed, requests)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chain import LabTask, StackFacts, forced_limit, pg_report_task
+from bench.chain import LabTask, StackFacts, forced_limit, mon_join_task, pg_report_task
 from bench.timeline import Request, breakdown, merged, slowest_calls
 
 FACTS = StackFacts(
@@ -80,6 +80,21 @@ def test_no_mgr_or_osd_create_runs_while_the_second_mon_joins() -> None:
     assert limit.earliest_end[tasks[3]] == pytest.approx(8.0)  # after mon.pve2 (5), beside mon.pve3
     assert limit.earliest_end[tasks[4]] == pytest.approx(6.0)
     assert limit.seconds == pytest.approx(9.0)  # the MON chain; daemons first would give 1 + 3 + 4 + 4 = 12
+
+
+def test_the_second_mons_join_holds_up_the_daemons_and_the_third_mon_not_the_next_create() -> None:
+    # PVE's MON task ends once the daemon is started; the join comes after it (bench/mon_joins.py).
+    mons = [task("cephcreatemon", f"mon.pve{i}", f"pve{i}", 2.0 * i - 2, 1.0) for i in (1, 2, 3)]
+    joins = [mon_join_task(mons[1], 6.0), mon_join_task(mons[2], 12.0)]
+    daemons = [task("cephcreateosd", "sdb", "pve1", 6.0, 5.0), task("cephcreatemgr", "mgr.pve2", "pve2", 6.0, 1.0)]
+    limit = forced_limit([*mons, *joins, *daemons], FACTS)
+    assert joins[0].seconds == pytest.approx(3.0)  # mon.pve2's task ended at 3, it joined at 6
+    assert limit.earliest_end[joins[0]] == pytest.approx(5.0)  # its create could end by 2, + 3 s to join
+    assert limit.earliest_end[mons[2]] == pytest.approx(6.0)  # mon.pve3's create waits for that quorum
+    assert limit.earliest_end[daemons[0]] == pytest.approx(10.0)  # the OSD too; mon.pve3's join does not matter
+    assert limit.earliest_end[joins[1]] == limit.seconds == pytest.approx(13.0)  # its own 7 s after its create
+    assert [t.label for t in limit.chain][-2:] == ["cephcreatemon mon.pve3 on pve3", "monjoin mon.pve3 on pve3"]
+    assert mon_join_task(mons[0], -1.0).seconds == 0.0  # a join the log stamps before the task's end
 
 
 def test_mons_stay_one_at_a_time_in_the_order_they_ran() -> None:

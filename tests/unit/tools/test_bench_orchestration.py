@@ -1,10 +1,11 @@
-"""bench.orchestration's summary of a failed run: which lab tasks failed, and how."""
+"""bench.orchestration: the summary of a failed run (which lab tasks failed, and how) and the MON join steps."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.orchestration import failed_task_lines
+from bench.chain import LabTask
+from bench.orchestration import failed_task_lines, mon_join_tasks
 
 
 def test_failed_tasks_are_counted_by_type_and_status_most_frequent_first() -> None:
@@ -25,3 +26,13 @@ def test_failed_tasks_are_counted_by_type_and_status_most_frequent_first() -> No
 
 def test_a_run_without_failed_tasks_says_so() -> None:
     assert failed_task_lines([{"type": "qmcreate", "exitstatus": "OK"}]) == ["none"]
+
+
+def test_mon_join_steps_follow_the_creates_the_log_saw_join() -> None:
+    creates = [LabTask("cephcreatemon", f"mon.pve{i}", f"pve{i}", float(i), i + 0.5) for i in (1, 2, 3)]
+    other = LabTask("cephcreateosd", "sdb", "pve1", 0.0, 9.0)
+    joins = mon_join_tasks([*creates, other], {"pve1": 1.2, "pve2": 4.0})
+    assert [(j.type, j.id, j.start, j.end) for j in joins] == [
+        ("monjoin", "mon.pve1", 1.5, 1.5),  # the first MON is in quorum when its task ends
+        ("monjoin", "mon.pve2", 2.5, 4.0),
+    ]
