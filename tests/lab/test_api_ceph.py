@@ -8,6 +8,7 @@ starts the OSDs beside the MGRs: components/ceph_cluster.py).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import time
@@ -88,7 +89,7 @@ def test_mons_one_after_another_reach_quorum(token: Any, fresh: Lab) -> None:
         assert f":cephcreatemon:mon.{node}:" in upid
         assert wait_task(token, upid)[0] == "OK"
         # PVE's task ends once the daemon is started (MON.pm createmon); a client waits for the join.
-        wait_for(f"mon.{node} in quorum", lambda node=node: in_quorum(token, node), 60)
+        wait_for(f"mon.{node} in quorum", functools.partial(in_quorum, token, node), 60)
     # By Ceph's cluster log, each later MON joined after its task had ended, not inside it.
     # The MONs write an entry once it is committed, a moment after the quorum showed it.
     joined = wait_for(
