@@ -83,8 +83,10 @@ UP_POINTS: tuple[KillPoint, ...] = (
     KillPoint("install", "Ceph install (pveceph install in the node's terminal)", task=("vncshell", "")),
     KillPoint("init", "pveceph init (a call, no task)", request=("POST", "/nodes/{node}/ceph/init")),
     KillPoint("mon-pve1", "first MON create (also starts mgr.pve1)", task=("cephcreatemon", "mon.pve1"), after=0.3),
-    KillPoint("mon-pve2", "MON create, joining quorum", task=("cephcreatemon", "mon.pve2"), after=1.0),
-    KillPoint("mon-pve3", "MON create, joining quorum", task=("cephcreatemon", "mon.pve3"), after=1.0),
+    # PVE's MON task ends once the daemon is started (about 0.5 s here); a second later the provider
+    # is waiting for the MON to join the quorum, which takes a 2 s election or more.
+    KillPoint("mon-pve2", "MON joining quorum (after its task)", task=("cephcreatemon", "mon.pve2"), after=1.0),
+    KillPoint("mon-pve3", "MON joining quorum (after its task)", task=("cephcreatemon", "mon.pve3"), after=1.0),
     KillPoint("mgr-pve2", "MGR create", task=("cephcreatemgr", "mgr.pve2"), after=1.0),
     KillPoint("osd", "OSD create (ceph-volume on the disk)", task=("cephcreateosd", "sdb"), after=1.5),
     KillPoint("pool", "pool create", task=("cephcreatepool", DATA_POOL)),
