@@ -49,6 +49,11 @@ class MonitorCommands:
         """`ceph mon metadata`: one row per MON (name, hostname, ceph_version, ...)."""
         return list(self.rados.mon_command("mon metadata") or [])
 
+    def quorum_status(self) -> CephJson:
+        """`ceph quorum_status`: the ranks in quorum and the monmap. Fails when there is no quorum to ask."""
+        result: CephJson = self.rados.mon_command("quorum_status")
+        return result
+
     def quorum_names(self) -> list[str]:
         """`ceph quorum_status`: the MONs in quorum. Fails when there is no quorum to ask."""
         return [str(name) for name in self.rados.mon_command("quorum_status")["quorum_names"]]

@@ -17,7 +17,7 @@ from lab.errors import TaskError
 from lab.handlers.base import CEPH_BIN, CEPH_MGR_BIN, CEPH_MON_BIN, LabArea, Route
 from lab.models.ceph_config import config_values
 from lab.models.logfile import LogLine, dump_logfile
-from lab.pve_formats import ceph_version_short
+from lab.models.mon_list import MonService, mon_list
 from lab.worker import in_thread
 
 logger = logging.getLogger("lab")
@@ -128,38 +128,14 @@ class CephClusterApi(LabArea):
 
     async def _mon_list(self, v: dict[str, Any], user: str) -> list[dict[str, Any]]:
         self.need_inited(v["node"])
-        placed = {d["id"]: d for d in self.backend.daemons() if d["kind"] == "mon"}
+        services = [MonService(d["id"], d["node"], enabled=True) for d in self.backend.daemons() if d["kind"] == "mon"]
+        sections = self.backend.config()
         try:
-            monmap = await asyncio.to_thread(self.ceph_mons.mon_dump)
-            quorum = set(await asyncio.to_thread(self.ceph_mons.quorum_names))
-            versions = await asyncio.to_thread(self.ceph_mons.mon_metadata)
+            metadata = await asyncio.to_thread(self.ceph_mons.mon_metadata)
+            quorum = await asyncio.to_thread(self.ceph_mons.quorum_status)
         except RadosError:  # PVE reads RADOS inside an eval here: no cluster yet is not an error
-            return [
-                {"name": mon_id, "host": d["node"], "state": "unknown", "service": 1, "direxists": 1}
-                for mon_id, d in sorted(placed.items())
-            ]
-        meta = {m["name"]: m for m in versions}
-        out = []
-        for mon in monmap["mons"]:
-            name = mon["name"]
-            daemon = placed.get(name, {})
-            in_quorum = name in quorum
-            version = meta.get(name, {}).get("ceph_version", "")
-            out.append(
-                {
-                    "name": name,
-                    "addr": mon.get("public_addr", "").split("/")[0],
-                    "rank": mon["rank"],
-                    "host": daemon.get("node", meta.get(name, {}).get("hostname", "")),
-                    "quorum": 1 if in_quorum else 0,
-                    "state": "running" if in_quorum else "stopped" if daemon else "unknown",
-                    "service": 1 if daemon else 0,
-                    "direxists": 1 if daemon else 0,
-                    "ceph_version": version,
-                    "ceph_version_short": ceph_version_short(version),
-                }
-            )
-        return out
+            return mon_list(services, sections, None, None)
+        return mon_list(services, sections, metadata, quorum)
 
     def _mon_ip(self, node: str, requested: str | None) -> str:
         """PVE/API2/Ceph/MON.pm get_mon_ips: the node's addresses inside public_network (its public one)."""
