@@ -19,7 +19,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
 from dynamic_providers.base import PveProvider, from_wire
-from dynamic_providers.errors import ProxmoxHciError, UnsafeToProceed
+from dynamic_providers.errors import ProxmoxHciError, PveApiError, UnsafeToProceed
 from dynamic_providers.interrupted import finish_interrupted
 from dynamic_providers.logic import osd
 from dynamic_providers.logic.osd import OsdInputs, OsdOutputs
@@ -32,6 +32,7 @@ from dynamic_providers.waiting import wait_until
 CREATE_TIMEOUT = 900.0
 WIPE_TIMEOUT = 300.0
 UP_IN_TIMEOUT = 300.0
+BOOT_TIMEOUT = 180.0  # a created OSD's first boot into the OSD tree (its CRUSH location)
 DRAIN_TIMEOUT = 3600.0
 
 _NODE_LOCKS: dict[str, threading.Lock] = {}
@@ -65,6 +66,32 @@ def wait_up_in(client: PveClient, node: str, osd_id: int) -> None:
     )
 
 
+def tree_once_booted(client: PveClient, node: str, ids: list[int]) -> set[int]:
+    """The OSD tree's ids, once the disk's OSDs are in it or no OSD is outside it (logic/osd.py outside_crush).
+
+    An interrupted run's OSD create may have ended moments ago: its OSD exists but boots only now, and
+    until then PVE's OSD list does not show it. Judged at once, its disk would look like a leftover.
+    """
+    seen: dict[str, set[int]] = {}
+
+    def probe() -> tuple[bool, str]:
+        tree = osd.tree_osds(client.osd_tree(node))
+        seen["ids"] = set(tree)
+        if all(i in tree for i in ids):
+            return True, "in the OSD tree"
+        pending = osd.outside_crush(client.ceph_status(node), tree)
+        return pending == 0, f"{pending} OSD(s) created but not booted yet"
+
+    wait_until(
+        client,
+        probe,
+        BOOT_TIMEOUT,
+        f"{', '.join(f'osd.{i}' for i in ids)} on {node} booting into the OSD tree",
+        "The OSD exists but does not boot: check its log on the node (journalctl -u ceph-osd@ID)",
+    )
+    return seen["ids"]
+
+
 def finish_interrupted_on(client: PveClient, node: str, disk: dict[str, Any] | None) -> int:
     """Wait for a wipe or an OSD create of this disk still running from an interrupted run; how many."""
     if disk is None:
@@ -86,9 +113,24 @@ def take_over(
         raise ProxmoxHciError(f"{plan.devpath} on {node} vanished from disks/list while looking at its OSD")
     osd_id = plan.osd_id
     state = osd.tree_osds(client.osd_tree(node)).get(osd_id)
-    metadata = client.osd_metadata(node, osd_id) if state is not None else None
+    metadata = metadata_once_booted(client, node, osd_id, state) if state is not None else None
     notice(osd.takeover(node, disk, disks, osd.FoundOsd(osd_id, state, metadata), inputs).message)
     return osd_id
+
+
+def metadata_once_booted(client: PveClient, node: str, osd_id: int, state: osd.OsdState) -> dict[str, Any] | None:
+    """The OSD's metadata; for one that has not booted yet, once it is up.
+
+    An OSD takes its CRUSH location as it starts and sends its metadata with its boot, so an interrupted
+    run's new OSD can be in the tree while `osd metadata` still fails (PVE: "error with 'osd metadata'").
+    """
+    try:
+        return client.osd_metadata(node, osd_id)
+    except PveApiError:
+        if state.up:
+            raise
+    wait_up_in(client, node, osd_id)
+    return client.osd_metadata(node, osd_id)
 
 
 def stored_osd_id(outputs: OsdOutputs) -> int:
@@ -132,7 +174,7 @@ class CephOsdProvider(PveProvider[OsdInputs, OsdOutputs]):
             if finish_interrupted_on(client, node, osd.find_disk(disks, device)):
                 disks = client.disks_list(node)
             disk = osd.find_disk(disks, device)
-            in_tree = set(osd.tree_osds(client.osd_tree(node))) if disk and osd.osd_ids_on(disk) else None
+            in_tree = tree_once_booted(client, node, osd.osd_ids_on(disk)) if disk and osd.osd_ids_on(disk) else None
             plan = osd.plan_create(node, device, disk, wipe=inputs.wipe, in_tree=in_tree)
             if plan.action == "take_over":
                 osd_id = take_over(client, node, disks, plan, inputs)

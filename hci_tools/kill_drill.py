@@ -87,7 +87,8 @@ UP_POINTS: tuple[KillPoint, ...] = (
     # is waiting for the MON to join the quorum, which takes a 2 s election or more.
     KillPoint("mon-pve2", "MON joining quorum (after its task)", task=("cephcreatemon", "mon.pve2"), after=1.0),
     KillPoint("mon-pve3", "MON joining quorum (after its task)", task=("cephcreatemon", "mon.pve3"), after=1.0),
-    KillPoint("mgr-pve2", "MGR create", task=("cephcreatemgr", "mgr.pve2"), after=1.0),
+    # Likewise the MGR task ends once the daemon is started; a second later the MGR is registering.
+    KillPoint("mgr-pve2", "MGR registering (after its task)", task=("cephcreatemgr", "mgr.pve2"), after=1.0),
     KillPoint("osd", "OSD create (ceph-volume on the disk)", task=("cephcreateosd", "sdb"), after=1.5),
     KillPoint("pool", "pool create", task=("cephcreatepool", DATA_POOL)),
     KillPoint("storage", "RBD storage create (a call, no task)", request=("POST", "/storage")),

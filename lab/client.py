@@ -7,8 +7,10 @@ calls the lab-only endpoints under /lab/. Nothing here imports the server.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,18 @@ class Lab:
         if check and out.returncode != 0:
             raise AssertionError(f"ceph {' '.join(args)} failed ({out.returncode}): {out.stderr.strip()}")
         return out.stdout
+
+    def wait_osds_up(self, count: int, timeout: float = 180) -> None:
+        """Until `count` OSDs are up and in. PVE's OSD task ends once ceph-volume has started the daemon
+        (pve-manager PVE/API2/Ceph/OSD.pm createosd), before the OSD boots into the osdmap."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stat = json.loads(self.ceph("osd", "stat", "--format", "json"))
+            if min(stat["num_up_osds"], stat["num_in_osds"]) >= count:
+                return
+            if time.monotonic() >= deadline:
+                raise LabError(f"{count} OSDs up and in: not within {timeout:.0f} s; last seen: {stat}")
+            time.sleep(0.3)
 
     def rbd(self, *args: str, timeout: float = 60) -> str:
         out = subprocess.run(

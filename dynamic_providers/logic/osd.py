@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -183,6 +183,17 @@ class OsdState:
     in_: bool
     pgs: int
     device_class: str
+
+
+def outside_crush(status: dict[str, Any], tree: Mapping[int, OsdState]) -> int:
+    """How many OSDs the osdmap has that the OSD tree does not show: created, not booted yet.
+
+    PVE lists CRUSH's tree only (pve-manager PVE/API2/Ceph/OSD.pm index leaves out `osd tree`'s strays),
+    and an OSD takes its CRUSH location when it first boots, seconds after its create task ended;
+    `ceph status` counts it from `osd new` on. A disk whose OSD is not in the tree is a leftover only
+    when no OSD is outside it.
+    """
+    return max(0, (as_int((status.get("osdmap") or {}).get("num_osds")) or 0) - len(tree))
 
 
 def tree_osds(tree: dict[str, Any]) -> dict[int, OsdState]:

@@ -35,7 +35,6 @@ from .layout import Layout
 
 MON_QUORUM_TIMEOUT = 60.0
 LONG_RADOS_TIMEOUT = 60.0  # pve-manager PVE/Ceph/Tools.pm config long_rados_timeout
-MGR_TIMEOUT = 60.0
 OSD_UP_TIMEOUT = 90.0
 OSD_DOWN_TIMEOUT = 30.0
 POLL = 0.3
@@ -298,30 +297,27 @@ class CephBackend:
     # -- managers -----------------------------------------------------------------------------------
 
     def create_mgr(self, mgr_id: str, node: str) -> None:
-        """`auth get-or-create mgr.<id>`, keyring, start; returns once the MGR map lists it."""
+        """`auth get-or-create mgr.<id>`, keyring, start: PVE's create_mgr (pve-manager PVE/Ceph/Services.pm).
+
+        Done once the daemon is started: PVE neither waits for the MGR to register in the MGR map nor
+        undoes anything on a failure (a data dir left behind makes the next create fail with "already
+        exists", as there). The MGR registers a few seconds later, with its first beacon.
+        """
         self._require_init()
         ip = self._check_node(node)
         data = self.layout.daemon_dir("mgr", mgr_id)
         if data.exists():
             raise CephBackendError(f"ceph manager directory '{data}' already exists")
         meta = DaemonMeta(kind="mgr", id=mgr_id, node=node, ip=ip)
-        started = time.monotonic()
-        try:
-            key = self._get_or_create_key(
-                f"mgr.{mgr_id}", "mon", "allow profile mgr", "osd", "allow *", "mds", "allow *"
-            )
-            data.mkdir(parents=True)
-            _write_keyring(data / "keyring", f"mgr.{mgr_id}", key)
-            write_meta(data, meta)
-            self.procs.start(meta)
-            self._wait(lambda: mgr_id in self._mgr_names(), MGR_TIMEOUT, f"mgr.{mgr_id} in the MGR map", meta)
-        except BaseException:
-            self.procs.stop(meta)
-            shutil.rmtree(data, ignore_errors=True)
-            with contextlib.suppress(CephBackendError):
-                self.command("auth", "del", f"mgr.{mgr_id}")
-            raise
-        log.info("mgr.%s on %s in the MGR map after %.1f s", mgr_id, node, time.monotonic() - started)
+        data.mkdir(parents=True)
+        # The worker's RADOS handle has PVE's long timeout (MGR.pm createmgr: long_rados_timeout).
+        key = self._get_or_create_key(
+            f"mgr.{mgr_id}", "mon", "allow profile mgr", "osd", "allow *", "mds", "allow *", timeout=LONG_RADOS_TIMEOUT
+        )
+        _write_keyring(data / "keyring", f"mgr.{mgr_id}", key)
+        write_meta(data, meta)
+        self.procs.start(meta)
+        log.info("mgr.%s on %s started", mgr_id, node)
 
     def destroy_mgr(self, mgr_id: str) -> None:
         """Stop the MGR, remove its data dir and its key (PVE's order)."""
@@ -445,11 +441,15 @@ class CephBackend:
     def create_osd(self, node: str, disk: Disk, device_class: str | None, encrypted: bool = False) -> int:
         """What `ceph-volume lvm create` does, with BlueStore directly on the disk file; the new OSD id.
 
-        Returns once the OSD is up and in. The CRUSH location is host=<node> under root=default and
+        Returns once the OSD's daemon is started, as `ceph-volume lvm create` does (its activate ends with
+        `systemctl start ceph-osd@<id>`, a unit of Type=simple), so PVE's createosd task (pve-manager
+        PVE/API2/Ceph/OSD.pm) ends before the OSD boots into the osdmap: up and in come seconds later.
+        The CRUSH location is host=<node> under root=default and
         the weight is the disk size in TiB (the OSD sets both when it boots, as on real nodes). The
         device class is the given one or the disk's type (what ceph-volume would detect).
         `encrypted` is only recorded: there is no dm-crypt under a file. On failure nothing is left
-        behind: the OSD is purged, its data dir removed and the disk zeroed again.
+        behind (ceph-volume rolls back a failed prepare or activate): the OSD is purged, its data dir
+        removed and the disk zeroed again.
         """
         self._require_init()
         ip = self._check_node(node)
@@ -480,16 +480,10 @@ class CephBackend:
                 self._mkfs_osd(meta, secret, path)
                 disks.write_lv_tags(path, disks.LvTags(str(osd_id), encrypted))
                 self.procs.start(meta)
-                self._wait(
-                    lambda: self._osd_state(osd_id) == (True, True),
-                    OSD_UP_TIMEOUT,
-                    f"osd.{osd_id} to be up and in",
-                    meta,
-                )
             except BaseException:
-                self._undo_osd(meta, path, disk)
+                self._undo_osd(meta, path, disk)  # ceph-volume's rollback_osd
                 raise
-        log.info("osd.%d on %s:%s up and in after %.1f s", osd_id, node, disk.devpath, time.monotonic() - started)
+        log.info("osd.%d on %s:%s started after %.1f s", osd_id, node, disk.devpath, time.monotonic() - started)
         return osd_id
 
     def _mkfs_osd(self, meta: DaemonMeta, secret: str, block: Path) -> None:
@@ -720,8 +714,8 @@ class CephBackend:
         with self._node_locks_guard:
             return self._node_locks.setdefault(node, threading.Lock())
 
-    def _get_or_create_key(self, entity: str, *caps: str) -> str:
-        out = self.command("auth", "get-or-create", entity, *caps)
+    def _get_or_create_key(self, entity: str, *caps: str, timeout: float = 30) -> str:
+        out = self.command("auth", "get-or-create", entity, *caps, timeout=timeout)
         return str(out[0]["key"])
 
     def _wait(self, done: Callable[[], bool], timeout: float, what: str, meta: DaemonMeta | None = None) -> None:

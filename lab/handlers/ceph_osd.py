@@ -225,9 +225,9 @@ class CephOsdApi(LabArea):
                 out["leaf"] = 0
             return out
 
+        # CRUSH's tree only, as PVE's index (pve-manager PVE/API2/Ceph/OSD.pm) reads `osd tree`'s nodes and
+        # not its strays: an OSD created but not booted yet (no CRUSH location) is not listed.
         roots = [build(n) for n in tree["nodes"] if n["type"] == "root"]
-        # OSDs that exist but sit outside CRUSH ("stray") are listed too.
-        roots += [build({**s, "type": "osd"}) for s in tree.get("stray", [])]
         result: dict[str, Any] = {"root": {"leaf": 0, "children": roots}}
         flags = (await self.ceph_command(self.ceph_osds.dump)).get("flags", "")
         if flags:

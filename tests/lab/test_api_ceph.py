@@ -160,6 +160,7 @@ def test_osds_with_the_root_password_login(root: Any, fresh: Lab) -> None:
     if statuses[3] != "OK":
         assert "got timeout" in statuses[3]
         assert wait_task(root, root.nodes("pve1").ceph.osd.post(dev="/dev/sdc"), timeout=180)[0] == "OK"
+    fresh.wait_osds_up(4)  # the tasks ended once ceph-volume had started the daemons; they boot after
     tree = json.loads(fresh.ceph("osd", "tree", "--format", "json"))
     hosts = {n["name"]: n["children"] for n in tree["nodes"] if n["type"] == "host"}
     assert sorted(hosts) == fresh.nodes and len(hosts["pve1"]) == 2

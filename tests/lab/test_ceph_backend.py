@@ -301,6 +301,13 @@ def test_three_osds_one_per_host(cluster: Cluster) -> None:
         ids[node.name] = cluster.timed(f"osd@{node.name}", b.create_osd, node.name, node.disks[0], None)
         assert b.disk_in_use(node.name, node.disks[0])
         assert b.osd_ids_on(node.name) == {ids[node.name]: node.disks[0]}
+    # Started, as ceph-volume leaves them; the CRUSH location, up and in come with their boot.
+    wait_for(
+        "3 OSDs up and in",
+        lambda: (stat := cluster.ceph("osd", "stat"))["num_up_osds"] == stat["num_in_osds"] == 3,
+        120,
+        ignore=(CephCommandError,),
+    )
     tree = _osd_tree_nodes(cluster)
     for node in cluster.spec.nodes:
         host = tree[node.name]
@@ -436,10 +443,10 @@ def test_destroy_osd_with_cleanup_frees_the_disk(cluster: Cluster) -> None:
     assert not b.disk_in_use("pve3", disk)
     # the freed disk takes a new OSD, and the cluster heals again
     new_id = cluster.timed("osd again", b.create_osd, "pve3", disk, "nvme")
-    assert _osd_tree_nodes(cluster)[f"osd.{new_id}"]["device_class"] == "nvme"
     wait_for(
         "HEALTH_OK with the new OSD", lambda: _health(cluster)["status"] == "HEALTH_OK", 90, ignore=(CephCommandError,)
     )
+    assert _osd_tree_nodes(cluster)[f"osd.{new_id}"]["device_class"] == "nvme"
 
 
 @needs_ceph

@@ -50,6 +50,10 @@ def osd_of(lab: Lab, node: str, devpath: str) -> int:
     return int(disks[devpath]["osdid"])
 
 
+def osd_up(lab: Lab, osd_id: int) -> bool:
+    return any(o["osd"] == osd_id and o["up"] == 1 for o in ceph_json(lab, "osd", "dump")["osds"])
+
+
 def active_clean(lab: Lab) -> bool:
     pgmap = ceph_json(lab, "status")["pgmap"]
     states = {s["state_name"]: s["count"] for s in pgmap.get("pgs_by_state", [])}
@@ -83,6 +87,8 @@ def test_the_new_node_gets_ceph_and_an_osd_at_its_own_address(day2: Lab) -> None
     assert "installed Ceph 19.2 Squid successfully!" in text
     assert wait_task(root, root.nodes("pve4").ceph.osd.post(dev="/dev/sdb"), timeout=180)[0] == "OK"
     osd_id = osd_of(day2, "pve4", "/dev/sdb")
+    # Its metadata and CRUSH host come with its boot, after the task (ceph-volume only starts it).
+    wait_for(f"osd.{osd_id} up", lambda: osd_up(day2, osd_id), timeout=120)
     metadata = ceph_json(day2, "osd", "metadata", str(osd_id))
     ip = day2.public_network.rsplit(".", 1)[0] + ".14"  # .(10+N): the next address after pve3's .13
     assert f"{ip}:" in metadata["front_addr"], metadata["front_addr"]

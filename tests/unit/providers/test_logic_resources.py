@@ -272,6 +272,10 @@ def test_tree_osds_flattens_the_crush_tree() -> None:
     osds = osd.tree_osds(tree)
     assert osds[0] == osd.OsdState(0, "pve1", True, True, 33, "ssd")
     assert osds[1].host == "pve2" and not osds[1].up and not osds[1].in_
+    # A third OSD, created but not booted: in the osdmap's count, not yet in PVE's (CRUSH-only) tree.
+    assert osd.outside_crush({"osdmap": {"num_osds": 3, "num_up_osds": 1}}, osds) == 1
+    assert osd.outside_crush({"osdmap": {"num_osds": 2}}, osds) == 0
+    assert osd.outside_crush({}, osds) == 0  # a status without an osdmap: nothing known to wait for
 
 
 # -- pool ------------------------------------------------------------------------------------
