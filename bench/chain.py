@@ -17,10 +17,16 @@ Each task starts, at the earliest, when what PVE or Ceph requires of it has ende
   Either these creates wait for the second MON's join, or they run in the first MON's time alone and
   the second MON waits for them: the limit is the shorter of the two orders. MON creates from the
   third on need that quorum too (createmon connects to RADOS before its task);
+- an OSD create's task ends once ceph-volume has started the daemon (its activate ends with `systemctl
+  start`, a unit of Type=simple); the OSD boots into the osdmap after it. Its boot is a step of its own
+  (`osd_boot_task`, from the task's end to the MON's `osd.N ... boot` line in the cluster log), and so
+  is the first MGR's activation (`mgr_available_task`, to `Manager daemon X is now available`); without
+  them, the create's end counts;
 - one OSD create at a time per node (PVE/API2/Ceph/OSD.pm createosd runs under pve-storage
   src/PVE/Diskmanage.pm locked_disk_action, a node-wide lock file);
 - a pool's create needs a MON; its PGs need OSDs on `size` hosts and an MGR to report them, so
-  the pool is ready when its create, the first OSD on its `size`-th host and the first MGR have ended.
+  the pool is ready when its create has ended, the first OSD on its `size`-th host has booted and the
+  first MGR is available.
   More OSDs joining later do not stop the allocations: Ceph re-peers the PGs they take, and an `rbd
   create` meanwhile is slower but goes through (bench/rbd_during_joins.py, 12 nodes, 45 OSDs joining
   over 65 s: create + rm median 0.31 s, p90 1.11 s, max 6.8 s, against 0.15 s on the settled pool);
@@ -62,6 +68,8 @@ AFTER_VM_CREATE = frozenset({"qmstart", "qmconfig", "qmresize", "resize"})
 HA = frozenset({"hastart", "hamigrate", "harelocate"})
 PG_REPORT = "pgreport"  # not a PVE task: Ceph's PG report lag for a pool (pg_report_task)
 MON_JOIN = "monjoin"  # not a PVE task: a new MON joining the quorum after its create (mon_join_task)
+OSD_BOOT = "osdboot"  # not a PVE task: a new OSD booting into the osdmap after its create (osd_boot_task)
+MGR_AVAILABLE = "mgravailable"  # not a PVE task: the first MGR becoming available after its create
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,16 @@ def pg_report_task(pool: str, clean: float, seen: float) -> LabTask:
 def mon_join_task(create: LabTask, joined: float) -> LabTask:
     """A MON's join, from its create task's end to the election that put it in the quorum."""
     return LabTask(MON_JOIN, create.id, create.node, create.end, max(create.end, joined))
+
+
+def osd_boot_task(create: LabTask, booted: float) -> LabTask:
+    """An OSD's boot, from its create task's end (ceph-volume has started the daemon) to the MON's `boot` line."""
+    return LabTask(OSD_BOOT, create.id, create.node, create.end, max(create.end, booted))
+
+
+def mgr_available_task(create: LabTask, available: float) -> LabTask:
+    """A MGR's activation, from its create task's end to the MGR map's `Manager daemon X is now available`."""
+    return LabTask(MGR_AVAILABLE, create.id, create.node, create.end, max(create.end, available))
 
 
 @dataclass(frozen=True)
@@ -206,14 +224,22 @@ class _Rules:
     def init(self) -> list[LabTask]:
         return self.node_packages(self.facts.init_node)
 
+    def booted(self, osd: LabTask) -> LabTask:
+        """The boot step of this OSD create, or the create itself where the log has none."""
+        return next(iter(self.of(OSD_BOOT, id=osd.id, node=osd.node)), osd)
+
+    def available(self, mgrs: list[LabTask]) -> list[LabTask]:
+        """The activation steps of these MGR creates, or the creates themselves where the log has none."""
+        return [next(iter(self.of(MGR_AVAILABLE, id=mgr.id)), mgr) for mgr in mgrs]
+
     def pool_ready(self, pool: str) -> list[LabTask]:
-        """The pool's create, the first OSD of the `size`-th host to have one, the first MGR."""
+        """The pool's create, the first OSD of the `size`-th host to have one up, the first MGR available."""
         first_osd_per_host: dict[str, LabTask] = {}
         for osd in self.by_type.get(OSD, []):
-            first_osd_per_host.setdefault(osd.node, osd)
+            first_osd_per_host.setdefault(osd.node, self.booted(osd))
         hosts = sorted(first_osd_per_host.values(), key=self.finish)
         size = self.facts.pool_sizes.get(pool, 3)
-        return [*self.of(POOL, id=pool), *hosts[:size][-1:], *self.first(MGR)]
+        return [*self.of(POOL, id=pool), *hosts[:size][-1:], *self.available(self.first(MGR))]
 
     def usable(self, pool: str) -> list[LabTask]:
         """What disks on the pool wait for: Ceph's report of it active+clean if counted, else the pool ready."""
@@ -239,6 +265,10 @@ class _Rules:
             ]
         if kind == MON_JOIN:
             return self.of(MON, id=task.id)
+        if kind == OSD_BOOT:
+            return self.of(OSD, id=task.id, node=task.node)
+        if kind == MGR_AVAILABLE:
+            return self.of(MGR, id=task.id)
         if kind == MGR:
             return [*self.node_packages(task.node), *self.quorum()]
         if kind == OSD:

@@ -1,10 +1,15 @@
-"""When each MON joined the quorum, by Ceph's own cluster log. Pure.
+"""When each MON joined the quorum, each OSD booted and the first MGR came up, by Ceph's own cluster log. Pure.
 
 PVE's MON create task ends once the daemon is started (pve-manager PVE/API2/Ceph/MON.pm createmon);
 the MON joins after it, in an election whose winner logs to the cluster log (ceph src/mon/Monitor.cc
 win_election): `mon.pve1 is new leader, mons pve1,pve2 in quorum (ranks 0,1)`. A MON's join is the
 first such line that names it. The lines come from GET /nodes/{node}/ceph/log (the node's
 /var/log/ceph/ceph.log), e.g. `2026-12-04T17:10:01.123456+0000 mon.pve1 (mon.0) 45 : cluster [INF] ...`.
+
+PVE's OSD and MGR tasks end once their daemons are started too (OSD.pm createosd through ceph-volume,
+PVE/Ceph/Services.pm create_mgr). The MON logs an OSD's boot (src/mon/OSDMonitor.cc prepare_boot:
+`osd.0 [v2:...,v1:...] boot`) and a MGR's activation (src/mon/MgrMonitor.cc: `Manager daemon pve1 is
+now available`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Iterable
 from bench.pg_report import ceph_stamp
 
 _LEADER = re.compile(r"^(?P<stamp>\S+) .*: cluster \[\w+\] mon\.\S+ is new leader, mons (?P<mons>\S+) in quorum")
+_BOOT = re.compile(r"^(?P<stamp>\S+) .*: cluster \[\w+\] osd\.(?P<osd>\d+) \S+ boot$")
+_AVAILABLE = re.compile(r"^(?P<stamp>\S+) .*: cluster \[\w+\] Manager daemon (?P<mgr>\S+) is now available$")
 
 
 def join_stamps(lines: Iterable[str]) -> dict[str, float]:
@@ -27,3 +34,21 @@ def join_stamps(lines: Iterable[str]) -> dict[str, float]:
         for mon in match["mons"].split(","):
             joined.setdefault(mon, ceph_stamp(match["stamp"]))
     return joined
+
+
+def boot_stamps(lines: Iterable[str]) -> dict[int, float]:
+    """OSD id -> epoch seconds of its first boot."""
+    booted: dict[int, float] = {}
+    for line in lines:
+        if match := _BOOT.match(line.rstrip()):
+            booted.setdefault(int(match["osd"]), ceph_stamp(match["stamp"]))
+    return booted
+
+
+def available_stamps(lines: Iterable[str]) -> dict[str, float]:
+    """MGR name -> epoch seconds it first became available (the active MGR)."""
+    available: dict[str, float] = {}
+    for line in lines:
+        if match := _AVAILABLE.match(line.rstrip()):
+            available.setdefault(match["mgr"], ceph_stamp(match["stamp"]))
+    return available

@@ -2,8 +2,8 @@
 
 Two yardsticks, one run. The forced limit (bench/chain.py): the chain of lab tasks PVE and Ceph
 impose (packages, init, MONs one at a time, MGRs and OSDs once two MONs keep a quorum, one OSD
-create per node at a time, pools after OSDs on `size` hosts, RBD disks after their pool, HA after
-the VM), each task with the
+create per node at a time, each OSD's boot and the first MGR's activation after their tasks (Ceph's
+cluster log), pools after OSDs up on `size` hosts, RBD disks after their pool, HA after the VM), each task with the
 duration it had in this run; the figure to meet is wall / limit <= 1.1. Beside it, for reading, the
 same limit with Ceph's PG report lag counted as forced (bench/pg_report.py: the OSDs' own stamps of a
 pool's PGs active+clean, against the pool's wait on `ceph status`, the only read of PG states PVE
@@ -33,8 +33,20 @@ from typing import Any
 
 import yaml
 
-from bench.chain import MON, POOL, LabTask, StackFacts, forced_limit, mon_join_task, pg_report_task
-from bench.mon_joins import join_stamps
+from bench.chain import (
+    MGR,
+    MON,
+    OSD,
+    POOL,
+    LabTask,
+    StackFacts,
+    forced_limit,
+    mgr_available_task,
+    mon_join_task,
+    osd_boot_task,
+    pg_report_task,
+)
+from bench.mon_joins import available_stamps, boot_stamps, join_stamps
 from bench.pg_report import clean_since, state_stamp
 from bench.timeline import Request, breakdown, slowest_calls
 from hci_config.loader import load_config
@@ -164,6 +176,34 @@ def mon_join_tasks(timed: list[LabTask], joined: dict[str, float]) -> list[LabTa
     return [mon_join_task(t, joined[t.id.removeprefix("mon.")]) for t in creates if t.id.removeprefix("mon.") in joined]
 
 
+OSD_TYPE = "pulumi-python:dynamic/ceph:Osd"
+
+
+def osd_ids(resources: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """(node, device name as its create task names it: `sdb`) -> the OSD id, from the CephOsd outputs."""
+    return {
+        (str(r["inputs"]["node"]), str(r["outputs"]["devpath"]).rsplit("/", 1)[-1]): int(r["outputs"]["osd_id"])
+        for r in resources
+        if r.get("type") == OSD_TYPE and r.get("outputs", {}).get("osd_id") is not None and r["outputs"].get("devpath")
+    }
+
+
+def osd_boot_tasks(timed: list[LabTask], booted: dict[int, float], ids: dict[tuple[str, str], int]) -> list[LabTask]:
+    """A boot step for each OSD create whose OSD the cluster log saw boot."""
+    creates = [(t, ids.get((t.node, t.id))) for t in timed if t.type == OSD]
+    return [osd_boot_task(t, booted[osd_id]) for t, osd_id in creates if osd_id is not None and osd_id in booted]
+
+
+def mgr_available_tasks(timed: list[LabTask], available: dict[str, float]) -> list[LabTask]:
+    """An activation step for each MGR create the cluster log saw become available (`mgr.pve1` -> `pve1`)."""
+    creates = [t for t in timed if t.type == MGR]
+    return [
+        mgr_available_task(t, available[t.id.removeprefix("mgr.")])
+        for t in creates
+        if t.id.removeprefix("mgr.") in available
+    ]
+
+
 def facts_of(cfg: HciConfig) -> StackFacts:
     """What bench/chain.py's rules need from the stack config."""
     pools = cfg.rbd_storages  # storage -> its pool
@@ -250,10 +290,17 @@ def main() -> None:
         # PVE's MON tasks end once the daemon is started; Ceph's cluster log says when each joined.
         log = lab.api().nodes(facts.init_node).ceph.log.get(limit=0)
         joins = mon_join_tasks(timed, join_stamps(str(line["t"]) for line in log))
+        # So do its OSD and MGR tasks: the OSDs boot, and the first MGR becomes available, after them.
         print("MON joins (the leader's line in Ceph's cluster log, GET /nodes/{node}/ceph/log):")
         for join in joins:
             print(f"    {join.id}: create task ended {join.start - epoch:.2f} s, in quorum at {join.end - epoch:.2f} s")
-        timed += joins
+        lines = [str(line["t"]) for line in log]
+        boots = osd_boot_tasks(timed, boot_stamps(lines), osd_ids(resources))
+        actives = mgr_available_tasks(timed, available_stamps(lines))
+        print("OSD boots and the active MGR (the MON's `boot` and MGR map lines in the cluster log):")
+        for step in [*boots, *actives]:
+            print(f"    {step.label}: create task ended {step.start - epoch:.2f} s, up at {step.end - epoch:.2f} s")
+        timed += [*joins, *boots, *actives]
         limit = forced_limit(timed, facts)
         print(f"forced chain (what PVE and Ceph impose, this run's task durations): {limit.seconds:.1f} s along:")
         for run in runs_of(limit.chain):
@@ -283,6 +330,7 @@ def main() -> None:
         if args.save:
             raw = {"epoch": epoch, "wall": wall, "resources": resources, "tasks": tasks, "requests": request_log}
             raw |= {"pg_clean": cleans, "pg_listings": listings, "mon_joins": {j.id: j.end for j in joins}}
+            raw |= {"osd_boots": {b.label: b.end for b in boots}, "mgr_available": {a.id: a.end for a in actives}}
             Path(args.save).write_text(json.dumps(raw))
         requests = [Request(r["time"], r["method"], r["path"], r.get("seconds") or 0.0) for r in request_log]
         parts = breakdown(epoch, epoch + wall, timed, requests)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chain import LabTask, StackFacts, forced_limit, mon_join_task, pg_report_task
+from bench.chain import (
+    LabTask,
+    StackFacts,
+    forced_limit,
+    mgr_available_task,
+    mon_join_task,
+    osd_boot_task,
+    pg_report_task,
+)
 from bench.timeline import Request, breakdown, merged, slowest_calls
 
 FACTS = StackFacts(
@@ -117,6 +125,24 @@ def test_a_pool_needs_osds_on_size_hosts_and_an_mgr() -> None:
     without_mgr = [t for t in tasks if t.type != "cephcreatemgr"]
     assert forced_limit(without_mgr, one).seconds == pytest.approx(6.0)  # pve2's OSD ends at 6, not needed
     assert forced_limit(without_mgr, one).earliest_end[without_mgr[-1]] == pytest.approx(3.0)
+
+
+def test_a_pool_waits_for_its_osds_to_boot_and_the_first_mgr_to_be_available() -> None:
+    # PVE's OSD and MGR tasks end once their daemons are started; the boots and activation come after.
+    osds = [task("cephcreateosd", "sdb", f"pve{i}", 1.0, 1.0) for i in (1, 2)]
+    mgr = task("cephcreatemgr", "mgr.pve1", "pve1", 1.0, 0.5)
+    steps = [osd_boot_task(osds[0], 3.0), osd_boot_task(osds[1], 7.0), mgr_available_task(mgr, 5.0)]
+    pool = task("cephcreatepool", "small", "pve1", 1.0, 1.0)
+    vm = task("qmcreate", "101", "pve1", 20.0, 1.0)
+    tasks = [task("cephcreatemon", "mon.pve1", "pve1", 0.0, 1.0), *osds, mgr, *steps, pool, vm]
+    two = StackFacts(init_node="pve1", pool_sizes={"small": 2}, vm_create_pools={"101": "small"})
+    limit = forced_limit(tasks, two)
+    assert steps[1].seconds == pytest.approx(5.0)  # pve2's OSD: task ended at 2, booted at 7
+    assert limit.earliest_end[vm] == limit.seconds == pytest.approx(8.0)  # after that boot (7), + 1
+    assert [t.label for t in limit.chain][-2:] == ["osdboot sdb on pve2", "qmcreate 101 on pve1"]
+    one = StackFacts(init_node="pve1", pool_sizes={"small": 1}, vm_create_pools={"101": "small"})
+    # One host's OSD is enough; the MGR is available at 1 + 0.5 + 3.5, then the VM.
+    assert forced_limit(tasks, one).earliest_end[vm] == pytest.approx(6.0)
 
 
 def test_tasks_without_times_are_left_out_and_an_empty_log_has_no_limit() -> None:
