@@ -206,9 +206,13 @@ class _Rules:
     def previous(self, task: LabTask, same_node: bool = False) -> list[LabTask]:
         return _just_before(task, [t for t in self.by_type[task.type] if not same_node or t.node == task.node])
 
+    def step_after(self, step_type: str, create: LabTask) -> LabTask:
+        """The step of `step_type` after this create (a join, boot or activation), or the create itself
+        where the log has none."""
+        return next(iter(self.of(step_type, id=create.id, node=create.node)), create)
+
     def joined(self, mons: list[LabTask]) -> list[LabTask]:
-        """The join steps of these MON creates, or the creates themselves where the log has none."""
-        return [next(iter(self.of(MON_JOIN, id=mon.id)), mon) for mon in mons]
+        return [self.step_after(MON_JOIN, mon) for mon in mons]
 
     def quorum(self) -> list[LabTask]:
         """The MON join after which the MONs keep a quorum: the second, or the first in the other order."""
@@ -224,22 +228,18 @@ class _Rules:
     def init(self) -> list[LabTask]:
         return self.node_packages(self.facts.init_node)
 
-    def booted(self, osd: LabTask) -> LabTask:
-        """The boot step of this OSD create, or the create itself where the log has none."""
-        return next(iter(self.of(OSD_BOOT, id=osd.id, node=osd.node)), osd)
-
-    def available(self, mgrs: list[LabTask]) -> list[LabTask]:
-        """The activation steps of these MGR creates, or the creates themselves where the log has none."""
-        return [next(iter(self.of(MGR_AVAILABLE, id=mgr.id)), mgr) for mgr in mgrs]
-
     def pool_ready(self, pool: str) -> list[LabTask]:
         """The pool's create, the first OSD of the `size`-th host to have one up, the first MGR available."""
         first_osd_per_host: dict[str, LabTask] = {}
         for osd in self.by_type.get(OSD, []):
-            first_osd_per_host.setdefault(osd.node, self.booted(osd))
+            first_osd_per_host.setdefault(osd.node, self.step_after(OSD_BOOT, osd))
         hosts = sorted(first_osd_per_host.values(), key=self.finish)
         size = self.facts.pool_sizes.get(pool, 3)
-        return [*self.of(POOL, id=pool), *hosts[:size][-1:], *self.available(self.first(MGR))]
+        return [
+            *self.of(POOL, id=pool),
+            *hosts[:size][-1:],
+            *(self.step_after(MGR_AVAILABLE, mgr) for mgr in self.first(MGR)),
+        ]
 
     def usable(self, pool: str) -> list[LabTask]:
         """What disks on the pool wait for: Ceph's report of it active+clean if counted, else the pool ready."""

@@ -38,17 +38,18 @@ def join_stamps(lines: Iterable[str]) -> dict[str, float]:
 
 def boot_stamps(lines: Iterable[str]) -> dict[int, float]:
     """OSD id -> epoch seconds of its first boot."""
-    booted: dict[int, float] = {}
-    for line in lines:
-        if match := _BOOT.match(line.rstrip()):
-            booted.setdefault(int(match["osd"]), ceph_stamp(match["stamp"]))
-    return booted
+    return {int(osd): stamp for osd, stamp in _first_stamps(lines, _BOOT, "osd").items()}
 
 
 def available_stamps(lines: Iterable[str]) -> dict[str, float]:
     """MGR name -> epoch seconds it first became available (the active MGR)."""
-    available: dict[str, float] = {}
+    return _first_stamps(lines, _AVAILABLE, "mgr")
+
+
+def _first_stamps(lines: Iterable[str], pattern: re.Pattern[str], group: str) -> dict[str, float]:
+    """The `group` of each line matching `pattern` -> epoch seconds of its first such line."""
+    first: dict[str, float] = {}
     for line in lines:
-        if match := _AVAILABLE.match(line.rstrip()):
-            available.setdefault(match["mgr"], ceph_stamp(match["stamp"]))
-    return available
+        if match := pattern.match(line.rstrip()):
+            first.setdefault(match[group], ceph_stamp(match["stamp"]))
+    return first

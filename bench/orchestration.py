@@ -28,6 +28,7 @@ import shlex
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,10 +171,17 @@ def pg_report_tasks(cleans: dict[str, float | None], seen: dict[str, float]) -> 
     ]
 
 
+def daemon_steps(
+    timed: list[LabTask], create_type: str, stamps: dict[str, float], step: Callable[[LabTask, float], LabTask]
+) -> list[LabTask]:
+    """A step after each create of `create_type` whose daemon the cluster log names (`mon.pve2` -> `pve2`)."""
+    named = [(t, t.id.partition(".")[2]) for t in timed if t.type == create_type]
+    return [step(t, stamps[name]) for t, name in named if name in stamps]
+
+
 def mon_join_tasks(timed: list[LabTask], joined: dict[str, float]) -> list[LabTask]:
-    """A join step for each MON create the cluster log saw join (`mon.pve2` -> `pve2` there)."""
-    creates = [t for t in timed if t.type == MON]
-    return [mon_join_task(t, joined[t.id.removeprefix("mon.")]) for t in creates if t.id.removeprefix("mon.") in joined]
+    """A join step for each MON create the cluster log saw join."""
+    return daemon_steps(timed, MON, joined, mon_join_task)
 
 
 OSD_TYPE = "pulumi-python:dynamic/ceph:Osd"
@@ -195,13 +203,8 @@ def osd_boot_tasks(timed: list[LabTask], booted: dict[int, float], ids: dict[tup
 
 
 def mgr_available_tasks(timed: list[LabTask], available: dict[str, float]) -> list[LabTask]:
-    """An activation step for each MGR create the cluster log saw become available (`mgr.pve1` -> `pve1`)."""
-    creates = [t for t in timed if t.type == MGR]
-    return [
-        mgr_available_task(t, available[t.id.removeprefix("mgr.")])
-        for t in creates
-        if t.id.removeprefix("mgr.") in available
-    ]
+    """An activation step for each MGR create the cluster log saw become available."""
+    return daemon_steps(timed, MGR, available, mgr_available_task)
 
 
 def facts_of(cfg: HciConfig) -> StackFacts:
@@ -288,13 +291,12 @@ def main() -> None:
         )
         timed = [t for t in map(LabTask.from_record, tasks) if t is not None]
         # PVE's MON tasks end once the daemon is started; Ceph's cluster log says when each joined.
-        log = lab.api().nodes(facts.init_node).ceph.log.get(limit=0)
-        joins = mon_join_tasks(timed, join_stamps(str(line["t"]) for line in log))
-        # So do its OSD and MGR tasks: the OSDs boot, and the first MGR becomes available, after them.
+        lines = [str(line["t"]) for line in lab.api().nodes(facts.init_node).ceph.log.get(limit=0)]
+        joins = mon_join_tasks(timed, join_stamps(lines))
         print("MON joins (the leader's line in Ceph's cluster log, GET /nodes/{node}/ceph/log):")
         for join in joins:
             print(f"    {join.id}: create task ended {join.start - epoch:.2f} s, in quorum at {join.end - epoch:.2f} s")
-        lines = [str(line["t"]) for line in log]
+        # So do its OSD and MGR tasks: the OSDs boot, and the first MGR becomes available, after them.
         boots = osd_boot_tasks(timed, boot_stamps(lines), osd_ids(resources))
         actives = mgr_available_tasks(timed, available_stamps(lines))
         print("OSD boots and the active MGR (the MON's `boot` and MGR map lines in the cluster log):")
